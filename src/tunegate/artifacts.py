@@ -1,0 +1,144 @@
+"""Typed JSON artifacts: the interface between stages.
+
+Each stage writes one artifact into the run directory; later stages and the report read them back. They carry a
+``schema_version`` so a reader can refuse an artifact it does not understand instead of misreading it, and a
+``run`` block (seed, config hash, versions, command) so every number can be reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunegate import __version__
+
+ARTIFACT_SCHEMA_VERSION = 1
+
+
+class RunInfo(BaseModel):
+    """What is needed to reproduce a result."""
+
+    tunegate_version: str = __version__
+    python: str = platform.python_version()
+    packages: dict[str, str] = Field(default_factory=dict)
+    seed: int = 0
+    config_hash: str | None = None
+    spec_path: str | None = None
+    command: str = Field(default_factory=lambda: " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    started: str = Field(default_factory=lambda: now_iso())
+    finished: str | None = None
+
+
+class MetricCI(BaseModel):
+    """A metric with its confidence interval: never a bare point estimate."""
+
+    name: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence: float = 0.95
+    ci_method: str = "bootstrap"
+    n: int = 0  # items scored
+    n_unscored: int = 0
+    note: str | None = None
+
+
+class SkippedRowModel(BaseModel):
+    file: str
+    line: int
+    field: str | None = None
+    reason: str
+
+
+class EvalArtifact(BaseModel):
+    """``eval.json``: one prompt, one model, one split."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = ARTIFACT_SCHEMA_VERSION
+    artifact: str = "eval"
+    task: str
+    model: str
+    split: str
+    method: str
+    prompt_source: str
+    prompt_sha: str
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence: float
+    ci_method: str
+    n: int
+    n_total: int
+    n_unscored: int
+    n_errors: int
+    value_unscored_as_wrong: float | None = Field(
+        None, description="The primary metric if every unscored item counted as wrong: a lower bound."
+    )
+    unscored_reasons: dict[str, int] = Field(default_factory=dict)
+    target: float | None = None
+    metrics: dict[str, MetricCI] = Field(default_factory=dict)
+    per_label: dict[str, MetricCI] = Field(default_factory=dict, description="Recall per gold label.")
+    per_slice: dict[str, dict[str, MetricCI]] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(default_factory=dict)
+    skipped_rows: list[SkippedRowModel] = Field(default_factory=list)
+    results_file: str | None = None
+    run: RunInfo = Field(default_factory=RunInfo)
+
+
+class CompareArtifact(BaseModel):
+    """``compare.json``: two runs on their shared items."""
+
+    schema_version: int = ARTIFACT_SCHEMA_VERSION
+    artifact: str = "compare"
+    run_a: str
+    run_b: str
+    model_a: str
+    model_b: str
+    metric: str
+    n_shared: int
+    n_only_a: int
+    n_only_b: int
+    value_a: float | None
+    value_b: float | None
+    diff: float | None
+    diff_ci_low: float | None
+    diff_ci_high: float | None
+    confidence: float
+    mcnemar: dict[str, Any] | None = None
+    note: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions(names: tuple[str, ...] = ("numpy", "scipy", "torch", "transformers", "httpx")) -> dict[
+    str, str
+]:
+    """Versions of the libraries that can change a number, read from metadata (no heavy imports)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for n in names:
+        try:
+            out[n] = version(n)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temp file and rename: a reader never sees half an artifact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)

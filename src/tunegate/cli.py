@@ -1,0 +1,283 @@
+"""The ``tunegate`` command line: parse, call one function, print.
+
+No logic lives here beyond turning flags into options and results into text or JSON. Errors the user can fix
+print as one line on stderr with a non-zero exit code; progress goes to stderr so ``--json`` output on stdout
+stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tunegate import __version__
+from tunegate.errors import TunegateError
+
+app = typer.Typer(
+    name="tunegate",
+    help=(
+        "Keep prompting, or fine-tune? tunegate runs your task through your models on your data and reports "
+        "every number with a confidence interval, cost and provenance.\n\n"
+        "Start with `tunegate init DATA_FILE` to write a spec from your data, then `tunegate eval tunegate.yaml`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(emoji=False, highlight=False)
+err = Console(stderr=True, emoji=False, highlight=False)
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tunegate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Evidence for the keep-prompting / fine-tune decision."""
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[:60]
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+@app.command("eval")
+def eval_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec (tunegate.yaml), or a directory holding one.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model id, e.g. local:smollm2 or "
+                                                 "openai:gpt-4o-mini (default: models.default in the spec).")] = None,
+    prompt: Annotated[Optional[Path], typer.Option("--prompt", "-p", help="Prompt template file with "
+                                                   "{{input}} etc. (default: eval.prompt in the spec).")] = None,
+    split: Annotated[str, typer.Option("--split", "-s", help="Which split to evaluate: train, dev or test.")] = "test",
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Evaluate only the first N items.")] = None,
+    method: Annotated[str, typer.Option("--method", help="generate (free text, parsed), label_logprobs (score each "
+                                        "label's likelihood; local models), or auto.")] = "auto",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for eval.json and "
+                                                    "results.jsonl (default: runs/eval-<task>-<model>-<time>).")] = None,
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="Response cache file (default: "
+                                                  "$TUNEGATE_HOME/cache/responses.sqlite).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip malformed data rows instead of "
+                                               "stopping; each skipped row is listed in eval.json.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate one prompt with one model on one split: metric with CI, unscored count, calls, cost.
+
+    Every finished call is cached before the next one is used: re-run the same command after an interruption
+    and it resumes without repeating calls.
+    """
+    from tunegate.evals.runner import EvalOptions, run_eval
+    from tunegate.spec import load_spec
+
+    try:
+        spec = load_spec(config)
+        model_id = model or spec.models.default
+        if out_dir is None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            out_dir = Path("runs") / f"eval-{_slug(spec.task.name)}-{_slug(model_id)}-{split}-{stamp}"
+        opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
+                           out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid)
+        with _progress(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
+            art = run_eval(spec, opts, progress=progress)
+    except TunegateError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted. Finished calls are cached: run the same command again to resume.", EXIT_INTERRUPTED)
+
+    if as_json:
+        sys.stdout.write(art.model_dump_json() + "\n")
+        return
+    _print_eval(art)
+
+
+def _print_eval(art: Any) -> None:
+    u = art.usage.get("total", {})
+    pct = int(art.confidence * 100)
+    out.print(f"[bold]{escape(art.task)}[/] · {escape(art.model)} · {art.split} split · method {art.method}")
+    out.print(f"{art.metric}: [bold]{_fmt(art.value)}[/]  ({pct}% CI {_fmt(art.ci_low)}–{_fmt(art.ci_high)}, "
+              f"{art.ci_method})" + (f"  target {art.target:g}" if art.target is not None else ""))
+    out.print(f"items: {art.n_total} · scored {art.n} · unscored {art.n_unscored} · failed calls {art.n_errors}")
+    if art.n_unscored:
+        out.print(f"  if unscored counted as wrong: {_fmt(art.value_unscored_as_wrong)}")
+        for reason, count in sorted(art.unscored_reasons.items(), key=lambda kv: -kv[1])[:5]:
+            out.print(f"  unscored: {count} × {escape(reason)}")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("metric", "value", "CI low", "CI high", "n"):
+        table.add_column(col)
+    for m in art.metrics.values():
+        table.add_row(m.name, _fmt(m.value), _fmt(m.ci_low), _fmt(m.ci_high), str(m.n))
+    out.print(table)
+    out.print(f"calls: {u.get('calls', 0)} (backend {u.get('backend_calls', 0)}, cache hits {u.get('cache_hits', 0)}) "
+              f"· tokens in {u.get('input_tokens', 0)} / out {u.get('output_tokens', 0)} · cost {u.get('cost', 0):.4f}")
+    if art.skipped_rows:
+        out.print(f"[yellow]skipped {len(art.skipped_rows)} invalid rows[/] (listed in eval.json)")
+    if art.results_file:
+        out.print(f"results: {escape(str(Path(art.results_file).parent))}")
+
+
+class _progress:
+    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal."""
+
+    def __init__(self, *, enabled: bool, label: str) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+        self._bar.__enter__()
+        self._task = self._bar.add_task(self.label, total=None)
+
+        def update(done: int, total: int) -> None:
+            self._bar.update(self._task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="First run directory (the baseline).")],
+    run_b: Annotated[Path, typer.Argument(help="Second run directory (the challenger).")],
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Metric to compare (default: the runs').")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Paired comparison of two runs on their shared items: B − A with a paired-bootstrap CI and exact McNemar."""
+    from tunegate.evals.compare import compare_runs
+
+    try:
+        res = compare_runs(run_a, run_b, metric=metric, seed=seed)
+    except TunegateError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(res.model_dump_json() + "\n")
+        return
+    pct = int(res.confidence * 100)
+    out.print(f"{res.metric} on {res.n_shared} shared items (only in A: {res.n_only_a}, only in B: {res.n_only_b})")
+    out.print(f"  A {escape(res.model_a)}: {_fmt(res.value_a)}    B {escape(res.model_b)}: {_fmt(res.value_b)}")
+    out.print(f"  B − A: [bold]{_fmt(res.diff)}[/]  ({pct}% paired-bootstrap CI {_fmt(res.diff_ci_low)} to "
+              f"{_fmt(res.diff_ci_high)})")
+    if res.mcnemar:
+        m = res.mcnemar
+        out.print(f"  exact McNemar: p = {m['p_value']:.4g} (A wrong/B right {m['b01']}, A right/B wrong {m['b10']})")
+    if res.note:
+        out.print(f"[yellow]note:[/] {escape(res.note)}")
+
+
+@app.command("schema")
+def schema_cmd(
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of tunegate.yaml (for editor completion and CI validation)."""
+    from tunegate.spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if out_file:
+        out_file.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {out_file}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command("init")
+def init_cmd(
+    data_file: Annotated[Path, typer.Argument(help="Your examples: JSONL, CSV or Parquet.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Where to write the spec.")] = Path("tunegate.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
+) -> None:
+    """Write a commented starter spec inferred from your data file (fields, label set, split)."""
+    from tunegate.spec import load_spec
+    from tunegate.starter import infer_spec
+
+    try:
+        if out_file.exists() and not force:
+            _fail(f"{out_file} exists; pass --force to overwrite it")
+        text, facts = infer_spec(data_file, spec_dir=out_file.parent)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        load_spec(out_file)  # what we write must itself validate
+    except TunegateError as exc:
+        _fail(str(exc))
+    out.print(f"wrote {out_file}: {facts['kind']} task, input '{facts['input']}'"
+              + (f", label '{facts['label']}' ({len(facts['labels'])} labels)" if facts["label"] else "")
+              + (f", split column '{facts['split']}'" if facts["split"] else ", seeded 60/20/20 split"))
+    out.print(f"next: review it, then `tunegate validate {out_file}` and `tunegate eval {out_file} --limit 20`")
+
+
+@app.command("validate")
+def validate_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec (tunegate.yaml).")],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Report invalid rows instead of "
+                                               "stopping at the first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check a spec and its data files: keys, fields, labels, splits. Exit 0 when all is well."""
+    from tunegate.data.examples import load_examples
+    from tunegate.spec import load_spec
+
+    try:
+        spec = load_spec(config)
+        ds = load_examples(spec, skip_invalid=skip_invalid)
+        if spec.data.annotations:
+            from tunegate.data.annotations import load_annotations
+
+            ann = load_annotations(spec.resolve(spec.data.annotations.path), spec.data.annotations.fields,
+                                   labels=spec.task.label_names or None, item_ids=set(ds.by_id()))
+        else:
+            ann = []
+    except TunegateError as exc:
+        _fail(str(exc))
+    summary = {"spec": str(spec.source), "config_hash": spec.config_hash(), **ds.summary(),
+               "annotations": len(ann), "annotators": len({a.annotator for a in ann})}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    out.print(f"[green]ok[/] {spec.source}: {summary['n']} examples {summary['splits']} "
+              f"(split from {summary['split_source']}), {summary['annotations']} annotations by "
+              f"{summary['annotators']} annotators, config hash {summary['config_hash']}")
+    for s in ds.skipped:
+        where = f"{s.file}:{s.line}: {s.field + ': ' if s.field else ''}{s.reason}"
+        out.print(f"  [yellow]skipped[/] {escape(where)}")
+    if ds.skipped:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,145 @@
+"""From per-item scores to metrics with confidence intervals.
+
+Every metric is reported with a seeded bootstrap interval (BCa for means, percentile for corpus metrics such as
+macro-F1). When every resample gives the same value (all items right, or all wrong) a bootstrap interval has
+zero width and would claim certainty it does not have; Wilson's interval is used instead and the note says so.
+Metrics are computed on *scored* items; unscored items are counted beside them and never folded in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tunegate.artifacts import MetricCI
+from tunegate.evals.stats import Interval, bootstrap_ci, macro_f1, wilson_ci
+from tunegate.spec import BootstrapSpec
+
+CORPUS_METRICS = ("accuracy", "macro_f1")
+
+
+@dataclass
+class ItemRecord:
+    """The compact per-item facts kept in memory (full records stream to results.jsonl)."""
+
+    id: str
+    gold: str | None
+    prediction: str | None  # the label read out of the output (classification)
+    scores: dict[str, float | None]  # scorer name -> value (None = unscored)
+    slices: dict[str, str] = field(default_factory=dict)
+    error: bool = False
+
+
+def _interval_to_metric(name: str, iv: Interval, n_unscored: int) -> MetricCI:
+    def f(x: float) -> float | None:
+        return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+    return MetricCI(
+        name=name,
+        value=f(iv.estimate),
+        ci_low=f(iv.low),
+        ci_high=f(iv.high),
+        confidence=iv.confidence,
+        ci_method=iv.method,
+        n=iv.n,
+        n_unscored=n_unscored,
+        note=iv.note,
+    )
+
+
+def mean_ci(values: np.ndarray, boot: BootstrapSpec) -> Interval:
+    """Bootstrap CI of a mean; Wilson when the bootstrap degenerates on 0/1 values."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
+    iv = bootstrap_ci(values, np.mean, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
+    binary = bool(np.all((values == 0) | (values == 1)))
+    if binary and iv.high - iv.low == 0:
+        w = wilson_ci(int(values.sum()), int(values.size), boot.confidence)
+        return Interval(w.estimate, w.low, w.high, w.confidence, "wilson", w.n,
+                        "all scored items agree, so the bootstrap interval has zero width; Wilson interval shown")
+    return iv
+
+
+def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: BootstrapSpec) -> Interval:
+    if not gold:
+        return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
+    g = np.asarray(gold, dtype=object)
+    p = np.asarray(pred, dtype=object)
+    return bootstrap_ci(
+        (g, p),
+        lambda a, b: macro_f1(a, b, labels=labels),
+        n_resamples=boot.n_resamples,
+        confidence=boot.confidence,
+        seed=boot.seed,
+    )
+
+
+def primary_values(records: list[ItemRecord], metric: str, primary_scorer: str) -> np.ndarray:
+    """Per-item values of the primary metric on scored items (for accuracy-like metrics and comparisons)."""
+    name = primary_scorer if metric in CORPUS_METRICS else metric
+    return np.asarray([r.scores[name] for r in records if r.scores.get(name) is not None], dtype=float)
+
+
+def summarize(
+    records: list[ItemRecord],
+    *,
+    metric: str,
+    scorer_names: list[str],
+    labels: list[str],
+    boot: BootstrapSpec,
+) -> dict[str, Any]:
+    """Primary metric, each scorer's metric, per-label recall and per-slice values, all with CIs."""
+    if not scorer_names:
+        raise ValueError("no scorers")
+    primary_scorer = "label_match" if "label_match" in scorer_names else scorer_names[0]
+    metrics: dict[str, MetricCI] = {}
+    for name in scorer_names:
+        vals = [r.scores.get(name) for r in records if not r.error]
+        scored = np.asarray([v for v in vals if v is not None], dtype=float)
+        metrics[name] = _interval_to_metric(name, mean_ci(scored, boot), len(vals) - scored.size)
+
+    scored_cls = [r for r in records if r.scores.get(primary_scorer) is not None and r.prediction is not None]
+    if labels and scored_cls:
+        n_uns = sum(1 for r in records if not r.error) - len(scored_cls)
+        metrics["accuracy"] = _interval_to_metric(
+            "accuracy", mean_ci(np.asarray([r.scores[primary_scorer] for r in scored_cls]), boot), n_uns
+        )
+        iv = macro_f1_ci([r.gold for r in scored_cls], [r.prediction for r in scored_cls], labels, boot)
+        metrics["macro_f1"] = _interval_to_metric("macro_f1", iv, n_uns)
+
+    if metric not in metrics:
+        known = ", ".join(sorted(metrics))
+        raise ValueError(f"metric '{metric}' is not produced by the scorers (available: {known})")
+
+    per_label: dict[str, MetricCI] = {}
+    if labels:
+        for lab in labels:
+            vals = np.asarray([r.scores[primary_scorer] for r in scored_cls if r.gold == lab], dtype=float)
+            if vals.size:
+                per_label[lab] = _interval_to_metric(lab, mean_ci(vals, boot), 0)
+
+    per_slice: dict[str, dict[str, MetricCI]] = {}
+    slice_cols = sorted({c for r in records for c in r.slices})
+    value_name = primary_scorer if metric in CORPUS_METRICS else metric
+    for col in slice_cols:
+        per_slice[col] = {}
+        for val in sorted({r.slices.get(col, "") for r in records}):
+            members = [r for r in records if r.slices.get(col) == val and not r.error]
+            vals = np.asarray([r.scores[value_name] for r in members if r.scores.get(value_name) is not None])
+            per_slice[col][val] = _interval_to_metric(val, mean_ci(vals, boot), len(members) - vals.size)
+
+    n_ok = sum(1 for r in records if not r.error)
+    main = metrics[metric]
+    lower_bound = None
+    if main.value is not None and n_ok:
+        lower_bound = round(main.value * main.n / n_ok, 6) if metric not in ("macro_f1",) else None
+    return {
+        "primary_scorer": primary_scorer,
+        "metrics": metrics,
+        "per_label": per_label,
+        "per_slice": per_slice,
+        "value_unscored_as_wrong": lower_bound,
+    }

@@ -1,0 +1,263 @@
+"""The evaluation runner: one prompt, one model, one split, scored, with confidence intervals.
+
+How it stays resumable and light: every request gets a cache key; cached answers are replayed first, the rest go
+to the backend, and each answer is committed to the response cache and appended to ``results.jsonl`` *before*
+the next one is consumed. A killed run therefore loses at most the calls that were in flight. Full per-item
+records stream to disk; memory holds only the compact facts the statistics need.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tunegate.artifacts import EvalArtifact, RunInfo, SkippedRowModel, now_iso, package_versions
+from tunegate.data.examples import Dataset, Example, load_examples
+from tunegate.errors import TunegateError
+from tunegate.evals.metrics import ItemRecord, summarize
+from tunegate.evals.prompts import PromptTemplate, load_template
+from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
+from tunegate.models.base import LABEL_LOGPROBS, Generation, GenerationRequest, require_capability
+from tunegate.models.cache import ResponseCache, cache_key
+from tunegate.models.registry import create_backend, create_embedder, price_for
+from tunegate.models.usage import Price, UsageTracker
+from tunegate.spec import Spec
+
+METHODS = ("auto", "generate", "label_logprobs")
+ProgressFn = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class EvalOptions:
+    """What ``tunegate eval`` takes besides the spec (the CLI flags, validated once)."""
+
+    model: str | None = None
+    split: str = "test"
+    limit: int | None = None
+    method: str = "auto"
+    prompt_file: str | Path | None = None
+    out_dir: str | Path | None = None
+    cache_path: str | Path | None = None
+    skip_invalid: bool = False
+    role: str = "subject"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise TunegateError(f"--method must be one of {', '.join(METHODS)}, not '{self.method}'")
+        if self.split not in ("train", "dev", "test"):
+            raise TunegateError(f"--split must be train, dev or test, not '{self.split}'")
+        if self.limit is not None and self.limit < 1:
+            raise TunegateError("--limit must be at least 1")
+
+
+def select_items(dataset: Dataset, split: str, limit: int | None) -> list[Example]:
+    items = dataset.split(split)
+    if not items:
+        raise TunegateError(f"the '{split}' split is empty ({dataset.summary()['splits']})")
+    return items[:limit] if limit else items
+
+
+def resolve_method(method: str, spec: Spec, backend: Any) -> str:
+    """``auto``: label-likelihood scoring for classification when the backend can, else generation."""
+    if method == "auto":
+        can = LABEL_LOGPROBS in getattr(backend, "capabilities", ())
+        return "label_logprobs" if spec.task.kind == "classification" and can else "generate"
+    if method == "label_logprobs":
+        if spec.task.kind != "classification":
+            raise TunegateError("--method label_logprobs only applies to classification tasks")
+        require_capability(backend, LABEL_LOGPROBS, needed_by="--method label_logprobs")
+    return method
+
+
+class _Sink:
+    """Appends one JSON line per finished item and flushes it, so results survive a kill."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("w", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._fh is not None:
+            self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _generation_stream(
+    backend: Any, cache: ResponseCache, identity: dict, reqs: list[GenerationRequest]
+) -> Iterator[tuple[int, Generation]]:
+    """Cached answers first, then the backend's; each backend answer is committed to the cache as it lands."""
+    keys = [cache_key(identity, "generate", messages=r.messages, params=r.params, epoch=r.epoch) for r in reqs]
+    found = cache.get_many(keys)
+    missing: list[int] = []
+    for i, k in enumerate(keys):
+        if k in found:
+            v = found[k]
+            yield i, Generation(v["text"], v.get("input_tokens", 0), v.get("output_tokens", 0),
+                                v.get("latency_s", 0.0), v.get("finish_reason"), None, cached=True)
+        else:
+            missing.append(i)
+    if not missing:
+        return
+    for j, gen in backend.generate([reqs[i] for i in missing]):
+        i = missing[j]
+        if gen.ok:
+            cache.put(keys[i], {"text": gen.text, "input_tokens": gen.input_tokens,
+                                "output_tokens": gen.output_tokens, "latency_s": round(gen.latency_s, 6),
+                                "finish_reason": gen.finish_reason}, op="generate", model=backend.model_id)
+        yield i, gen
+
+
+def _logprob_stream(
+    backend: Any, cache: ResponseCache, identity: dict, prompts: list[tuple], labels: list[str], chunk: int = 64
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    keys = [cache_key(identity, "label_logprobs", messages=p, extra={"options": labels}) for p in prompts]
+    found = cache.get_many(keys)
+    missing = []
+    for i, k in enumerate(keys):
+        if k in found:
+            yield i, {**found[k], "cached": True}
+        else:
+            missing.append(i)
+    for start in range(0, len(missing), chunk):
+        part = missing[start : start + chunk]
+        for j, ls in backend.label_logprobs([prompts[i] for i in part], labels):
+            i = part[j]
+            value = {"logprobs": [round(x, 6) for x in ls.logprobs], "input_tokens": ls.input_tokens,
+                      "latency_s": round(ls.latency_s, 6)}
+            cache.put(keys[i], value, op="label_logprobs", model=backend.model_id)
+            yield i, {**value, "cached": False}
+
+
+def _softmax(xs: list[float]) -> list[float]:
+    m = max(xs)
+    e = [math.exp(x - m) for x in xs]
+    s = sum(e)
+    return [v / s for v in e]
+
+
+def run_eval(
+    spec: Spec,
+    options: EvalOptions,
+    *,
+    backend: Any = None,
+    cache: ResponseCache | None = None,
+    progress: ProgressFn | None = None,
+) -> EvalArtifact:
+    """Run the evaluation and return its artifact (also written to ``out_dir/eval.json`` when given)."""
+    run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
+                  spec_path=str(spec.source) if spec.source else None, packages=package_versions())
+    model_id = options.model or spec.models.default
+    dataset = load_examples(spec, skip_invalid=options.skip_invalid)
+    items = select_items(dataset, options.split, options.limit)
+    template: PromptTemplate = load_template(spec, options.prompt_file)
+    embedder_cache: dict[str, Any] = {}
+
+    def embedder() -> Any:
+        if "e" not in embedder_cache:
+            embedder_cache["e"] = create_embedder(spec.models.embedding, spec.models)
+        return embedder_cache["e"]
+
+    scorers: list[Scorer] = build_scorers(spec, ScorerContext(spec, embedder))
+    own_backend = backend is None
+    backend = backend or create_backend(model_id, spec.models)
+    own_cache = cache is None
+    cache = cache or ResponseCache(options.cache_path)
+    method = resolve_method(options.method, spec, backend)
+    price: Price = price_for(model_id, spec.models)
+    identity = backend.cache_identity()
+    params = {**spec.models.params, **options.params}
+    out_dir = Path(options.out_dir) if options.out_dir else None
+    sink = _Sink(out_dir / "results.jsonl" if out_dir else None)
+    usage = UsageTracker()
+    records: list[ItemRecord] = []
+    errors: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    labels = spec.task.label_names
+
+    def finish_item(ex: Example, output: str, *, gen: Generation | None, extra: dict[str, Any]) -> None:
+        cost = usage.record(role=options.role, model=model_id, input_tokens=extra.get("input_tokens", 0),
+                            output_tokens=extra.get("output_tokens", 0), latency_s=extra.get("latency_s", 0.0),
+                            price=price, cached=extra.get("cached", False), error=bool(extra.get("error")))
+        if extra.get("error"):
+            errors[extra["error"][:120]] += 1
+            rec = ItemRecord(ex.id, ex.label, None, {s.name: None for s in scorers}, ex.slices, error=True)
+            sink.write({"id": ex.id, "split": ex.split, "gold": ex.gold, "output": None, "error": extra["error"],
+                        "slices": ex.slices, "scores": rec.scores})
+        else:
+            scores = {s.name: s.score(output, ex) for s in scorers}
+            pred = next((sc.prediction for name, sc in scores.items() if name == "label_match"), None)
+            rec = ItemRecord(ex.id, ex.label, pred, {n: sc.value for n, sc in scores.items()}, ex.slices)
+            unscored = {n: sc.reason for n, sc in scores.items() if sc.value is None}
+            for r in unscored.values():
+                reasons[r or "unscored"] += 1
+            sink.write({"id": ex.id, "split": ex.split, "gold": ex.gold, "output": output,
+                        "prediction": pred if pred is not None else _jsonable(scores), "slices": ex.slices,
+                        "scores": rec.scores, "unscored": unscored or None, "cost": round(cost, 8), **extra})
+        records.append(rec)
+        if progress:
+            progress(len(records), len(items))
+
+    try:
+        prompts = [template.render(spec, ex) for ex in items]
+        if method == "generate":
+            reqs = [GenerationRequest(p, params) for p in prompts]
+            for i, gen in _generation_stream(backend, cache, identity, reqs):
+                extra = {"cached": gen.cached, "input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens,
+                         "latency_s": round(gen.latency_s, 6), "error": gen.error}
+                finish_item(items[i], gen.text, gen=gen, extra=extra)
+        else:
+            for i, res in _logprob_stream(backend, cache, identity, prompts, labels):
+                probs = _softmax(res["logprobs"])
+                best = max(range(len(labels)), key=lambda k: res["logprobs"][k])
+                extra = {"cached": res["cached"], "input_tokens": res.get("input_tokens", 0),
+                         "latency_s": res.get("latency_s", 0.0), "confidence": round(probs[best], 6),
+                         "label_logprobs": dict(zip(labels, res["logprobs"]))}
+                finish_item(items[i], labels[best], gen=None, extra=extra)
+    finally:
+        sink.close()
+        if own_cache:
+            cache.close()
+        if own_backend:
+            backend.close()
+
+    summary = summarize(records, metric=spec.eval.metric, scorer_names=[s.name for s in scorers], labels=labels,
+                        boot=spec.eval.bootstrap)
+    main = summary["metrics"][spec.eval.metric]
+    run.finished = now_iso()
+    artifact = EvalArtifact(
+        task=spec.task.name, model=model_id, split=options.split, method=method,
+        prompt_source=template.source, prompt_sha=template.sha, metric=spec.eval.metric,
+        value=main.value, ci_low=main.ci_low, ci_high=main.ci_high, confidence=main.confidence,
+        ci_method=main.ci_method, n=main.n, n_total=len(items), n_unscored=main.n_unscored,
+        n_errors=sum(errors.values()), value_unscored_as_wrong=summary["value_unscored_as_wrong"],
+        unscored_reasons=dict(reasons | Counter({f"call failed: {k}": v for k, v in errors.items()})),
+        target=spec.eval.target, metrics=summary["metrics"], per_label=summary["per_label"],
+        per_slice=summary["per_slice"], usage=usage.to_dict(),
+        skipped_rows=[SkippedRowModel(**vars(s)) for s in dataset.skipped],
+        results_file=str(out_dir / "results.jsonl") if out_dir else None, run=run,
+    )
+    if out_dir:
+        from tunegate.artifacts import write_json_atomic
+
+        write_json_atomic(out_dir / "eval.json", artifact)
+    return artifact
+
+
+def _jsonable(scores: dict[str, Any]) -> Any:
+    preds = {n: sc.prediction for n, sc in scores.items() if sc.prediction is not None}
+    if not preds:
+        return None
+    return next(iter(preds.values())) if len(preds) == 1 else preds

@@ -1,0 +1,312 @@
+"""Scorers: one small class per way of judging an output, found by name in a registry.
+
+A scorer turns (model output, example) into an ``ItemScore``. ``value`` is ``None`` when the output could not be
+scored (unparseable answer, no number found): such items are *unscored* — counted and reported next to the
+metric, never silently folded into it as right or wrong. Users add scorers with ``@register_scorer("name")``;
+user Python functions run only when the spec sets ``eval.allow_python_scorers: true``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tunegate.data.examples import Example
+from tunegate.errors import SpecError
+from tunegate.evals.parsing import normalize_text, parse_json_object, parse_label, parse_number
+from tunegate.spec import ScorerSpec, Spec
+
+
+@dataclass
+class ItemScore:
+    value: float | None  # None: unscored
+    prediction: Any = None  # what was read out of the output (a label, a parsed object, a number)
+    reason: str | None = None  # why the item is unscored
+
+    @property
+    def scored(self) -> bool:
+        return self.value is not None
+
+
+@dataclass
+class ScorerContext:
+    """What a scorer may need beyond its own options."""
+
+    spec: Spec
+    embedder: Callable[[], Any] | None = None  # lazily created embedding backend
+
+
+class Scorer:
+    """Base class: subclasses set ``name`` and implement ``score``; options come from the spec entry."""
+
+    name: ClassVar[str] = ""
+    binary: bool = True  # values are 0/1 (enables McNemar in comparisons)
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        self.options = options
+        self.ctx = ctx
+        self.key = key  # the spec key this scorer came from, for error messages
+
+    def score(self, output: str, example: Example) -> ItemScore:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def option(self, name: str, default: Any = None, *, required: bool = False) -> Any:
+        if required and name not in self.options:
+            raise SpecError(f"scorer '{self.name}' needs option '{name}'", field=f"{self.key}.{name}")
+        return self.options.get(name, default)
+
+
+SCORERS: dict[str, type[Scorer]] = {}
+
+
+def register_scorer(name: str) -> Callable[[type[Scorer]], type[Scorer]]:
+    def deco(cls: type[Scorer]) -> type[Scorer]:
+        cls.name = name
+        SCORERS[name] = cls
+        return cls
+
+    return deco
+
+
+def default_scorers(spec: Spec) -> list[ScorerSpec]:
+    kind = spec.task.kind
+    if kind == "classification":
+        return [ScorerSpec(type="label_match")]
+    if kind == "extraction":
+        return [ScorerSpec(type="json_valid"), ScorerSpec(type="json_fields")]
+    return [ScorerSpec(type="normalized_match")]
+
+
+def build_scorers(spec: Spec, ctx: ScorerContext | None = None) -> list[Scorer]:
+    ctx = ctx or ScorerContext(spec)
+    entries = spec.eval.scorers or default_scorers(spec)
+    out: list[Scorer] = []
+    for i, entry in enumerate(entries):
+        key = f"eval.scorers.{i}"
+        cls = SCORERS.get(entry.type)
+        if cls is None:
+            raise SpecError(
+                f"unknown scorer '{entry.type}' (registered: {', '.join(sorted(SCORERS))})",
+                file=spec.source,
+                field=f"{key}.type",
+            )
+        options = {k: v for k, v in entry.model_dump().items() if k != "type"}
+        out.append(cls(options, ctx, key))
+    return out
+
+
+def _gold_text(example: Example) -> str:
+    g = example.gold
+    return g if isinstance(g, str) else ("" if g is None else str(g))
+
+
+# ------------------------------------------------------------------------------------------- text matches
+
+
+@register_scorer("exact_match")
+class ExactMatch(Scorer):
+    """Output equals the gold answer after trimming surrounding whitespace."""
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        pred = (output or "").strip()
+        return ItemScore(float(pred == _gold_text(example).strip()), pred)
+
+
+@register_scorer("normalized_match")
+class NormalizedMatch(Scorer):
+    """Equality after lower-casing and removing punctuation, articles and extra whitespace (SQuAD style)."""
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        pred = normalize_text(output or "")
+        return ItemScore(float(pred == normalize_text(_gold_text(example))), pred)
+
+
+@register_scorer("label_match")
+class LabelMatch(Scorer):
+    """Classification: read one label out of free text; unscored when none or several are named."""
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        labels = self.ctx.spec.task.label_names
+        pred = parse_label(output or "", labels)
+        if pred is None:
+            reason = "empty output" if not (output or "").strip() else "no single label found in the output"
+            return ItemScore(None, None, reason)
+        return ItemScore(float(pred == example.label), pred)
+
+
+@register_scorer("regex")
+class RegexMatch(Scorer):
+    """The output matches a pattern (``pattern``; ``fullmatch: true`` to require the whole output)."""
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        super().__init__(options, ctx, key)
+        try:
+            self.pattern = re.compile(self.option("pattern", required=True), re.IGNORECASE if self.option(
+                "ignore_case", False) else 0)
+        except re.error as exc:
+            raise SpecError(f"invalid regular expression: {exc}", field=f"{key}.pattern") from None
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        text = (output or "").strip()
+        m = self.pattern.fullmatch(text) if self.option("fullmatch", False) else self.pattern.search(text)
+        return ItemScore(float(m is not None), m.group(0) if m else None)
+
+
+@register_scorer("numeric")
+class NumericMatch(Scorer):
+    """The first number in the output is within ``abs_tol`` or ``rel_tol`` of the gold number."""
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        pred = parse_number(output)
+        if pred is None:
+            return ItemScore(None, None, "no number in the output")
+        gold = parse_number(_gold_text(example))
+        if gold is None:
+            return ItemScore(None, pred, "no number in the gold answer")
+        ok = math.isclose(pred, gold, rel_tol=float(self.option("rel_tol", 0.0)), abs_tol=float(
+            self.option("abs_tol", 1e-9)))
+        return ItemScore(float(ok), pred)
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+
+
+@register_scorer("json_valid")
+class JsonValid(Scorer):
+    """The output is a JSON value that validates against ``task.output_schema`` (or any JSON if none).
+
+    Always scored: invalid JSON is exactly what this scorer measures, so it counts as 0, not as unscored.
+    """
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        obj = parse_json_object(output or "")
+        if obj is None:
+            return ItemScore(0.0, None)
+        schema = self.ctx.spec.task.output_schema
+        if schema:
+            from jsonschema.validators import validator_for
+
+            errors = list(validator_for(schema)(schema).iter_errors(obj))
+            if errors:
+                return ItemScore(0.0, obj)
+        return ItemScore(1.0, obj)
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    key = prefix[:-1] if prefix else "$"
+    if isinstance(obj, list):
+        return {key: sorted(normalize_text(x) if isinstance(x, str) else repr(x) for x in obj)}
+    return {key: normalize_text(obj) if isinstance(obj, str) else obj}
+
+
+@register_scorer("json_fields")
+class JsonFields(Scorer):
+    """Per-field F1 between the output object and the gold object (fields flattened to dotted paths;
+    string values compared after normalisation). Unscored when the output holds no JSON object."""
+
+    binary = False
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        obj = parse_json_object(output or "")
+        if not isinstance(obj, dict):
+            return ItemScore(None, None, "no JSON object in the output")
+        gold = example.target if isinstance(example.target, dict) else parse_json_object(_gold_text(example))
+        if not isinstance(gold, dict):
+            return ItemScore(None, obj, "gold target is not a JSON object")
+        pred_f, gold_f = _flatten(obj), _flatten(gold)
+        fields = set(self.option("fields", [])) or None
+        if fields:
+            pred_f = {k: v for k, v in pred_f.items() if k in fields}
+            gold_f = {k: v for k, v in gold_f.items() if k in fields}
+        tp = sum(1 for k, v in pred_f.items() if k in gold_f and gold_f[k] == v)
+        if not pred_f and not gold_f:
+            return ItemScore(1.0, obj)
+        precision = tp / len(pred_f) if pred_f else 0.0
+        recall = tp / len(gold_f) if gold_f else 0.0
+        f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+        return ItemScore(f1, obj)
+
+
+# ------------------------------------------------------------------------------------------- embeddings
+
+
+@register_scorer("embedding_similarity")
+class EmbeddingSimilarity(Scorer):
+    """Cosine similarity of output and gold embeddings; with ``threshold`` the value is 1 above it, else 0."""
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        super().__init__(options, ctx, key)
+        if ctx.embedder is None:
+            raise SpecError("embedding_similarity needs an embedding model (models.embedding)", field=key)
+        self.threshold = self.option("threshold")
+        self.binary = self.threshold is not None
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        if not (output or "").strip():
+            return ItemScore(None, None, "empty output")
+        vecs = self.ctx.embedder().embed([output, _gold_text(example)])  # type: ignore[misc]
+        cos = float((vecs[0] * vecs[1]).sum())
+        if self.threshold is None:
+            return ItemScore(cos, cos)
+        return ItemScore(float(cos >= float(self.threshold)), cos)
+
+
+# ------------------------------------------------------------------------------------------ user Python
+
+
+@register_scorer("python")
+class PythonScorer(Scorer):
+    """A user function ``function: "scorers.py:my_score"`` or ``"package.module:fn"``.
+
+    It receives ``(output: str, example: dict)`` and returns a number, a bool, None (unscored) or a dict with
+    ``value`` and optional ``reason``. Importing user code runs it, so it needs ``eval.allow_python_scorers``.
+    """
+
+    binary = False
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        super().__init__(options, ctx, key)
+        if not ctx.spec.eval.allow_python_scorers:
+            raise SpecError(
+                "python scorers run your code and are off by default; set eval.allow_python_scorers: true",
+                file=ctx.spec.source,
+                field=key,
+            )
+        target = str(self.option("function", required=True))
+        where, _, fn_name = target.rpartition(":")
+        if not where or not fn_name:
+            raise SpecError("function must look like 'file.py:name' or 'module:name'", field=f"{key}.function")
+        if where.endswith(".py"):
+            path = ctx.spec.resolve(where)
+            if not Path(path).exists():
+                raise SpecError("python scorer file not found", file=path, field=f"{key}.function")
+            module_spec = importlib.util.spec_from_file_location(f"tunegate_user_{path.stem}", path)
+            module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+            module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(where)
+        self.fn = getattr(module, fn_name, None)
+        if not callable(self.fn):
+            raise SpecError(f"'{fn_name}' is not a function in {where}", field=f"{key}.function")
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        from dataclasses import asdict
+
+        result = self.fn(output, asdict(example))
+        if isinstance(result, dict):
+            v = result.get("value")
+            return ItemScore(None if v is None else float(v), result.get("prediction"), result.get("reason"))
+        if result is None:
+            return ItemScore(None, None, "user scorer returned None")
+        return ItemScore(float(result), None)

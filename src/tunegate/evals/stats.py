@@ -1,0 +1,469 @@
+"""Statistics shared by every stage: intervals, paired comparisons, multiplicity and power.
+
+Every number tunegate reports carries an interval, because a 2-point accuracy gain on 200 items is usually noise.
+All functions are pure (numpy arrays in, numbers out) and fully seeded: the same inputs and ``seed`` give the same
+interval on every machine, so reports are reproducible and tests can compare against published values.
+
+Choosing an interval for a per-item score:
+- 0/1 scores (accuracy-type): ``wilson_ci`` (``proportion_ci`` picks it). The bootstrap distribution of a proportion
+  is discrete and, at 0/n or n/n, a single point, so bootstrap intervals undercover for small n or p near 0 or 1;
+  Wilson has near-nominal coverage there and never has zero width (Brown, Cai & DasGupta 2001, Stat. Sci. 16:101).
+- other per-item scores: ``bootstrap_ci`` with BCa (Efron 1987, JASA 82:171), which corrects the percentile
+  interval for bias and skew.
+- corpus-level metrics (macro-F1): ``bootstrap_ci`` on a tuple of aligned arrays, resampling items jointly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = [
+    "Interval", "McNemarResult", "bootstrap_ci", "wilson_ci", "proportion_ci", "paired_bootstrap_diff",
+    "mcnemar_exact", "holm_correction", "minimal_detectable_difference", "required_n_for_difference",
+    "macro_f1", "accuracy",
+]
+
+_CHUNK_ELEMENTS = 1 << 21  # bound on resample-index elements held at once (~16 MiB of int64)
+_ZERO_WIDTH_NOTE = ("every resample gave the same value: a zero-width interval understates uncertainty "
+                    "(for 0/1 scores use wilson_ci, which stays wide at 0/n and n/n)")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence interval.
+
+    ``method`` says how the interval was made (``bca``, ``percentile``, ``wilson``); ``n`` is the number of items
+    it rests on; ``note`` explains anything a reader should know (NaN interval, zero width, a fallback).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+    n: int
+    note: str | None = None
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        s = f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] ({self.confidence:.0%} {self.method}, n={self.n})"
+        return s + (f" - {self.note}" if self.note else "")
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Exact McNemar test on paired 0/1 outcomes.
+
+    ``b01``: items A got wrong and B got right; ``b10``: A right, B wrong. Only these discordant items carry
+    information about which system is better. ``pvalue`` is the exact conditional (binomial) test, which is
+    conservative; ``midp_pvalue`` is its mid-p version, recommended by Fagerland, Lydersen & Laake (2013,
+    BMC Med. Res. Methodol. 13:91) because it holds the nominal level in practice with more power.
+    """
+
+    b01: int
+    b10: int
+    n: int
+    pvalue: float
+    midp_pvalue: float
+
+    @property
+    def n_discordant(self) -> int:
+        return self.b01 + self.b10
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def _as_arrays(values) -> tuple[tuple[np.ndarray, ...], bool]:
+    """Normalise input to a tuple of aligned 1-D arrays; the flag says whether a tuple was given."""
+    is_tuple = isinstance(values, tuple)
+    arrays = tuple(np.asarray(v) for v in (values if is_tuple else (values,)))
+    if not arrays:
+        raise ValueError("no arrays given")
+    n = len(arrays[0])
+    for a in arrays:
+        if a.ndim != 1 or len(a) != n:
+            raise ValueError(f"values must be 1-D and aligned; got shapes {[x.shape for x in arrays]}")
+        if a.dtype.kind == "f" and np.isnan(a).any():
+            raise ValueError("values contain NaN: drop missing items or score them explicitly before the interval")
+    return arrays, is_tuple
+
+
+def _index_chunks(rng: np.random.Generator, n: int, n_resamples: int):
+    """Yield resample index matrices (rows = resamples) in chunks that bound memory."""
+    rows = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    done = 0
+    while done < n_resamples:
+        k = min(rows, n_resamples - done)
+        yield rng.integers(0, n, size=(k, n))
+        done += k
+
+
+def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n, note=None) -> Interval:
+    """Percentile or BCa interval from bootstrap replicates ``theta_b`` and jackknife values ``jack``."""
+    finite = np.isfinite(theta_b)
+    if not finite.all():
+        note = f"{int((~finite).sum())} of {theta_b.size} resamples gave a non-finite statistic and were dropped"
+        theta_b = theta_b[finite]
+    if theta_b.size == 0:
+        return Interval(float(theta_hat), math.nan, math.nan, confidence, method, n, "no finite resamples")
+    # Discrete statistics (accuracy, F1) tie with theta_hat often; compare with a rounding tolerance so that
+    # algebraically equal paths (mean of differences vs difference of means) give the same interval.
+    tol = 1e-9 * max(abs(theta_hat), float(np.abs(theta_b).max()))
+    if np.ptp(theta_b) <= tol:
+        v = float(np.median(theta_b))
+        return Interval(float(theta_hat), v, v, confidence, method, n, _ZERO_WIDTH_NOTE)
+    alpha = (1.0 - confidence) / 2.0
+    probs = np.array([alpha*2, 1.0 - alpha*2])
+    if method == "bca":
+        # Efron (1987): bias correction z0 from the mid-rank of theta_hat among the replicates (as scipy does),
+        # acceleration a from the jackknife skewness.
+        ties = np.abs(theta_b - theta_hat) <= tol
+        pct = (np.sum((theta_b < theta_hat) & ~ties) + 0.5 * np.sum(ties)) / theta_b.size
+        z0 = _st.norm.ppf(pct)
+        u = jack.mean() - jack
+        denom = np.sum(u**2)
+        a = np.sum(u**3) / (6.0 * denom**1.5) if denom > 0 else 0.0
+        z = _st.norm.ppf(probs)
+        adj = _st.norm.cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+        if np.all(np.isfinite(adj)):
+            probs = adj
+        else:
+            method, note = "percentile", "BCa undefined (estimate outside the bootstrap distribution); percentile used"
+    low, high = np.quantile(theta_b, probs)
+    return Interval(float(theta_hat), float(low), float(high), confidence, method, n, note)
+
+
+def bootstrap_ci(
+    values,
+    statistic: Callable[..., float] = np.mean,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    method: str = "auto",
+) -> Interval:
+    """Seeded bootstrap confidence interval over items.
+
+    ``values`` is a 1-D array of per-item values, or a tuple of aligned arrays (e.g. ``(y_true, y_pred)``) for a
+    corpus-level metric; items (rows) are resampled jointly and ``statistic(*arrays)`` is called on each resample.
+    ``method="auto"`` uses BCa for ``np.mean`` (fast and vectorised; it corrects bias and skew) and percentile for
+    other statistics, whose jackknife acceleration is unreliable when they are not smooth (macro-F1, medians);
+    ``"bca"`` and ``"percentile"`` force a method. The interval reflects sampling of *items* only: it does not
+    cover variation from re-running a stochastic model on the same items.
+
+    Degenerate cases: no items gives a NaN interval with a note; a statistic that is the same on every resample
+    (e.g. all-equal scores) gives a zero-width interval, which understates uncertainty: for 0/1 scores prefer
+    ``wilson_ci``.
+    """
+    _check_confidence(confidence)
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    if method not in ("auto", "bca", "percentile"):
+        raise ValueError(f"method must be 'auto', 'bca' or 'percentile', got {method!r}")
+    arrays, is_tuple = _as_arrays(values)
+    n = len(arrays[0])
+    is_mean = statistic is np.mean and not is_tuple
+    if method == "auto":
+        method = "bca" if is_mean else "percentile"
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence, method, 0, "no items")
+    if is_mean:
+        x = arrays[0].astype(float)
+        theta_hat = float(x.mean())
+    else:
+        theta_hat = float(statistic(*arrays))
+    if n == 1:
+        return Interval(theta_hat, theta_hat, theta_hat, confidence, method, 1, "a single item: " + _ZERO_WIDTH_NOTE)
+
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for idx in _index_chunks(rng, n, n_resamples):
+        if is_mean:
+            chunks.append(x[idx].mean(axis=1))
+        else:
+            chunks.append(np.array([statistic(*(a[row] for a in arrays)) for row in idx], dtype=float))
+    theta_b = np.concatenate(chunks)
+
+    jack = None
+    if method == "bca":
+        if is_mean:
+            jack = (x.sum() - x) / (n - 1)  # leave-one-out means in closed form
+        else:
+            keep = np.ones(n, dtype=bool)
+            jack = np.empty(n)
+            for i in range(n):
+                keep[i] = False
+                jack[i] = statistic(*(a[keep] for a in arrays))
+                keep[i] = True
+    return _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n)
+
+
+def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a binomial proportion (Wilson 1927; Newcombe 1998, Stat. Med. 17:857, method 3).
+
+    Preferred over the bootstrap for 0/1 scores: near-nominal coverage even for small n or p near 0 or 1, and a
+    non-zero width at 0/n and n/n (upper limit z^2/(n+z^2) at 0/n), where a bootstrap interval collapses to a point.
+    """
+    _check_confidence(confidence)
+    if n < 0 or not 0 <= successes <= n or int(successes) != successes or int(n) != n:
+        raise ValueError(f"need integers 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence, "wilson", 0, "no items")
+    z = float(_st.norm.ppf(0.5 + confidence / 2.0))
+    p = successes / n
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(p, low, high, confidence, "wilson", int(n))
+
+
+def proportion_ci(values, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval:
+    """Interval for the mean of per-item scores: Wilson when every score is 0 or 1, BCa bootstrap otherwise.
+
+    This is the runner's rule for accuracy-type metrics: binary scores are a binomial proportion, for which Wilson
+    is better calibrated than any bootstrap (see ``wilson_ci``); graded scores (partial credit, similarities) have
+    no such closed form, so they get the bootstrap. ``Interval.method`` records which was used.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D per-item scores, got shape {x.shape}")
+    if np.all((x == 0.0) | (x == 1.0)):  # also true for no items: Wilson then returns a NaN interval
+        return wilson_ci(int(x.sum()), int(x.size), confidence)
+    return bootstrap_ci(x, np.mean, n_resamples=n_resamples, confidence=confidence, seed=seed, method="bca")
+
+
+def paired_bootstrap_diff(
+    a,
+    b,
+    statistic: Callable[..., float] = np.mean,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    method: str = "auto",
+) -> Interval:
+    """Interval for ``statistic(b) - statistic(a)`` when A and B were scored on the *same* items.
+
+    Items are resampled jointly for both sides, so item difficulty cancels and the interval is much narrower than
+    comparing two separate intervals (overlapping marginal intervals do not mean "no difference"). Each side is a
+    1-D array of per-item scores or a tuple of aligned arrays for a corpus metric, e.g. ``(y_true, pred_a)`` and
+    ``(y_true, pred_b)`` with ``statistic=macro_f1``. For the mean this is the bootstrap of per-item differences.
+    """
+    a_arr, a_tuple = _as_arrays(a)
+    b_arr, b_tuple = _as_arrays(b)
+    if len(a_arr[0]) != len(b_arr[0]):
+        raise ValueError(f"paired comparison needs the same items: {len(a_arr[0])} vs {len(b_arr[0])}")
+    kw = dict(n_resamples=n_resamples, confidence=confidence, seed=seed, method=method)
+    if statistic is np.mean and not (a_tuple or b_tuple):
+        return bootstrap_ci(b_arr[0].astype(float) - a_arr[0].astype(float), np.mean, **kw)
+    k = len(a_arr)
+
+    def diff(*arrays):
+        return statistic(*arrays[k:]) - statistic(*arrays[:k])
+
+    return bootstrap_ci(a_arr + b_arr, diff, **kw)
+
+
+def _binary(x, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim != 1 or not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"{name} must be a 1-D array of 0/1 (or bool) outcomes")
+    return arr.astype(bool)
+
+
+def mcnemar_exact(a_correct, b_correct) -> McNemarResult:
+    """Exact McNemar test of whether A and B have the same accuracy on the same items.
+
+    Conditional on the d = b01 + b10 discordant items, b01 ~ Binomial(d, 1/2) under the null; the two-sided p-value
+    is ``min(1, 2 * P(X <= min(b01, b10)))``; the mid-p value counts outcomes as extreme as the observed one by
+    half (``1 - pmf/2`` when b01 == b10), as defined by Fagerland et al. (2013). With no discordant items there
+    is no evidence either way: both p-values are 1.
+    """
+    a, b = _binary(a_correct, "a_correct"), _binary(b_correct, "b_correct")
+    if a.shape != b.shape:
+        raise ValueError(f"a_correct and b_correct must be aligned: {a.size} vs {b.size} items")
+    b01, b10 = int(np.sum(~a & b)), int(np.sum(a & ~b))
+    d, k = b01 + b10, min(b01, b10)
+    if d == 0:
+        return McNemarResult(b01, b10, int(a.size), 1.0, 1.0)
+    cdf, pmf = float(_st.binom.cdf(k, d, 0.5)), float(_st.binom.pmf(k, d, 0.5))
+    p = min(1.0, 2.0 * cdf)
+    # mid-p: P(more extreme) + P(as extreme)/2; when b01 == b10 the observed count is its own mirror image.
+    midp = 1.0 - 0.5 * pmf if b01 == b10 else 2.0 * cdf - pmf
+    return McNemarResult(b01, b10, int(a.size), p, midp)
+
+
+def holm_correction(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values, in the input order.
+
+    Use when several candidates are each compared with a baseline: rejecting those with adjusted p <= alpha keeps
+    the chance of *any* false "better than baseline" at most alpha, and is uniformly more powerful than Bonferroni.
+    Adjusted p_(i) = max_{j<=i} min(1, (m - j + 1) p_(j)) over the ascending order; ties keep a stable order.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1 or np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("pvalues must be a 1-D sequence of numbers in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(m, 0, -1)))
+    out = np.empty(m)
+    out[order] = adj_sorted
+    return out
+
+
+def _z(alpha: float, power: float) -> tuple[float, float]:
+    if not 0 < alpha < 1 or not 0.5 <= power < 1:
+        raise ValueError(f"need 0 < alpha < 1 and 0.5 <= power < 1, got alpha={alpha}, power={power}")
+    return float(_st.norm.ppf(1 - alpha / 2)), float(_st.norm.ppf(power))
+
+
+def _discordance(baseline: float | None, discordance: float | None) -> float:
+    """psi = P(A and B disagree on an item). Default from baseline accuracy p: 2p(1-p), i.e. independent errors."""
+    if discordance is not None:
+        if not 0 < discordance <= 1:
+            raise ValueError(f"discordance must be in (0, 1], got {discordance}")
+        return float(discordance)
+    if baseline is None:
+        raise ValueError("give discordance (share of items where A and B disagree) or baseline accuracy")
+    if not 0 < baseline < 1:
+        raise ValueError(f"baseline must be in (0, 1), got {baseline}")
+    return 2.0 * baseline * (1.0 - baseline)
+
+
+def _unpaired_n(delta: float, p1: float, za: float, zb: float) -> float:
+    # Fleiss, Levin & Paik (2003) eq. 4.14 without continuity correction; n per group.
+    p2 = p1 + delta
+    pbar = (p1 + p2) / 2
+    return (za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2 / delta**2
+
+
+def required_n_for_difference(
+    delta: float,
+    *,
+    baseline: float | None = None,
+    discordance: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    paired: bool = True,
+) -> int:
+    """Items needed to detect an accuracy difference ``delta`` with a two-sided level-``alpha`` test.
+
+    Paired (both systems on the same items, McNemar): Connor (1987, Biometrics 43:207), normal approximation,
+        n = [z_{1-alpha/2} sqrt(psi) + z_{power} sqrt(psi - delta^2)]^2 / delta^2,
+    where psi = p01 + p10 is the discordant proportion (must be >= delta). If psi is unknown it defaults to
+    2p(1-p) from ``baseline`` accuracy p (independent errors): conservative because systems tested on the same
+    items usually fail on the same hard items, which lowers psi. Pass a measured psi (e.g. from a pilot
+    ``mcnemar_exact``: n_discordant / n) for a sharper answer. Unpaired: n per group, two-proportion z-test.
+    """
+    za, zb = _z(alpha, power)
+    delta = abs(float(delta))
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must be a non-zero difference in proportions, got {delta}")
+    if not paired:
+        if baseline is None or not 0 < baseline < 1 or baseline + delta >= 1:
+            raise ValueError("unpaired design needs baseline in (0, 1) with baseline + delta < 1")
+        return math.ceil(_unpaired_n(delta, baseline, za, zb))
+    psi = _discordance(baseline, discordance)
+    if delta > psi:
+        raise ValueError(f"a difference of {delta} needs at least that share of discordant items; psi={psi:.4g}")
+    return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - delta**2)) ** 2 / delta**2)
+
+
+def minimal_detectable_difference(
+    n: int,
+    *,
+    baseline: float | None = None,
+    discordance: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    paired: bool = True,
+) -> float:
+    """Smallest accuracy difference that ``n`` items detect with the given power (inverse of the sample size).
+
+    Differences below this are not evidence of "no difference": the eval set is too small to see them. Paired:
+    Connor's formula solved for delta (a quadratic),
+        delta = sqrt(psi) [sqrt(n) z_a + z_b sqrt(n + z_b^2 - z_a^2)] / (n + z_b^2),
+    with psi as in ``required_n_for_difference``. Returns NaN when no feasible difference is detectable
+    (delta > psi, or baseline + delta > 1). Unpaired: solved numerically, n per group.
+    """
+    za, zb = _z(alpha, power)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not paired:
+        if baseline is None or not 0 < baseline < 1:
+            raise ValueError("unpaired design needs baseline in (0, 1)")
+        hi = 1.0 - baseline - 1e-12
+        if _unpaired_n(hi, baseline, za, zb) > n:
+            return math.nan
+        from scipy.optimize import brentq
+
+        return float(brentq(lambda d: _unpaired_n(d, baseline, za, zb) - n, 1e-9, hi, xtol=1e-12))
+    psi = _discordance(baseline, discordance)
+    disc = n + zb**2 - za**2
+    if disc < 0:
+        return math.nan
+    delta = math.sqrt(psi) * (math.sqrt(n) * za + zb * math.sqrt(disc)) / (n + zb**2)
+    if delta > psi or (baseline is not None and baseline + delta > 1):
+        return math.nan
+    return delta
+
+
+def _check_labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if t.ndim != 1 or t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must be aligned 1-D arrays, got {t.shape} and {p.shape}")
+    for name, arr in (("y_true", t), ("y_pred", p)):
+        if arr.dtype == object and any(v is None for v in arr):
+            raise ValueError(f"{name} contains None: drop unparseable items (and report their rate) or map them "
+                             "to an explicit label before scoring")
+    return t, p
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Share of items whose prediction equals the label; NaN for no items. Caller handles None predictions."""
+    t, p = _check_labels(y_true, y_pred)
+    return float(np.mean(t == p)) if t.size else math.nan
+
+
+def macro_f1(y_true, y_pred, labels: Sequence | None = None) -> float:
+    """Unweighted mean of per-label F1, equal to scikit-learn's ``f1_score(average="macro", zero_division=0)``.
+
+    Labels are the union of those in ``y_true`` and ``y_pred`` unless ``labels`` is given (then other values are
+    ignored, and a listed label never seen scores 0). Every class counts equally, so rare classes matter: this is
+    why it can move far more than accuracy. None predictions (unparseable outputs) must be handled by the caller:
+    drop them and report the drop rate, or map them to an explicit "invalid" label, which then counts as a class.
+    """
+    t, p = _check_labels(y_true, y_pred)
+    if labels is None:
+        uniq, inv = np.unique(np.concatenate([t, p]), return_inverse=True)
+        tc, pc, k = inv[: t.size], inv[t.size:], uniq.size
+    else:
+        index = {lab: i for i, lab in enumerate(labels)}
+        k = len(index)
+        tc = np.fromiter((index.get(v, -1) for v in t.tolist()), dtype=np.int64, count=t.size)
+        pc = np.fromiter((index.get(v, -1) for v in p.tolist()), dtype=np.int64, count=p.size)
+    if k == 0:
+        return math.nan
+    hit = (tc == pc) & (tc >= 0)
+    tp = np.bincount(tc[hit], minlength=k)
+    support = np.bincount(tc[tc >= 0], minlength=k)
+    predicted = np.bincount(pc[pc >= 0], minlength=k)
+    denom = support + predicted  # 2tp + fp + fn
+    f1 = np.divide(2.0 * tp, denom, out=np.zeros(k), where=denom > 0)
+    return float(f1.mean())

@@ -1,0 +1,468 @@
+"""OpenAI-compatible HTTP backends (OpenAI, vLLM, Ollama, llama.cpp server, TGI).
+
+The caller's code is synchronous, but paid calls should overlap: each backend owns a private asyncio loop in a
+daemon thread with one keep-alive ``httpx.AsyncClient``, and ``generate`` hands results back through a queue in
+completion order, so the runner can persist each one before consuming the next. Keeping the loop alive between
+calls keeps the connection pool warm, and works from any thread (also from inside a running event loop).
+
+Keys are read from the environment variable *named* by ``api_key_env`` at request time; they are never stored
+on the object, logged, put in error messages or in ``cache_identity``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import numpy as np
+
+from tunegate.errors import BackendError
+from tunegate.models.base import EMBED, GENERATE, Generation, GenerationRequest
+
+log = logging.getLogger("tunegate.models.openai")
+
+T = TypeVar("T")
+
+# Sampling parameters sent to the server as they are; other keys in ``params`` are tunegate's own and are dropped.
+PASSTHROUGH_PARAMS = frozenset(
+    {
+        "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "response_format",
+        "presence_penalty", "frequency_penalty", "logit_bias", "reasoning_effort",
+    }
+)
+_RETRY_STATUSES = frozenset({408, 409, 429})  # plus every 5xx
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_AUTH_STATUSES = frozenset({401, 403})
+_EXCERPT_CHARS = 200
+_ERROR = object()  # queue markers
+_DONE = object()
+
+
+def normalise_base_url(base_url: str) -> str:
+    """Canonical endpoint URL for identity and logs: lower-case scheme/host, no default port, no trailing
+    slash, and no user-info or query string (either can carry credentials)."""
+    url = httpx.URL(base_url.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        raise BackendError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    default = {"http": 80, "https": 443}[url.scheme]
+    port = f":{url.port}" if url.port not in (None, default) else ""
+    return f"{url.scheme}://{url.host.lower()}{port}{url.path.rstrip('/')}"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+@dataclass
+class _Outcome:
+    """Result of one logical call after retries: the decoded JSON, or an error message."""
+
+    data: Any
+    error: str | None
+    attempts: int
+    latency_s: float
+    total_s: float
+
+
+class _HTTPCore:
+    """The parts both backends share: the loop thread, the pooled client, the retry loop and result streaming."""
+
+    def __init__(
+        self, *, base_url: str, api_key_env: str | None, timeout_s: float, max_concurrency: int,
+        max_retries: int, backoff_base_s: float, backoff_max_s: float, extra_headers: dict | None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise BackendError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        if max_retries < 0:
+            raise BackendError(f"max_retries must be >= 0, got {max_retries}")
+        if timeout_s <= 0:
+            raise BackendError(f"timeout_s must be > 0, got {timeout_s}")
+        self.safe_base_url = normalise_base_url(base_url)
+        self._base = httpx.URL(base_url.strip())
+        self.api_key_env = api_key_env
+        self.timeout_s = float(timeout_s)
+        self.max_concurrency = int(max_concurrency)
+        self.max_retries = int(max_retries)
+        self.backoff_base_s = float(backoff_base_s)
+        self.backoff_max_s = float(backoff_max_s)
+        self._extra_headers = dict(extra_headers or {})
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+
+    def url(self, path: str) -> str:
+        """``base_url`` + path, keeping any query string of the base (e.g. Azure's api-version)."""
+        return str(self._base.copy_with(path=self._base.path.rstrip("/") + path))
+
+    def _key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None if self.api_key_env else None
+
+    def redact(self, text: str) -> str:
+        """Remove the current key (and secret-looking extra header values) from text bound for logs/errors."""
+        for secret in (self._key(), *self._extra_headers.values()):
+            if isinstance(secret, str) and len(secret) >= 4 and secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    # -- loop thread ---------------------------------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="tunegate-openai-http", daemon=True)
+                thread.start()
+                limits = httpx.Limits(
+                    max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+                )
+
+                async def setup() -> None:
+                    self._client = httpx.AsyncClient(
+                        limits=limits, timeout=httpx.Timeout(self.timeout_s, pool=None),
+                        headers=self._extra_headers,
+                    )
+                    self._sem = asyncio.Semaphore(self.max_concurrency)
+
+                asyncio.run_coroutine_threadsafe(setup(), loop).result()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def close(self) -> None:
+        """Cancel outstanding calls, close the connection pool and stop the loop thread (idempotent)."""
+        with self._lock:
+            loop, thread, client = self._loop, self._thread, self._client
+            self._loop = self._thread = self._client = self._sem = None
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if client is not None:
+                await client.aclose()
+
+        if threading.current_thread() is not thread:
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=10)
+                if not loop.is_running():
+                    loop.close()
+
+    # -- streaming results to the synchronous caller ---------------------------------------------------------
+
+    def stream(self, n: int, job: Callable[[int], Awaitable[T]]) -> Iterator[tuple[int, T]]:
+        """Run ``job(i)`` for i in range(n), at most ``max_concurrency`` at a time, yielding ``(i, result)`` as
+        each finishes. An exception from a job (e.g. an auth BackendError) is raised here and stops the rest;
+        closing the generator early cancels what is still running."""
+        if n == 0:
+            return
+        loop = self._ensure_loop()
+        results: queue.SimpleQueue = queue.SimpleQueue()
+
+        async def run_all() -> None:
+            indices = iter(range(n))  # shared by the workers: a pool of workers, not n tasks behind a semaphore
+
+            async def worker() -> None:
+                for i in indices:
+                    try:
+                        value = await job(i)
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException as exc:  # surfaced to the caller, which stops the run
+                        results.put((_ERROR, exc))
+                        raise
+                    results.put((i, value))
+
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(min(n, self.max_concurrency)):
+                        group.create_task(worker())
+            except BaseExceptionGroup:
+                pass  # already handed to the consumer, which raises it
+
+        future = asyncio.run_coroutine_threadsafe(run_all(), loop)
+        future.add_done_callback(lambda _: results.put((_DONE, None)))
+        try:
+            for _ in range(n):
+                i, value = results.get()
+                if i is _ERROR:
+                    raise value
+                if i is _DONE:
+                    raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
+                yield i, value
+        finally:
+            future.cancel()
+
+    # -- one logical call with retries -----------------------------------------------------------------------
+
+    def _auth_error(self, status: int, response: httpx.Response) -> BackendError:
+        where = f"{self.safe_base_url} answered HTTP {status}"
+        if not self.api_key_env:
+            return BackendError(
+                f"{where}: it requires an API key, but no api_key_env is configured "
+                "(give the name of the environment variable that holds the key)"
+            )
+        if self._key() is None:
+            return BackendError(
+                f"{where}: it requires an API key, but environment variable {self.api_key_env} is not set"
+            )
+        return BackendError(
+            f"{where}: the key in environment variable {self.api_key_env} was rejected: {self._excerpt(response)}"
+        )
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        text = " ".join(response.text.split())
+        if len(text) > _EXCERPT_CHARS:
+            text = text[:_EXCERPT_CHARS] + "..."
+        return self.redact(text) or "(empty body)"
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (AWS architecture blog): spreads retries of many workers."""
+        return random.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
+
+    async def post(self, path: str, payload: dict[str, Any]) -> _Outcome:
+        """POST JSON, retrying 408/409/429/5xx, timeouts and connection errors; raise BackendError on 401/403."""
+        client, sem = self._client, self._sem
+        if client is None or sem is None:
+            raise BackendError(f"{self.safe_base_url}: backend is closed")
+        url = self.url(path)
+        where = self.safe_base_url + path
+        start = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            key = self._key()
+            headers = {"Authorization": f"Bearer {key}"} if key else None
+            wait: float | None = None
+            t0 = time.perf_counter()
+            try:
+                async with sem:
+                    response = await client.post(url, json=payload, headers=headers)
+            except httpx.TimeoutException as exc:
+                problem, retry = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", True
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                problem, retry = f"{type(exc).__name__}: {self.redact(str(exc)) or 'connection failed'}", True
+            else:
+                status = response.status_code
+                if status < 300:
+                    now = time.perf_counter()
+                    try:
+                        data = response.json()
+                    except ValueError:
+                        return _Outcome(None, f"HTTP {status} from {where} with a body that is not JSON: "
+                                        f"{self._excerpt(response)}", attempt, now - t0, now - start)
+                    return _Outcome(data, None, attempt, now - t0, now - start)
+                if status in _AUTH_STATUSES:
+                    raise self._auth_error(status, response)
+                problem = f"HTTP {status}: {self._excerpt(response)}"
+                retry = status in _RETRY_STATUSES or status >= 500
+                if status in _RETRY_AFTER_STATUSES:
+                    ms = parse_retry_after(response.headers.get("retry-after-ms"))
+                    wait = ms / 1000.0 if ms is not None else parse_retry_after(response.headers.get("retry-after"))
+            if not retry or attempt > self.max_retries:
+                now = time.perf_counter()
+                tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                message = f"{where} failed after {tries}: {problem}"
+                log.warning("%s", message)
+                return _Outcome(None, message, attempt, now - t0, now - start)
+            delay = self._backoff(attempt) if wait is None else min(wait, self.backoff_max_s)
+            log.info("retrying %s in %.2f s (attempt %d of %d failed: %s)",
+                     where, delay, attempt, self.max_retries + 1, problem)
+            await asyncio.sleep(delay)
+
+
+class OpenAICompatibleBackend:
+    """Chat completions from any OpenAI-compatible server; capability ``generate``."""
+
+    capabilities = frozenset({GENERATE})
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str = "https://api.openai.com/v1",
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout_s: float = 60.0,
+        max_concurrency: int = 8,
+        max_retries: int = 5,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        extra_headers: dict | None = None,
+        model_id: str | None = None,
+    ) -> None:
+        self.model = model
+        self.model_id = model_id or f"openai:{model}"
+        self._http = _HTTPCore(
+            base_url=base_url, api_key_env=api_key_env, timeout_s=timeout_s, max_concurrency=max_concurrency,
+            max_retries=max_retries, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+            extra_headers=extra_headers,
+        )
+        self.base_url = self._http.safe_base_url
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"kind": "openai", "model": self.model, "base_url": self.base_url}
+
+    def payload(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body for one request: known sampling params pass through, ``extra_body`` is merged as is."""
+        body: dict[str, Any] = {"model": self.model, "messages": request.messages}
+        params = request.params
+        for key in params.keys() & PASSTHROUGH_PARAMS:
+            if params[key] is not None:
+                body[key] = params[key]
+        extra = params.get("extra_body")
+        if extra:
+            body.update(extra)
+        return body
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        requests = list(requests)
+
+        async def one(i: int) -> Generation:
+            return _to_generation(await self._http.post("/chat/completions", self.payload(requests[i])))
+
+        return self._http.stream(len(requests), one)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _to_generation(out: _Outcome) -> Generation:
+    if out.error is not None:
+        return Generation(text="", error=out.error, latency_s=out.latency_s, attempts=out.attempts,
+                          total_latency_s=out.total_s)
+    try:
+        choice = out.data["choices"][0]
+        text = (choice.get("message") or {}).get("content") or ""
+        usage = out.data.get("usage") or {}
+        return Generation(
+            text=text,
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+            latency_s=out.latency_s,
+            finish_reason=choice.get("finish_reason"),
+            attempts=out.attempts,
+            total_latency_s=out.total_s,
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        excerpt = str(out.data)[:_EXCERPT_CHARS]
+        return Generation(text="", error=f"malformed chat completion response: {excerpt}",
+                          latency_s=out.latency_s, attempts=out.attempts, total_latency_s=out.total_s)
+
+
+class OpenAICompatibleEmbedder:
+    """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint; capability ``embed``.
+
+    Vectors are returned float32 and L2-normalised so cosine similarity is a dot product, whatever the server
+    does. A batch that still fails after retries raises BackendError: embeddings have no per-item error slot.
+    """
+
+    capabilities = frozenset({EMBED})
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "https://api.openai.com/v1",
+        api_key_env: str | None = "OPENAI_API_KEY",
+        *,
+        batch_size: int = 128,
+        dimensions: int | None = None,
+        timeout_s: float = 60.0,
+        max_concurrency: int = 4,
+        max_retries: int = 5,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        extra_headers: dict | None = None,
+        model_id: str | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise BackendError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model
+        self.model_id = model_id or f"openai:{model}"
+        self.batch_size = int(batch_size)
+        self.dimensions = dimensions
+        self._http = _HTTPCore(
+            base_url=base_url, api_key_env=api_key_env, timeout_s=timeout_s, max_concurrency=max_concurrency,
+            max_retries=max_retries, backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
+            extra_headers=extra_headers,
+        )
+        self.base_url = self._http.safe_base_url
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleEmbedder(model={self.model!r}, base_url={self.base_url!r})"
+
+    def cache_identity(self) -> dict[str, Any]:
+        ident: dict[str, Any] = {"kind": "openai", "model": self.model, "base_url": self.base_url}
+        if self.dimensions is not None:
+            ident["dimensions"] = self.dimensions
+        return ident
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        starts = list(range(0, len(texts), self.batch_size))
+        if not starts:
+            return np.zeros((0, self.dimensions or 0), dtype=np.float32)
+
+        async def one(b: int) -> list[list[float]]:
+            chunk = texts[starts[b]: starts[b] + self.batch_size]
+            body: dict[str, Any] = {"model": self.model, "input": chunk}
+            if self.dimensions is not None:
+                body["dimensions"] = self.dimensions
+            out = await self._http.post("/embeddings", body)
+            where = f"embedding texts {starts[b]}..{starts[b] + len(chunk) - 1}"
+            if out.error is not None:
+                raise BackendError(f"{where}: {out.error}")
+            try:
+                rows = sorted(out.data["data"], key=lambda d: d["index"])
+                vectors = [row["embedding"] for row in rows]
+            except (KeyError, TypeError):
+                raise BackendError(f"{where}: malformed embeddings response: {str(out.data)[:_EXCERPT_CHARS]}")
+            if len(vectors) != len(chunk):
+                raise BackendError(f"{where}: server returned {len(vectors)} vectors for {len(chunk)} texts")
+            return vectors
+
+        parts: list[Any] = [None] * len(starts)
+        for b, vectors in self._http.stream(len(starts), one):
+            parts[b] = np.asarray(vectors, dtype=np.float32)
+        dims = {p.shape[1] for p in parts}
+        if len(dims) != 1:
+            raise BackendError(f"{self.base_url}: embedding dimension changed between batches: {sorted(dims)}")
+        matrix = np.concatenate(parts, axis=0)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms > 0, norms, 1.0)
+
+    def close(self) -> None:
+        self._http.close()

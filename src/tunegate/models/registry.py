@@ -1,0 +1,118 @@
+"""From a model id (``local:smollm2``, ``openai:gpt-4o-mini``) to a backend.
+
+A model id is ``scheme:name``. Each scheme is registered once with a factory; a new kind of backend plugs in with
+``register_backend`` rather than by editing an if/else here. Per-id settings (endpoint, key variable, limits,
+price) come from the spec's ``models.backends`` section.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from tunegate.errors import BackendError
+from tunegate.models.usage import Price
+from tunegate.spec import BackendSpec, ModelsSpec
+
+BackendFactory = Callable[[str, str, BackendSpec], Any]  # (model_id, name after the scheme, settings)
+
+_BACKENDS: dict[str, BackendFactory] = {}
+_EMBEDDERS: dict[str, BackendFactory] = {}
+
+
+def register_backend(scheme: str) -> Callable[[BackendFactory], BackendFactory]:
+    def deco(factory: BackendFactory) -> BackendFactory:
+        _BACKENDS[scheme] = factory
+        return factory
+
+    return deco
+
+
+def register_embedder(scheme: str) -> Callable[[BackendFactory], BackendFactory]:
+    def deco(factory: BackendFactory) -> BackendFactory:
+        _EMBEDDERS[scheme] = factory
+        return factory
+
+    return deco
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    scheme, sep, name = model_id.partition(":")
+    if not sep or not name:
+        known = ", ".join(f"{s}:…" for s in sorted(_BACKENDS))
+        raise BackendError(f"model id '{model_id}' must look like scheme:name (known schemes: {known})")
+    return scheme, name
+
+
+def settings_for(model_id: str, models: ModelsSpec | None) -> BackendSpec:
+    if models and model_id in models.backends:
+        return models.backends[model_id]
+    return BackendSpec()
+
+
+def price_for(model_id: str, models: ModelsSpec | None) -> Price:
+    p = settings_for(model_id, models).price
+    return Price(p.input_per_1m, p.output_per_1m)
+
+
+def _lookup(table: dict[str, BackendFactory], model_id: str, what: str) -> tuple[BackendFactory, str]:
+    scheme, name = split_model_id(model_id)
+    if scheme not in table:
+        known = ", ".join(sorted(table)) or "none"
+        raise BackendError(f"unknown {what} scheme '{scheme}' in '{model_id}' (known: {known})")
+    return table[scheme], name
+
+
+def create_backend(model_id: str, models: ModelsSpec | None = None) -> Any:
+    """A generation backend for a model id."""
+    factory, name = _lookup(_BACKENDS, model_id, "model")
+    return factory(model_id, name, settings_for(model_id, models))
+
+
+def create_embedder(model_id: str, models: ModelsSpec | None = None) -> Any:
+    """An embedding backend for a model id."""
+    factory, name = _lookup(_EMBEDDERS, model_id, "embedding model")
+    return factory(model_id, name, settings_for(model_id, models))
+
+
+# ---------------------------------------------------------------------------------------- built-in schemes
+
+
+@register_backend("local")
+def _local(model_id: str, name: str, s: BackendSpec) -> Any:
+    from tunegate.models.local import create_local_backend
+
+    return create_local_backend(model_id, batch_size=s.batch_size)
+
+
+def _openai_kwargs(name: str, s: BackendSpec) -> dict[str, Any]:
+    return dict(
+        model=s.model or name,
+        base_url=s.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+        api_key_env=s.api_key_env or "OPENAI_API_KEY",
+        timeout_s=s.timeout_s,
+        max_concurrency=s.max_concurrency,
+        max_retries=s.max_retries,
+    )
+
+
+@register_backend("openai")
+def _openai(model_id: str, name: str, s: BackendSpec) -> Any:
+    from tunegate.models.openai_compat import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(model_id=model_id, **_openai_kwargs(name, s))
+
+
+@register_embedder("local")
+def _local_embedder(model_id: str, name: str, s: BackendSpec) -> Any:
+    from tunegate.models.embeddings_local import create_local_embedder
+
+    return create_local_embedder(model_id)
+
+
+@register_embedder("openai")
+def _openai_embedder(model_id: str, name: str, s: BackendSpec) -> Any:
+    from tunegate.models.openai_compat import OpenAICompatibleEmbedder
+
+    return OpenAICompatibleEmbedder(model_id=model_id, **_openai_kwargs(name, s))

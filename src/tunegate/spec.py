@@ -1,0 +1,345 @@
+"""The task spec, ``tunegate.yaml``, as pydantic models.
+
+The spec is validated once, at the edge: everything downstream receives typed objects and never re-checks.
+Validation errors name the file, the line and the dotted key (``data.split.ratios``), because a user fixing a
+YAML file needs the place, not a stack trace. Sections for later stages (``sprint``, ``probe``, ``costs``,
+``monitor``) are accepted as free-form mappings until those stages define them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tunegate.errors import SpecError
+
+SCHEMA_VERSION = 1
+TaskKind = Literal["classification", "extraction", "generation"]
+SplitName = Literal["train", "dev", "test"]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo such as ``metirc`` must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabelSpec(_Strict):
+    name: str = Field(min_length=1, description="The label as it appears in the data and in model answers.")
+    description: str | None = Field(None, description="What the label means; shown to the model in prompts.")
+
+
+class TaskSpec(_Strict):
+    name: str = Field(min_length=1, description="Short task name, used in reports and run directories.")
+    kind: TaskKind = Field(description="classification | extraction | generation")
+    instruction: str | None = Field(
+        None, description="The task instruction given to the model (the user's own wording)."
+    )
+    labels: list[LabelSpec] = Field(default_factory=list, description="Label set (classification).")
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema of the expected output (extraction)."
+    )
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_from_strings(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
+
+    @model_validator(mode="after")
+    def _kind_requirements(self) -> TaskSpec:
+        if self.kind == "classification":
+            if len(self.labels) < 2:
+                raise ValueError("a classification task needs at least two labels under task.labels")
+            names = [lab.name for lab in self.labels]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate labels: {', '.join(dupes)}")
+        if self.kind == "extraction" and not self.output_schema:
+            raise ValueError("an extraction task needs task.output_schema (a JSON Schema)")
+        if self.output_schema is not None:
+            from jsonschema.validators import validator_for
+
+            try:
+                validator_for(self.output_schema).check_schema(self.output_schema)
+            except Exception as exc:  # jsonschema.SchemaError
+                raise ValueError(f"output_schema is not a valid JSON Schema: {getattr(exc, 'message', exc)}")
+        return self
+
+    @property
+    def label_names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
+
+
+class FieldMap(_Strict):
+    """Which column of the data file plays which role."""
+
+    input: str = Field("input", description="Column with the model input text (or an object for extraction).")
+    label: str | None = Field(None, description="Column with the gold label (classification).")
+    target: str | None = Field(None, description="Column with the gold output (extraction / generation).")
+    id: str | None = Field(None, description="Column with a unique item id (row number when absent).")
+    split: str | None = Field(None, description="Column naming each row's split (train/dev/test).")
+    slices: list[str] = Field(default_factory=list, description="Columns whose values define slices.")
+
+
+class SplitRatios(_Strict):
+    train: float = Field(0.6, ge=0, le=1)
+    dev: float = Field(0.2, ge=0, le=1)
+    test: float = Field(0.2, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.dev + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must sum to 1 (they sum to {total:g})")
+        if self.test <= 0:
+            raise ValueError("the test ratio must be > 0: reported numbers come from the test split")
+        return self
+
+
+class SplitSpec(_Strict):
+    """Either a user split column (``data.fields.split``) or ratios with a seed; stratified by label."""
+
+    ratios: SplitRatios = Field(default_factory=SplitRatios)
+    seed: int = 0
+    stratify: bool = Field(True, description="Keep each label's share equal across splits (classification).")
+
+
+class AnnotationFieldMap(_Strict):
+    item_id: str = "item_id"
+    annotator: str = "annotator"
+    label: str = "label"
+    timestamp: str | None = None
+
+
+class AnnotationSpec(_Strict):
+    path: str
+    fields: AnnotationFieldMap = Field(default_factory=AnnotationFieldMap)
+
+
+class DataSpec(_Strict):
+    path: str | None = Field(None, description="One examples file (JSONL, CSV or Parquet).")
+    paths: dict[SplitName, str] | None = Field(None, description="One file per split instead of `path`.")
+    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
+    fields: FieldMap = Field(default_factory=FieldMap)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    annotations: AnnotationSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.paths is None):
+            raise ValueError("give exactly one of data.path (one file) or data.paths (one file per split)")
+        if self.paths is not None and "test" not in self.paths:
+            raise ValueError("data.paths needs a 'test' file: reported numbers come from the test split")
+        return self
+
+
+class ScorerSpec(BaseModel):
+    """One scorer from the registry, with its options (e.g. ``{type: regex, pattern: ...}``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="Registered scorer name, e.g. label_match, exact_match, json_fields.")
+
+
+class PromptSpec(_Strict):
+    template: str | None = Field(None, description="Path to a prompt template file (relative to the spec).")
+    inline: str | None = Field(None, description="The template text itself.")
+    system: str | None = Field(None, description="Optional system message.")
+
+    @model_validator(mode="after")
+    def _not_both(self) -> PromptSpec:
+        if self.template and self.inline:
+            raise ValueError("give prompt.template or prompt.inline, not both")
+        return self
+
+
+class BootstrapSpec(_Strict):
+    n_resamples: int = Field(2000, ge=100)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+
+class EvalSpec(_Strict):
+    metric: str = Field("accuracy", description="Primary metric: accuracy, macro_f1, or a scorer's name.")
+    target: float | None = Field(None, description="The value the product needs (e.g. 0.9).")
+    scorers: list[ScorerSpec] = Field(default_factory=list, description="Scorers; defaults by task kind.")
+    prompt: PromptSpec = Field(default_factory=PromptSpec)
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    allow_python_scorers: bool = Field(
+        False, description="Allow `python` scorers that import user code. Off unless explicitly enabled."
+    )
+
+
+class PriceSpec(_Strict):
+    input_per_1m: float = Field(0.0, ge=0, description="Price per 1M input tokens (currency of the spec).")
+    output_per_1m: float = Field(0.0, ge=0, description="Price per 1M output tokens.")
+
+
+class BackendSpec(_Strict):
+    """Settings for one model id. Keys stay out of the spec: name the environment variable instead."""
+
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="NAME of the environment variable holding the key.")
+    model: str | None = Field(None, description="Model name sent to the server (defaults to the id's suffix).")
+    timeout_s: float = Field(60.0, gt=0)
+    max_concurrency: int = Field(8, ge=1)
+    max_retries: int = Field(5, ge=0)
+    batch_size: int = Field(16, ge=1, description="Local models: sequences per forward pass.")
+    price: PriceSpec = Field(default_factory=PriceSpec)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _looks_like_a_name(cls, v: str | None) -> str | None:
+        if v is not None and (v.startswith("sk-") or not v.replace("_", "").isalnum()):
+            raise ValueError(
+                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself"
+            )
+        return v
+
+
+class ModelsSpec(_Strict):
+    default: str = Field("local:smollm2", description="Model id used when --model is not given.")
+    params: dict[str, Any] = Field(
+        default_factory=lambda: {"temperature": 0.0, "max_tokens": 32},
+        description="Default sampling parameters.",
+    )
+    backends: dict[str, BackendSpec] = Field(
+        default_factory=dict, description="Per-model-id settings: endpoint, key variable, price, limits."
+    )
+    embedding: str = Field("local:minilm", description="Embedding model id (kNN few-shot, drift, probes).")
+
+
+class Spec(_Strict):
+    """A whole ``tunegate.yaml``."""
+
+    schema_version: int = SCHEMA_VERSION
+    task: TaskSpec
+    data: DataSpec
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    models: ModelsSpec = Field(default_factory=ModelsSpec)
+    seed: int = 0
+    # Later stages: accepted as mappings now, typed as those stages land.
+    sprint: dict[str, Any] = Field(default_factory=dict)
+    probe: dict[str, Any] = Field(default_factory=dict)
+    costs: dict[str, Any] = Field(default_factory=dict)
+    monitor: dict[str, Any] = Field(default_factory=dict)
+
+    # Where the spec came from; relative paths in it resolve against this directory.
+    _source: Path | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> Spec:
+        f = self.data.fields
+        if self.task.kind == "classification" and not f.label:
+            raise ValueError("a classification task needs data.fields.label (the gold label column)")
+        if self.task.kind in ("extraction", "generation") and not f.target:
+            raise ValueError(f"a {self.task.kind} task needs data.fields.target (the gold output column)")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source.parent if self._source else Path.cwd()
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the spec, relative to the spec file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def config_hash(self) -> str:
+        """A stable hash of the validated spec: part of every run's reproducibility record."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+    def price_for(self, model_id: str) -> PriceSpec:
+        b = self.models.backends.get(model_id)
+        return b.price if b else PriceSpec()
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of tunegate.yaml (for editors and CI validation)."""
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "tunegate task spec (tunegate.yaml)"
+    return schema
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _key_lines(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map each key path in a YAML document to its 1-based line, so errors can point at the line."""
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            path = prefix + (k.value,)
+            lines[path] = k.start_mark.line + 1
+            lines.update(_key_lines(v, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            path = prefix + (i,)
+            lines[path] = v.start_mark.line + 1
+            lines.update(_key_lines(v, path))
+    return lines
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    path = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+def parse_spec(text: str, source: str | Path = "<spec>") -> Spec:
+    """Validate spec text; raise SpecError naming file, line and key on the first problem."""
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SpecError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=source,
+            line=(mark.line + 1) if mark else None,
+        ) from None
+    if not isinstance(raw, dict):
+        raise SpecError("the spec must be a YAML mapping with at least `task` and `data`", file=source)
+    lines = _key_lines(root) if root is not None else {}
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; `tunegate schema` lists the valid keys)"
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        raise SpecError(msg + more, file=source, line=_line_for(loc, lines), field=key) from None
+    spec._source = Path(source).resolve() if source != "<spec>" else None
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a tunegate.yaml."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError("spec file not found", file=p)
+    if p.is_dir():
+        p = p / "tunegate.yaml"
+        if not p.exists():
+            raise SpecError("directory has no tunegate.yaml", file=p.parent)
+    return parse_spec(p.read_text(encoding="utf-8"), source=p)
