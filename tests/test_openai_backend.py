@@ -302,3 +302,4 @@ def test_stub_runs_as_a_script():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+        proc.stdout.close()

@@ -172,9 +172,11 @@ def run_eval(
 
     scorers: list[Scorer] = build_scorers(spec, ScorerContext(spec, embedder))
     own_backend = backend is None
-    backend = backend or create_backend(model_id, spec.models)
+    if backend is None:
+        backend = create_backend(model_id, spec.models)
     own_cache = cache is None
-    cache = cache or ResponseCache(options.cache_path)
+    if cache is None:
+        cache = ResponseCache(options.cache_path)
     method = resolve_method(options.method, spec, backend)
     price: Price = price_for(model_id, spec.models)
     identity = backend.cache_identity()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _st
+from scipy.optimize import brentq
 
 __all__ = [
     "Interval", "McNemarResult", "bootstrap_ci", "wilson_ci", "proportion_ci", "paired_bootstrap_diff",
@@ -102,16 +103,6 @@ def _as_arrays(values) -> tuple[tuple[np.ndarray, ...], bool]:
     return arrays, is_tuple
 
 
-def _index_chunks(rng: np.random.Generator, n: int, n_resamples: int):
-    """Yield resample index matrices (rows = resamples) in chunks that bound memory."""
-    rows = max(1, _CHUNK_ELEMENTS // max(n, 1))
-    done = 0
-    while done < n_resamples:
-        k = min(rows, n_resamples - done)
-        yield rng.integers(0, n, size=(k, n))
-        done += k
-
-
 def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n, note=None) -> Interval:
     """Percentile or BCa interval from bootstrap replicates ``theta_b`` and jackknife values ``jack``."""
     finite = np.isfinite(theta_b)
@@ -127,7 +118,7 @@ def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n,
         v = float(np.median(theta_b))
         return Interval(float(theta_hat), v, v, confidence, method, n, _ZERO_WIDTH_NOTE)
     alpha = (1.0 - confidence) / 2.0
-    probs = np.array([alpha*2, 1.0 - alpha*2])
+    probs = np.array([alpha, 1.0 - alpha])
     if method == "bca":
         # Efron (1987): bias correction z0 from the mid-rank of theta_hat among the replicates (as scipy does),
         # acceleration a from the jackknife skewness.
@@ -147,15 +138,8 @@ def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n,
     return Interval(float(theta_hat), float(low), float(high), confidence, method, n, note)
 
 
-def bootstrap_ci(
-    values,
-    statistic: Callable[..., float] = np.mean,
-    *,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    method: str = "auto",
-) -> Interval:
+def bootstrap_ci(values, statistic: Callable[..., float] = np.mean, *, n_resamples: int = 2000,
+                 confidence: float = 0.95, seed: int = 0, method: str = "auto") -> Interval:
     """Seeded bootstrap confidence interval over items.
 
     ``values`` is a 1-D array of per-item values, or a tuple of aligned arrays (e.g. ``(y_true, y_pred)``) for a
@@ -190,8 +174,10 @@ def bootstrap_ci(
         return Interval(theta_hat, theta_hat, theta_hat, confidence, method, 1, "a single item: " + _ZERO_WIDTH_NOTE)
 
     rng = np.random.default_rng(seed)
-    chunks = []
-    for idx in _index_chunks(rng, n, n_resamples):
+    rows = max(1, _CHUNK_ELEMENTS // n)  # resample-index matrices in chunks that bound memory; both paths
+    chunks = []                          # draw the same indices, so the same seed means the same resamples
+    for start in range(0, n_resamples, rows):
+        idx = rng.integers(0, n, size=(min(rows, n_resamples - start), n))
         if is_mean:
             chunks.append(x[idx].mean(axis=1))
         else:
@@ -203,12 +189,7 @@ def bootstrap_ci(
         if is_mean:
             jack = (x.sum() - x) / (n - 1)  # leave-one-out means in closed form
         else:
-            keep = np.ones(n, dtype=bool)
-            jack = np.empty(n)
-            for i in range(n):
-                keep[i] = False
-                jack[i] = statistic(*(a[keep] for a in arrays))
-                keep[i] = True
+            jack = np.array([statistic(*(np.delete(a, i) for a in arrays)) for i in range(n)], dtype=float)
     return _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n)
 
 
@@ -248,16 +229,8 @@ def proportion_ci(values, *, confidence: float = 0.95, n_resamples: int = 2000, 
     return bootstrap_ci(x, np.mean, n_resamples=n_resamples, confidence=confidence, seed=seed, method="bca")
 
 
-def paired_bootstrap_diff(
-    a,
-    b,
-    statistic: Callable[..., float] = np.mean,
-    *,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    method: str = "auto",
-) -> Interval:
+def paired_bootstrap_diff(a, b, statistic: Callable[..., float] = np.mean, *, n_resamples: int = 2000,
+                          confidence: float = 0.95, seed: int = 0, method: str = "auto") -> Interval:
     """Interval for ``statistic(b) - statistic(a)`` when A and B were scored on the *same* items.
 
     Items are resampled jointly for both sides, so item difficulty cancels and the interval is much narrower than
@@ -335,14 +308,13 @@ def _z(alpha: float, power: float) -> tuple[float, float]:
 
 def _discordance(baseline: float | None, discordance: float | None) -> float:
     """psi = P(A and B disagree on an item). Default from baseline accuracy p: 2p(1-p), i.e. independent errors."""
+    if discordance is not None and not 0 < discordance <= 1:
+        raise ValueError(f"discordance must be in (0, 1], got {discordance}")
     if discordance is not None:
-        if not 0 < discordance <= 1:
-            raise ValueError(f"discordance must be in (0, 1], got {discordance}")
         return float(discordance)
-    if baseline is None:
-        raise ValueError("give discordance (share of items where A and B disagree) or baseline accuracy")
-    if not 0 < baseline < 1:
-        raise ValueError(f"baseline must be in (0, 1), got {baseline}")
+    if baseline is None or not 0 < baseline < 1:
+        raise ValueError(f"give discordance (share of items where A and B disagree) or baseline accuracy in (0, 1);"
+                         f" got baseline={baseline}")
     return 2.0 * baseline * (1.0 - baseline)
 
 
@@ -353,15 +325,8 @@ def _unpaired_n(delta: float, p1: float, za: float, zb: float) -> float:
     return (za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2 / delta**2
 
 
-def required_n_for_difference(
-    delta: float,
-    *,
-    baseline: float | None = None,
-    discordance: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    paired: bool = True,
-) -> int:
+def required_n_for_difference(delta: float, *, baseline: float | None = None, discordance: float | None = None,
+                              alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> int:
     """Items needed to detect an accuracy difference ``delta`` with a two-sided level-``alpha`` test.
 
     Paired (both systems on the same items, McNemar): Connor (1987, Biometrics 43:207), normal approximation,
@@ -385,15 +350,8 @@ def required_n_for_difference(
     return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - delta**2)) ** 2 / delta**2)
 
 
-def minimal_detectable_difference(
-    n: int,
-    *,
-    baseline: float | None = None,
-    discordance: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    paired: bool = True,
-) -> float:
+def minimal_detectable_difference(n: int, *, baseline: float | None = None, discordance: float | None = None,
+                                  alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> float:
     """Smallest accuracy difference that ``n`` items detect with the given power (inverse of the sample size).
 
     Differences below this are not evidence of "no difference": the eval set is too small to see them. Paired:
@@ -411,8 +369,6 @@ def minimal_detectable_difference(
         hi = 1.0 - baseline - 1e-12
         if _unpaired_n(hi, baseline, za, zb) > n:
             return math.nan
-        from scipy.optimize import brentq
-
         return float(brentq(lambda d: _unpaired_n(d, baseline, za, zb) - n, 1e-9, hi, xtol=1e-12))
     psi = _discordance(baseline, discordance)
     disc = n + zb**2 - za**2

@@ -20,6 +20,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,12 +36,9 @@ log = logging.getLogger("tunegate.models.openai")
 T = TypeVar("T")
 
 # Sampling parameters sent to the server as they are; other keys in ``params`` are tunegate's own and are dropped.
-PASSTHROUGH_PARAMS = frozenset(
-    {
-        "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "response_format",
-        "presence_penalty", "frequency_penalty", "logit_bias", "reasoning_effort",
-    }
-)
+PASSTHROUGH_PARAMS = frozenset({"temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop",
+                                "response_format", "presence_penalty", "frequency_penalty", "logit_bias",
+                                "reasoning_effort"})
 _RETRY_STATUSES = frozenset({408, 409, 429})  # plus every 5xx
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _AUTH_STATUSES = frozenset({401, 403})
@@ -116,6 +114,7 @@ class _HTTPCore:
         self._thread: threading.Thread | None = None
         self._client: httpx.AsyncClient | None = None
         self._sem: asyncio.Semaphore | None = None
+        self._finalizer: weakref.finalize | None = None
 
     def url(self, path: str) -> str:
         """``base_url`` + path, keeping any query string of the base (e.g. Azure's api-version)."""
@@ -139,45 +138,26 @@ class _HTTPCore:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="tunegate-openai-http", daemon=True)
                 thread.start()
-                limits = httpx.Limits(
-                    max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
-                )
+                n, headers = self.max_concurrency, dict(self._extra_headers)
+                timeout = httpx.Timeout(self.timeout_s, pool=None)  # the semaphore bounds pool waits
 
-                async def setup() -> None:
-                    self._client = httpx.AsyncClient(
-                        limits=limits, timeout=httpx.Timeout(self.timeout_s, pool=None),
-                        headers=self._extra_headers,
-                    )
-                    self._sem = asyncio.Semaphore(self.max_concurrency)
+                async def setup() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+                    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+                    return httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers), asyncio.Semaphore(n)
 
-                asyncio.run_coroutine_threadsafe(setup(), loop).result()
+                self._client, self._sem = asyncio.run_coroutine_threadsafe(setup(), loop).result()
                 self._loop, self._thread = loop, thread
+                # Also stops the thread when the backend is dropped without close(), and at interpreter exit.
+                self._finalizer = weakref.finalize(self, _stop_loop, loop, thread, self._client)
             return self._loop
 
     def close(self) -> None:
         """Cancel outstanding calls, close the connection pool and stop the loop thread (idempotent)."""
         with self._lock:
-            loop, thread, client = self._loop, self._thread, self._client
+            finalizer, self._finalizer = self._finalizer, None
             self._loop = self._thread = self._client = self._sem = None
-        if loop is None:
-            return
-
-        async def shutdown() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if client is not None:
-                await client.aclose()
-
-        if threading.current_thread() is not thread:
-            try:
-                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
-            finally:
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(timeout=10)
-                if not loop.is_running():
-                    loop.close()
+        if finalizer is not None:
+            finalizer()
 
     # -- streaming results to the synchronous caller ---------------------------------------------------------
 
@@ -213,16 +193,19 @@ class _HTTPCore:
 
         future = asyncio.run_coroutine_threadsafe(run_all(), loop)
         future.add_done_callback(lambda _: results.put((_DONE, None)))
+        received = 0
         try:
-            for _ in range(n):
+            while received < n:
                 i, value = results.get()
                 if i is _ERROR:
                     raise value
                 if i is _DONE:
                     raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
+                received += 1
                 yield i, value
         finally:
-            future.cancel()
+            if received < n:  # stopped early or failed: cancel the rest (not a run that is just finishing)
+                future.cancel()
 
     # -- one logical call with retries -----------------------------------------------------------------------
 
@@ -302,6 +285,28 @@ class _HTTPCore:
             await asyncio.sleep(delay)
 
 
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client: httpx.AsyncClient) -> None:
+    """Cancel what still runs on the loop, close the pool, stop the thread (module-level: a finalizer's)."""
+
+    async def shutdown() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+
+    if threading.current_thread() is thread:  # dropped from inside the loop: just stop it
+        loop.call_soon(loop.stop)
+        return
+    try:
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not loop.is_running():
+            loop.close()
+
+
 class OpenAICompatibleBackend:
     """Chat completions from any OpenAI-compatible server; capability ``generate``."""
 
@@ -339,16 +344,13 @@ class OpenAICompatibleBackend:
     def payload(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body for one request: known sampling params pass through, ``extra_body`` is merged as is."""
         body: dict[str, Any] = {"model": self.model, "messages": request.messages}
-        params = request.params
-        for key in params.keys() & PASSTHROUGH_PARAMS:
-            if params[key] is not None:
-                body[key] = params[key]
-        extra = params.get("extra_body")
-        if extra:
-            body.update(extra)
+        body.update((k, v) for k, v in request.params.items() if k in PASSTHROUGH_PARAMS and v is not None)
+        body.update(request.params.get("extra_body") or {})
         return body
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index, Generation)`` in completion order. A failed call is a Generation with ``error`` set
+        and the run goes on; an authentication failure (401/403) raises BackendError, as every call would fail."""
         requests = list(requests)
 
         async def one(i: int) -> Generation:
@@ -368,15 +370,10 @@ def _to_generation(out: _Outcome) -> Generation:
         choice = out.data["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
         usage = out.data.get("usage") or {}
-        return Generation(
-            text=text,
-            input_tokens=int(usage.get("prompt_tokens") or 0),
-            output_tokens=int(usage.get("completion_tokens") or 0),
-            latency_s=out.latency_s,
-            finish_reason=choice.get("finish_reason"),
-            attempts=out.attempts,
-            total_latency_s=out.total_s,
-        )
+        return Generation(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
+                          output_tokens=int(usage.get("completion_tokens") or 0), latency_s=out.latency_s,
+                          finish_reason=choice.get("finish_reason"), attempts=out.attempts,
+                          total_latency_s=out.total_s)
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         excerpt = str(out.data)[:_EXCERPT_CHARS]
         return Generation(text="", error=f"malformed chat completion response: {excerpt}",
@@ -436,7 +433,7 @@ class OpenAICompatibleEmbedder:
         if not starts:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
 
-        async def one(b: int) -> list[list[float]]:
+        async def one(b: int) -> np.ndarray:
             chunk = texts[starts[b]: starts[b] + self.batch_size]
             body: dict[str, Any] = {"model": self.model, "input": chunk}
             if self.dimensions is not None:
@@ -447,16 +444,16 @@ class OpenAICompatibleEmbedder:
                 raise BackendError(f"{where}: {out.error}")
             try:
                 rows = sorted(out.data["data"], key=lambda d: d["index"])
-                vectors = [row["embedding"] for row in rows]
-            except (KeyError, TypeError):
+                vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+            except (KeyError, TypeError, ValueError):
                 raise BackendError(f"{where}: malformed embeddings response: {str(out.data)[:_EXCERPT_CHARS]}")
-            if len(vectors) != len(chunk):
+            if vectors.ndim != 2 or len(vectors) != len(chunk):
                 raise BackendError(f"{where}: server returned {len(vectors)} vectors for {len(chunk)} texts")
             return vectors
 
         parts: list[Any] = [None] * len(starts)
         for b, vectors in self._http.stream(len(starts), one):
-            parts[b] = np.asarray(vectors, dtype=np.float32)
+            parts[b] = vectors
         dims = {p.shape[1] for p in parts}
         if len(dims) != 1:
             raise BackendError(f"{self.base_url}: embedding dimension changed between batches: {sorted(dims)}")
