@@ -269,8 +269,9 @@ def report(items: list[dict], rows: list[dict]) -> str:
             cells.append(f"{pct(acc)} (n={len(sel)})" if tier else pct(acc))
         L.append(f"| {ann} | " + " | ".join(cells) + " |")
     L.append("")
-    L.append("| annotator pair | raw agreement | Cohen's kappa | agreement on hard items |")
-    L.append("|---|---:|---:|---:|")
+    L.append("| annotator pair | raw agreement | Cohen's kappa | agreement on clear items | agreement on hard items |")
+    L.append("|---|---:|---:|---:|---:|")
+    clear = [i for i in ids if TIER[edge[i]] == "clear"]
     hard = [i for i in ids if TIER[edge[i]] == "hard"]
     raws = []
     for a, b in combinations(ANNOTATORS, 2):
@@ -279,8 +280,9 @@ def report(items: list[dict], rows: list[dict]) -> str:
         raw = sum(x == y for x, y in zip(la, lb)) / len(ids)
         raws.append(raw)
         rh = sum(lab[i][a] == lab[i][b] for i in hard) / len(hard)
-        L.append(f"| {a} / {b} | {pct(raw)} | {cohen_kappa(la, lb):.3f} | {pct(rh)} |")
-    L.append(f"| mean of pairs | {pct(sum(raws) / len(raws))} | | |")
+        rc = sum(lab[i][a] == lab[i][b] for i in clear) / len(clear)
+        L.append(f"| {a} / {b} | {pct(raw)} | {cohen_kappa(la, lb):.3f} | {pct(rc)} | {pct(rh)} |")
+    L.append(f"| mean of pairs | {pct(sum(raws) / len(raws))} | | | |")
     L.append("")
     per_item = [[lab[i][a] for a in ANNOTATORS] for i in ids]
     unanimous = sum(len(set(x)) == 1 for x in per_item)

@@ -19,9 +19,29 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fractions import Fraction
+from statistics import NormalDist
+
 import numpy as np
-from scipy import stats as _st
-from scipy.optimize import brentq
+
+# scipy.stats costs ~1.3 s to import; the standard library's NormalDist and exact binomial sums serve here, so
+# every command that reports a CI stays fast to start (scipy.optimize is imported only where it is needed).
+_NORMAL = NormalDist()
+
+
+def _norm_ppf(p):
+    return np.vectorize(_NORMAL.inv_cdf, otypes=[float])(p) if np.ndim(p) else _NORMAL.inv_cdf(float(p))
+
+
+def _norm_cdf(x):
+    return np.vectorize(_NORMAL.cdf, otypes=[float])(x) if np.ndim(x) else _NORMAL.cdf(float(x))
+
+
+def _binom_half_cdf_pmf(k: int, d: int) -> tuple[float, float]:
+    """P(X <= k) and P(X = k) for X ~ Binomial(d, 1/2), exactly (integer arithmetic, then one division)."""
+    pmf_num = math.comb(d, k)
+    cdf_num = sum(math.comb(d, i) for i in range(k + 1))
+    return float(Fraction(cdf_num, 2**d)), float(Fraction(pmf_num, 2**d))
 
 __all__ = [
     "Interval", "McNemarResult", "bootstrap_ci", "wilson_ci", "proportion_ci", "paired_bootstrap_diff",
@@ -124,12 +144,14 @@ def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n,
         # acceleration a from the jackknife skewness.
         ties = np.abs(theta_b - theta_hat) <= tol
         pct = (np.sum((theta_b < theta_hat) & ~ties) + 0.5 * np.sum(ties)) / theta_b.size
-        z0 = _st.norm.ppf(pct)
+        z0 = _norm_ppf(pct) if 0.0 < pct < 1.0 else (-math.inf if pct <= 0 else math.inf)
         u = jack.mean() - jack
         denom = np.sum(u**2)
         a = np.sum(u**3) / (6.0 * denom**1.5) if denom > 0 else 0.0
-        z = _st.norm.ppf(probs)
-        adj = _st.norm.cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+        z = _norm_ppf(probs)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            arg = z0 + (z0 + z) / (1.0 - a * (z0 + z))
+        adj = np.array([_norm_cdf(v) if np.isfinite(v) else np.nan for v in arg])
         if np.all(np.isfinite(adj)):
             probs = adj
         else:
@@ -204,7 +226,7 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
         raise ValueError(f"need integers 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return Interval(math.nan, math.nan, math.nan, confidence, "wilson", 0, "no items")
-    z = float(_st.norm.ppf(0.5 + confidence / 2.0))
+    z = float(_norm_ppf(0.5 + confidence / 2.0))
     p = successes / n
     z2n = z * z / n
     centre = (p + z2n / 2.0) / (1.0 + z2n)
@@ -275,7 +297,7 @@ def mcnemar_exact(a_correct, b_correct) -> McNemarResult:
     d, k = b01 + b10, min(b01, b10)
     if d == 0:
         return McNemarResult(b01, b10, int(a.size), 1.0, 1.0)
-    cdf, pmf = float(_st.binom.cdf(k, d, 0.5)), float(_st.binom.pmf(k, d, 0.5))
+    cdf, pmf = _binom_half_cdf_pmf(k, d)
     p = min(1.0, 2.0 * cdf)
     # mid-p: P(more extreme) + P(as extreme)/2; when b01 == b10 the observed count is its own mirror image.
     midp = 1.0 - 0.5 * pmf if b01 == b10 else 2.0 * cdf - pmf
@@ -303,7 +325,7 @@ def holm_correction(pvalues: Sequence[float]) -> np.ndarray:
 def _z(alpha: float, power: float) -> tuple[float, float]:
     if not 0 < alpha < 1 or not 0.5 <= power < 1:
         raise ValueError(f"need 0 < alpha < 1 and 0.5 <= power < 1, got alpha={alpha}, power={power}")
-    return float(_st.norm.ppf(1 - alpha / 2)), float(_st.norm.ppf(power))
+    return float(_norm_ppf(1 - alpha / 2)), float(_norm_ppf(power))
 
 
 def _discordance(baseline: float | None, discordance: float | None) -> float:
@@ -369,6 +391,8 @@ def minimal_detectable_difference(n: int, *, baseline: float | None = None, disc
         hi = 1.0 - baseline - 1e-12
         if _unpaired_n(hi, baseline, za, zb) > n:
             return math.nan
+        from scipy.optimize import brentq
+
         return float(brentq(lambda d: _unpaired_n(d, baseline, za, zb) - n, 1e-9, hi, xtol=1e-12))
     psi = _discordance(baseline, discordance)
     disc = n + zb**2 - za**2

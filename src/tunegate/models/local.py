@@ -21,9 +21,11 @@ torch/transformers are imported inside functions: importing this module must sta
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import inspect
 import json
 import logging
 import os
@@ -223,6 +225,12 @@ def clear_memo() -> None:
         _MEMO.clear()
 
 
+@functools.lru_cache
+def _cache_kw(cls: type) -> str:
+    """transformers 5.x renamed ``past_key_values`` to ``cache``; accept both."""
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
+
+
 def _request_seed(req: GenerationRequest) -> int:
     """Stable across processes (unlike ``hash``): the same request and epoch always sample the same text."""
     blob = json.dumps([req.params.get("seed", 0), req.epoch, list(req.messages)], sort_keys=True)
@@ -309,12 +317,10 @@ class LocalCausalLM:
         ids |= set(extra) if isinstance(extra, list) else {extra}
         return {i for i in ids if i is not None}
 
-    def _forward(self, model: Any, cache: Any, **kw: Any) -> Any:
+    @staticmethod
+    def _forward(model: Any, cache: Any, **kw: Any) -> Any:
         """Call with the KV cache under whichever keyword this transformers version uses."""
-        import inspect
-
-        name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        return model(**kw, **{name: cache}, use_cache=cache is not None)
+        return model(**kw, **{_cache_kw(type(model)): cache}, use_cache=cache is not None)
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -363,15 +369,17 @@ class LocalCausalLM:
                 gen.latency_s = share
                 yield row.index, gen
 
-    def _sample(self, logits: Any, row: _Row, gen: Any) -> int:
+    @staticmethod
+    def _sample(logits: Any, rows: list[_Row], rngs: list[Any]) -> list[int]:
+        """Temperature + nucleus sampling, batched, but each row draws from its own seeded generator."""
         import torch
 
-        probs = torch.softmax(logits.float().cpu() / row.temperature, dim=-1)
-        if row.top_p < 1.0:
-            sorted_p, order = torch.sort(probs, descending=True, stable=True)
-            keep = (sorted_p.cumsum(-1) - sorted_p) < row.top_p  # always keeps the most likely token
-            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
-        return int(torch.multinomial(probs, 1, generator=gen))
+        temps = torch.tensor([[r.temperature] for r in rows])
+        top_p = torch.tensor([[r.top_p] for r in rows])
+        probs = torch.softmax(logits.float().cpu() / temps, dim=-1)
+        sorted_p, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+        sorted_p = sorted_p * (((sorted_p.cumsum(-1) - sorted_p) < top_p) | (top_p >= 1.0))  # keeps the top token
+        return [int(order[j, torch.multinomial(sorted_p[j], 1, generator=g)]) for j, g in enumerate(rngs)]
 
     def _generate_batch(self, batch: list[_Row]) -> list[Generation]:
         import torch
@@ -387,15 +395,18 @@ class LocalCausalLM:
             for _ in range(max(r.max_tokens for r in batch)):
                 logits = self._forward(model, cache, input_ids=ids, attention_mask=mask, position_ids=pos,
                                        logits_to_keep=1).logits[:, -1, :]
-                greedy = logits.argmax(-1).tolist()
-                nxt = []
+                nxt = logits.argmax(-1).tolist()
+                hot = [i for i, r in enumerate(batch) if rngs[i] is not None and finish[i] is None]
+                if hot:
+                    picks = self._sample(logits[hot], [batch[i] for i in hot], [rngs[i] for i in hot])
+                    for i, t in zip(hot, picks):
+                        nxt[i] = t
                 for i, row in enumerate(batch):
                     if finish[i] is not None:
-                        nxt.append(tok.pad_token_id)
+                        nxt[i] = tok.pad_token_id
                         continue
-                    t = self._sample(logits[i], row, rngs[i]) if rngs[i] is not None else greedy[i]
+                    t = nxt[i]
                     out[i].append(t)
-                    nxt.append(t)
                     if t in eos or (row.stops and any(s in tok.decode(out[i]) for s in row.stops)):
                         finish[i] = "stop"
                     elif len(out[i]) >= row.max_tokens:

@@ -102,6 +102,7 @@ class _HTTPCore:
             raise BackendError(f"timeout_s must be > 0, got {timeout_s}")
         self.safe_base_url = normalise_base_url(base_url)
         self._base = httpx.URL(base_url.strip())
+        self._urls: dict[str, str] = {}
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
         self.max_concurrency = int(max_concurrency)
@@ -118,7 +119,9 @@ class _HTTPCore:
 
     def url(self, path: str) -> str:
         """``base_url`` + path, keeping any query string of the base (e.g. Azure's api-version)."""
-        return str(self._base.copy_with(path=self._base.path.rstrip("/") + path))
+        if path not in self._urls:
+            self._urls[path] = str(self._base.copy_with(path=self._base.path.rstrip("/") + path))
+        return self._urls[path]
 
     def _key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None if self.api_key_env else None
@@ -256,6 +259,8 @@ class _HTTPCore:
                 problem, retry = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", True
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 problem, retry = f"{type(exc).__name__}: {self.redact(str(exc)) or 'connection failed'}", True
+            except httpx.TransportError as exc:  # proxy or protocol misuse: retrying will not help
+                problem, retry = f"{type(exc).__name__}: {self.redact(str(exc))}", False
             else:
                 status = response.status_code
                 if status < 300:
