@@ -6,6 +6,8 @@ off the data, and every inferred choice is written as a comment the user can che
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -73,11 +75,8 @@ def infer_spec(data_file: str | Path, *, spec_dir: str | Path | None = None) -> 
     labels = sorted(distinct[label_col]) if label_col else []
 
     rel = Path(path).resolve()
-    if spec_dir is not None:
-        try:
-            rel = rel.relative_to(Path(spec_dir).resolve())
-        except ValueError:
-            pass
+    if spec_dir is not None:  # relative to the spec, so the pair can be moved together
+        rel = Path(os.path.relpath(rel, Path(spec_dir).resolve()))
     fields: dict[str, Any] = {"input": input_col}
     if label_col:
         fields["label"] = label_col
@@ -91,6 +90,8 @@ def infer_spec(data_file: str | Path, *, spec_dir: str | Path | None = None) -> 
         fields["slices"] = slice_cols
 
     def dump(obj: Any) -> str:
+        if isinstance(obj, str):
+            return json.dumps(obj, ensure_ascii=False)  # a JSON string is a valid YAML scalar, quoted safely
         return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=110).rstrip()
 
     split_note = (f"# split: read from column '{split_col}' ({', '.join(sorted(distinct[split_col]))})"
