@@ -21,6 +21,7 @@ torch/transformers are imported inside functions: importing this module must sta
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -65,6 +66,20 @@ def set_offline() -> None:
     """Nothing is downloaded from a model hub at run time (DESIGN §4)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@contextlib.contextmanager
+def quiet_progress() -> Iterator[None]:
+    """No "Loading weights" bars on every load: the CLI owns the terminal."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def _packaged_file(dist: str, package: str, filename: str) -> Path:
@@ -195,23 +210,16 @@ def load_model(source: Path, device: str) -> _Loaded:
         set_offline()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
         t0 = time.perf_counter()
         model_dir = converted_model_dir(source) if source.is_file() else source
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, local_files_only=True)
-        except BackendError:
-            raise
+            with quiet_progress():
+                tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+                dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+                model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, local_files_only=True)
         except Exception as exc:  # corrupt or unsupported directory: say which
             raise BackendError(f"could not load local model from {model_dir}: {exc}") from exc
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         model.to(device).eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
