@@ -211,8 +211,11 @@ def test_concurrency_bound_holds_across_threads(openai_stub):
     openai_stub.delay_s = 0.05
     b = backend(openai_stub, max_concurrency=3)
     results: list[dict] = []
-    threads = [threading.Thread(target=lambda k=k: results.append(dict(b.generate([req(f"{k}-{i}") for i in range(12)]))))
-               for k in range(2)]
+
+    def call(k: int) -> None:
+        results.append(dict(b.generate([req(f"{k}-{i}") for i in range(12)])))
+
+    threads = [threading.Thread(target=call, args=(k,)) for k in range(2)]
     for t in threads:
         t.start()
     for t in threads:

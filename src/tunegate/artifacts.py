@@ -135,10 +135,32 @@ def package_versions(names: tuple[str, ...] = ("numpy", "scipy", "torch", "trans
     return out
 
 
+def json_safe(obj: Any) -> Any:
+    """Plain JSON types only: numpy scalars and arrays converted, NaN and infinities as null (JSON has none)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalar or array
+        return json_safe(obj.tolist())
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(obj, BaseModel):
+        return json_safe(obj.model_dump(mode="json"))
+    return obj
+
+
+def dumps(data: Any, indent: int | None = 2) -> str:
+    """Serialise an artifact (pydantic model or dict) as strict JSON."""
+    if isinstance(data, BaseModel):
+        return data.model_dump_json(indent=indent)
+    return json.dumps(json_safe(data), indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temp file and rename: a reader never sees half an artifact."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
+    text = dumps(data)
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)

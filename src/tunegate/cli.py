@@ -201,6 +201,128 @@ def compare_cmd(
         out.print(f"[yellow]note:[/] {escape(res.note)}")
 
 
+@app.command("audit")
+def audit_cmd(
+    config: Annotated[Optional[Path], typer.Argument(help="The task spec (omit it with --annotations or "
+                                                     "--examples).")] = None,
+    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="Stand-alone: a long-format "
+                                                        "annotation file (CSV/TSV/JSONL/Parquet).")] = None,
+    examples: Annotated[Optional[Path], typer.Option("--examples", help="Stand-alone: labeled examples "
+                                                     "(CSV/JSONL/Parquet, or CLINC-style JSON with splits).")] = None,
+    test: Annotated[Optional[Path], typer.Option("--test", help="Stand-alone: the test file, checked for "
+                                                 "leakage against --examples.")] = None,
+    level: Annotated[str, typer.Option("--level", help="Agreement level: nominal, ordinal, interval, ratio.")
+                     ] = "nominal",
+    method: Annotated[str, typer.Option("--method", help="Aggregation: dawid-skene or majority.")] = "dawid-skene",
+    item_col: Annotated[str, typer.Option("--item-col", help="Annotation column with the item id.")] = "item_id",
+    annotator_col: Annotated[str, typer.Option("--annotator-col", help="Annotation column with the annotator.")
+                             ] = "annotator",
+    label_col: Annotated[Optional[str], typer.Option("--label-col", help="Column with the label (annotations: "
+                                                     "default 'label'; examples: inferred).")] = None,
+    input_col: Annotated[Optional[str], typer.Option("--input-col", help="Examples: column with the text "
+                                                     "(inferred).")] = None,
+    gold_col: Annotated[Optional[str], typer.Option("--gold-col", help="Annotations: a column with known gold "
+                                                    "labels, to measure aggregation accuracy.")] = None,
+    export_labels: Annotated[Optional[Path], typer.Option("--export-labels", help="Write the adjudicated label "
+                                                          "per item as item_id,label,confidence,method.")] = None,
+    no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip near-duplicates and label noise "
+                                                "(no embedding model).")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for audit.json and the "
+                                                    "adjudication queue.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print audit.json on stdout.")] = False,
+) -> None:
+    """The data gate: agreement, adjudication, label noise, duplicates, leakage, coverage.
+
+    Exit code 0 when the gate passes, 3 when it fails, 4 when it is unknown (e.g. no annotations to measure
+    agreement on).
+    """
+    from tunegate.artifacts import dumps, write_json_atomic
+    from tunegate.pipeline import GATE_EXIT_CODES, audit_stage, build_audit
+    from tunegate.spec import AuditSpec, load_spec
+
+    def note(msg: str) -> None:
+        if not as_json:
+            err.print(f"[dim]{escape(msg)}[/]")
+
+    try:
+        if config is not None:
+            if annotations or examples:
+                _fail("give a spec, or --annotations / --examples, not both")
+            spec = load_spec(config)
+            art = audit_stage(spec, out_dir=out_dir, progress=note)
+            result_rows = None
+        else:
+            if not (annotations or examples):
+                _fail("give a spec, or --annotations FILE and/or --examples FILE")
+            if method not in ("dawid-skene", "majority"):
+                _fail("--method must be dawid-skene or majority")
+            from tunegate.data.standalone import load_annotation_file, load_example_file
+
+            cfg = AuditSpec(agreement_level=level, aggregation=method, use_embeddings=not no_embeddings)  # type: ignore[arg-type]
+            anns, gold = (load_annotation_file(annotations, item_col=item_col, annotator_col=annotator_col,
+                                               label_col=label_col or "label", gold_col=gold_col)
+                          if annotations else (None, {}))
+            exs = None
+            if examples:
+                exs = load_example_file(examples, split=None if test is None else "train", input_col=input_col,
+                                        label_col=label_col)
+                if test is not None:
+                    exs += load_example_file(test, split="test", input_col=input_col, label_col=label_col,
+                                             id_prefix="test:")
+            labels = sorted({e.label for e in exs or []} | {a.label for a in anns or []})
+            art, result = build_audit(examples=exs, annotations=anns, labels=labels, cfg=cfg,
+                                      embedding_model=None if no_embeddings else "local:minilm",
+                                      method=method, gold=gold or None, progress=note,
+                                      task=(annotations or examples).name)  # type: ignore[union-attr]
+            result_rows = result.to_rows() if result is not None else None
+            if out_dir:
+                write_json_atomic(Path(out_dir) / "audit.json", art)
+        if export_labels:
+            rows = result_rows
+            if rows is None:
+                _fail("--export-labels needs --annotations (stand-alone form)")
+            import csv
+
+            export_labels.parent.mkdir(parents=True, exist_ok=True)
+            with export_labels.open("w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=["item_id", "label", "confidence", "method"])
+                w.writeheader()
+                for r in rows:
+                    w.writerow({**r, "confidence": round(float(r["confidence"]), 6)})
+    except TunegateError as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # statistics refuse impossible input (e.g. no item rated twice)
+        _fail(str(exc))
+
+    if as_json:
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+    else:
+        _print_audit(art)
+    raise typer.Exit(GATE_EXIT_CODES[art["gate"]])
+
+
+def _print_audit(art: dict[str, Any]) -> None:
+    colour = {"pass": "green", "fail": "red", "unknown": "yellow"}[art["gate"]]
+    out.print(f"data gate: [bold {colour}]{art['gate'].upper()}[/]")
+    for r in art["reasons"]:
+        out.print(f"  {escape(r)}")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("check", "status", "value", "threshold", "detail"):
+        table.add_column(col, overflow="fold")
+    for c in art["checks"]:
+        table.add_row(c["name"], c["status"], escape(str(c["value"])), escape(str(c["threshold"])),
+                      escape(c["detail"][:160]))
+    out.print(table)
+    agg = art.get("aggregation")
+    if agg:
+        extra = (f", accuracy vs gold {agg['accuracy_vs_gold']:.4f} on {agg['n_gold']} items"
+                 if agg.get("accuracy_vs_gold") is not None else "")
+        out.print(f"aggregation: {agg['method']}" + (f", converged={agg.get('converged')} in {agg.get('n_iter')} "
+                                                     "iterations" if agg.get("n_iter") else "") + extra)
+    if art.get("adjudication_queue"):
+        out.print(f"adjudication queue: {len(art['adjudication_queue'])} contested items (most uncertain first)")
+
+
 @app.command("schema")
 def schema_cmd(
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,

@@ -215,6 +215,38 @@ class ModelsSpec(_Strict):
     embedding: str = Field("local:minilm", description="Embedding model id (kNN few-shot, drift, probes).")
 
 
+class RequiredSlice(_Strict):
+    """An edge case that matters in production, with the minimum number of training examples it needs."""
+
+    column: str = Field(description="A slice column (data.fields.slices).")
+    value: str = Field(description="The slice value, e.g. sarcasm.")
+    min: int = Field(10, ge=1, description="Minimum count in the train split.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _as_str(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float, bool)) else v
+
+
+class AuditSpec(_Strict):
+    """Thresholds of the data gate (`tunegate audit`). Defaults and their sources are in the README."""
+
+    agreement_level: Literal["nominal", "ordinal", "interval", "ratio"] = "nominal"
+    min_alpha: float = Field(0.667, ge=-1, le=1, description="Below this Krippendorff alpha the gate fails "
+                             "(Krippendorff: 0.667 is the lowest for tentative conclusions).")
+    reliable_alpha: float = Field(0.8, ge=-1, le=1, description="Alpha at or above this is reliable.")
+    aggregation: Literal["dawid-skene", "majority"] = "dawid-skene"
+    max_noise_rate: float = Field(0.10, ge=0, le=1, description="Highest tolerated estimated label-noise rate.")
+    max_leakage: int = Field(0, ge=0, description="Items shared between train/dev and test that are tolerated.")
+    max_conflict_share: float = Field(0.02, ge=0, le=1, description="Share of items in same-text/different-"
+                                      "label groups tolerated.")
+    near_duplicate_threshold: float = Field(0.95, gt=0, le=1, description="Embedding cosine for near-duplicates.")
+    min_per_class: int = Field(20, ge=1, description="Minimum training examples per class.")
+    required_slices: list[RequiredSlice] = Field(default_factory=list)
+    noise_folds: int = Field(5, ge=2)
+    use_embeddings: bool = Field(True, description="Embed texts for near-duplicates and label noise.")
+
+
 class Spec(_Strict):
     """A whole ``tunegate.yaml``."""
 
@@ -224,6 +256,7 @@ class Spec(_Strict):
     eval: EvalSpec = Field(default_factory=EvalSpec)
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     seed: int = 0
+    audit: AuditSpec = Field(default_factory=AuditSpec)
     # Later stages: accepted as mappings now, typed as those stages land.
     sprint: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)

@@ -112,6 +112,7 @@ class OpenAIStub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[asyncio.Task] = set()
+        self._chat_id = 0
 
     # -- configuration and counters ----------------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class OpenAIStub:
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         if limit is not None and _tokens(text) > int(limit):
             text, finish = " ".join(text.split()[: int(limit)]), "length"
-        self._chat_id = getattr(self, "_chat_id", 0) + 1
+        self._chat_id += 1
         prompt, completion = sum(_tokens(t) for t in texts), _tokens(text)
         return {
             "id": f"chatcmpl-stub-{self._chat_id}", "object": "chat.completion", "created": int(time.time()),

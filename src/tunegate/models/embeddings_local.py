@@ -85,7 +85,8 @@ class MiniLMEmbedder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get())
 
     def cache_identity(self) -> dict[str, Any]:
         name = self.model_id.removeprefix("local:")

@@ -40,14 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.errors import BackendError
-from tunegate.models.base import (
-    GENERATE,
-    LABEL_LOGPROBS,
-    Generation,
-    GenerationRequest,
-    LabelScores,
-    Message,
-)
+from tunegate.models.base import GENERATE, LABEL_LOGPROBS, Generation, GenerationRequest, LabelScores, Message
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +127,8 @@ def _fingerprint(source: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _convert_gguf(gguf: Path, out: Path) -> None:
+def gguf_to_model(gguf: Path) -> tuple[Any, Any]:
+    """De-quantize a GGUF into a plain (savable) transformers model in float32, plus its tokenizer. Slow (~20 s)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
@@ -144,13 +138,16 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_config(config)
     tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
     result = model.load_state_dict(tensors, strict=False)
-    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
-    if set(result.missing_keys) - tied or result.unexpected_keys:
-        raise BackendError(
-            f"converting {gguf}: weights did not match the model (missing {sorted(set(result.missing_keys) - tied)}, "
-            f"unexpected {sorted(result.unexpected_keys)})"
-        )
+    missing = set(result.missing_keys) - ({"lm_head.weight"} if config.tie_word_embeddings else set())
+    if missing or result.unexpected_keys:
+        raise BackendError(f"converting {gguf}: weights do not fit the model "
+                           f"(missing {sorted(missing)}, unexpected {sorted(result.unexpected_keys)})")
     model.tie_weights()
+    return model.eval(), tokenizer
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    model, tokenizer = gguf_to_model(gguf)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -212,14 +209,16 @@ def load_model(source: Path, device: str) -> _Loaded:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         t0 = time.perf_counter()
-        model_dir = converted_model_dir(source) if source.is_file() else source
         try:
+            model_dir = converted_model_dir(source) if source.is_file() else source
             with quiet_progress():
                 tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
                 dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
                 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, local_files_only=True)
-        except Exception as exc:  # corrupt or unsupported directory: say which
-            raise BackendError(f"could not load local model from {model_dir}: {exc}") from exc
+        except BackendError:
+            raise
+        except Exception as exc:  # corrupt or unsupported model: say which
+            raise BackendError(f"could not load local model from {source}: {type(exc).__name__}: {exc}") from exc
         model.to(device).eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -379,15 +378,27 @@ class LocalCausalLM:
 
     @staticmethod
     def _sample(logits: Any, rows: list[_Row], rngs: list[Any]) -> list[int]:
-        """Temperature + nucleus sampling, batched, but each row draws from its own seeded generator."""
+        """Temperature + nucleus sampling by inverse CDF, each row drawing from its own seeded generator.
+
+        The nucleus is looked for among the top 256 tokens first: a full 49k-vocabulary sort per row and step
+        (or ``torch.multinomial``) costs more than the model's forward step on CPU.
+        """
         import torch
 
-        temps = torch.tensor([[r.temperature] for r in rows])
-        top_p = torch.tensor([[r.top_p] for r in rows])
-        probs = torch.softmax(logits.float().cpu() / temps, dim=-1)
-        sorted_p, order = torch.sort(probs, dim=-1, descending=True, stable=True)
-        sorted_p = sorted_p * (((sorted_p.cumsum(-1) - sorted_p) < top_p) | (top_p >= 1.0))  # keeps the top token
-        return [int(order[j, torch.multinomial(sorted_p[j], 1, generator=g)]) for j, g in enumerate(rngs)]
+        probs = torch.softmax(logits.float().cpu() / torch.tensor([[r.temperature] for r in rows]), dim=-1)
+        top, top_idx = torch.topk(probs, min(256, probs.shape[-1]), dim=-1)
+        picks = []
+        for j, (row, gen) in enumerate(zip(rows, rngs)):
+            p, order = probs[j], None
+            if row.top_p < 1.0:
+                p, order = top[j], top_idx[j]
+                if float(p.sum()) < row.top_p:  # a flat distribution: the nucleus needs the full sort
+                    p, order = torch.sort(probs[j], descending=True, stable=True)
+                p = p * ((p.cumsum(0) - p) < row.top_p)  # always keeps the most likely token
+            cdf = p.cumsum(0)
+            k = int(torch.searchsorted(cdf, torch.rand(1, generator=gen) * cdf[-1], right=True).clamp(max=len(cdf) - 1))
+            picks.append(k if order is None else int(order[k]))
+        return picks
 
     def _generate_batch(self, batch: list[_Row]) -> list[Generation]:
         import torch

@@ -171,7 +171,12 @@ class _HTTPCore:
         if n == 0:
             return
         loop = self._ensure_loop()
-        results: queue.SimpleQueue = queue.SimpleQueue()
+        results: queue.SimpleQueue = queue.SimpleQueue()  # batches of (i, value), handed to the caller's thread
+        pending: list[tuple[Any, Any]] = []
+
+        def flush() -> None:  # one hand-off per loop iteration, not per result: fewer thread wake-ups
+            results.put(pending.copy())
+            pending.clear()
 
         async def run_all() -> None:
             indices = iter(range(n))  # shared by the workers: a pool of workers, not n tasks behind a semaphore
@@ -183,9 +188,13 @@ class _HTTPCore:
                     except asyncio.CancelledError:
                         raise
                     except BaseException as exc:  # surfaced to the caller, which stops the run
-                        results.put((_ERROR, exc))
+                        if pending:
+                            flush()
+                        results.put([(_ERROR, exc)])
                         raise
-                    results.put((i, value))
+                    if not pending:
+                        loop.call_soon(flush)
+                    pending.append((i, value))
 
             try:
                 async with asyncio.TaskGroup() as group:
@@ -195,17 +204,17 @@ class _HTTPCore:
                 pass  # already handed to the consumer, which raises it
 
         future = asyncio.run_coroutine_threadsafe(run_all(), loop)
-        future.add_done_callback(lambda _: results.put((_DONE, None)))
+        future.add_done_callback(lambda _: results.put([(_DONE, None)]))
         received = 0
         try:
             while received < n:
-                i, value = results.get()
-                if i is _ERROR:
-                    raise value
-                if i is _DONE:
-                    raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
-                received += 1
-                yield i, value
+                for i, value in results.get():
+                    if i is _ERROR:
+                        raise value
+                    if i is _DONE:
+                        raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
+                    received += 1
+                    yield i, value
         finally:
             if received < n:  # stopped early or failed: cancel the rest (not a run that is just finishing)
                 future.cancel()
