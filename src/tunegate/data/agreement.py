@@ -57,13 +57,8 @@ class ReliabilityData:
     ordered: bool = False
     label_kind: str = "text"
 
-    @property
-    def n_items(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def n_annotators(self) -> int:
-        return int(self.codes.shape[1])
+    n_items = property(lambda self: int(self.codes.shape[0]))
+    n_annotators = property(lambda self: int(self.codes.shape[1]))
 
     @property
     def n_ratings(self) -> int:
@@ -378,6 +373,8 @@ def fleiss_kappa(data) -> float | None:
 
 def _kappa_codes(x: np.ndarray, y: np.ndarray, k: int, weights: str | None) -> float:
     """Cohen's kappa from two aligned code arrays over categories 0..k-1 (weights by category index)."""
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
     if x.size == 0:
         return math.nan
     obs = np.bincount(x * k + y, minlength=k * k).reshape(k, k) / x.size
@@ -388,11 +385,6 @@ def _kappa_codes(x: np.ndarray, y: np.ndarray, k: int, weights: str | None) -> f
     return math.nan if de == 0 else 1.0 - float((w * obs).sum()) / de
 
 
-def _check_weights(weights) -> None:
-    if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-
-
 def cohen_kappa(a: Sequence, b: Sequence, weights: str | None = None, categories: Sequence | None = None) -> float:
     """Cohen's kappa for one pair of raters on the items both rated (missing: None/NaN/"").
 
@@ -400,7 +392,6 @@ def cohen_kappa(a: Sequence, b: Sequence, weights: str | None = None, categories
     ``categories`` (default: the labels both used, numbers by value, as scikit-learn does). NaN if no shared items or
     both raters used one and the same category.
     """
-    _check_weights(weights)
     if len(a) != len(b):
         raise ValueError(f"cohen_kappa needs aligned ratings: {len(a)} vs {len(b)}")
     pairs = [(x, y) for x, y in zip(a, b) if not _missing(x) and not _missing(y)]
@@ -412,7 +403,7 @@ def cohen_kappa(a: Sequence, b: Sequence, weights: str | None = None, categories
 
 def pairwise_cohen(data, weights: str | None = None) -> list[dict]:
     """Cohen's kappa and raw agreement for every annotator pair that shares at least one item."""
-    _check_weights(weights)
+    _kappa_codes(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0, weights)  # validate weights
     data = _as_data(data)
     c, k = data.codes, len(data.categories)
     present = c >= 0
@@ -440,10 +431,10 @@ def per_annotator(data) -> list[dict]:
         own = data.codes[rows, a]
         others = counts[rows].copy()
         others[np.arange(rows.size), own] -= 1
-        top = others.max(axis=1) if rows.size else np.zeros(0)
+        top = others.max(axis=1, initial=0)
         unique = (others == top[:, None]).sum(axis=1) == 1
         ok = (top > 0) & unique
-        maj = others.argmax(axis=1)[ok] if rows.size else np.zeros(0, dtype=np.int64)
+        maj = others[ok].argmax(axis=1)
         out.append({"annotator": name, "n_labeled": int(rows.size), "n_compared": int(ok.sum()),
                     "n_tied": int(((top > 0) & ~unique).sum()),
                     "agreement_with_majority": float(np.mean(own[ok] == maj)) if ok.any() else math.nan,
@@ -468,8 +459,8 @@ def per_class_agreement(data) -> dict:
 
 
 def interpret_alpha(alpha: float) -> str:
-    """Krippendorff (2004, Content Analysis, 2nd ed., p. 241): rely on data with alpha >= .800; .667 <= alpha < .800
-    allows tentative conclusions only; below .667 the labels are unreliable."""
+    """Krippendorff's guidance (Content Analysis, 2004; also the 2011 paper): rely on data with alpha >= .800;
+    .667 <= alpha < .800 allows tentative conclusions only; below .667 the labels are unreliable."""
     if alpha is None or not math.isfinite(alpha):
         return "undefined"
     return "reliable" if alpha >= 0.8 else ("tentative" if alpha >= 0.667 else "unreliable")

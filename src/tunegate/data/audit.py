@@ -86,9 +86,11 @@ def audit_annotations(
                             f"Krippendorff alpha ({cfg.agreement_level}) {alpha:.3f}, 95% CI {ci.low:.3f}–"
                             f"{ci.high:.3f}: {agr.interpretation}"))
     flagged = [a for a in annotators if a.get("unreliable")]
+    shown = "; ".join(f"{a['annotator']}: {a.get('evidence') or ''}" for a in flagged[:3])
+    more = f" (and {len(flagged) - 3} more, listed under annotators)" if len(flagged) > 3 else ""
     checks.append(Check("annotators", WARN if flagged else PASS, len(flagged), 0,
-                        "; ".join(f"{a['annotator']}: {a.get('reason', '')}" for a in flagged) or
-                        "no annotator stands out as unreliable", [a["annotator"] for a in flagged]))
+                        f"{len(flagged)} of {len(annotators)} annotators look unreliable: {shown}{more}" if flagged
+                        else "no annotator stands out as unreliable", [a["annotator"] for a in flagged]))
     report = {
         "agreement": agr.to_dict(),
         "aggregation": result.summary(),

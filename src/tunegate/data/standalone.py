@@ -111,7 +111,8 @@ def load_example_file(
             v = d.get(cols[role])
             if v is None or not str(v).strip():
                 raise DataError("missing or empty value", file=row.file, line=row.line, field=cols[role])
-        ex_id = f"{id_prefix}{d[cols['id']]}" if cols["id"] else f"{id_prefix}{p.stem}:{row.line}"
+        # without an id column, file:line is unique across files already; with one, the prefix keeps test ids apart
+        ex_id = f"{id_prefix}{d[cols['id']]}" if cols["id"] else f"{p.stem}:{row.line}"
         out.append(Example(str(ex_id), str(d[cols["input"]]).strip(), label=str(d[cols["label"]]).strip(),
                            split=split, source=row.where))
     if not out:

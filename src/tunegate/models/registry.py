@@ -90,7 +90,8 @@ def _openai_kwargs(name: str, s: BackendSpec) -> dict[str, Any]:
     return dict(
         model=s.model or name,
         base_url=s.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-        api_key_env=s.api_key_env or "OPENAI_API_KEY",
+        # an explicit `api_key_env: null` means "send no key" (local vLLM / Ollama servers need none)
+        api_key_env=s.api_key_env if "api_key_env" in s.model_fields_set else "OPENAI_API_KEY",
         timeout_s=s.timeout_s,
         max_concurrency=s.max_concurrency,
         max_retries=s.max_retries,
