@@ -259,12 +259,14 @@ def test_alpha_recovers_simulated_agreement():
     assert krippendorff_alpha(reliability_from_matrix(values.tolist()), "interval") == pytest.approx(0.8, abs=0.02)
 
 
-def test_sparse_counts_path_matches_dense(monkeypatch):
+def test_sparse_counts_and_blocked_ratio_paths_match(monkeypatch):
+    # Many distinct values switch the counts to scipy.sparse and the ratio metric to blocks; same numbers.
     rng = np.random.default_rng(2)
-    values = (rng.normal(size=(300, 1)) + rng.normal(scale=0.7, size=(300, 3))).round(2).tolist()
+    values = np.exp(rng.normal(size=(300, 1)) + rng.normal(scale=0.7, size=(300, 3))).round(2).tolist()
     data = reliability_from_matrix(values)
-    dense = {lv: krippendorff_alpha(data, lv) for lv in ("nominal", "ordinal")}
+    dense = {lv: krippendorff_alpha(data, lv) for lv in ("nominal", "ordinal", "ratio")}
     monkeypatch.setattr(ag, "_DENSE_LIMIT", 0)
+    monkeypatch.setattr(ag, "_BLOCK", 1000)
     for lv, expected in dense.items():
         assert krippendorff_alpha(data, lv) == pytest.approx(expected, abs=1e-10)
 

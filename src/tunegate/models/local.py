@@ -166,6 +166,9 @@ def converted_model_dir(gguf: Path) -> Path:
         log.info("converting %s to %s (one-off, ~30 s)", gguf, target)
         _convert_gguf(gguf, tmp)
         (tmp / _SOURCE_MARKER).write_text(json.dumps({"gguf": str(gguf), "version": _CONVERSION_VERSION}))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the finished cache is an ordinary directory
         if target.exists() and not (target / _SOURCE_MARKER).is_file():
             shutil.rmtree(target, ignore_errors=True)  # not ours and incomplete
         try:
