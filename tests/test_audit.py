@@ -179,3 +179,34 @@ def test_audit_example_task_end_to_end(tmp_path):
     assert 0.6 < d["agreement"]["krippendorff_alpha"] < 0.9
     assert d["noise"]["oof_accuracy"] > 0.5
     assert (tmp_path / "audit.json").exists() and (tmp_path / "adjudication_queue.csv").exists()
+
+
+def test_adjudications_from_the_spec_override_and_are_recorded(tmp_path):
+    """Export the queue, a person fills two rows (one left blank), the next audit applies them with names."""
+    import shutil
+
+    from tunegate.pipeline import audit_stage
+    from tunegate.spec import load_spec
+
+    src = EXAMPLE.parent
+    for name in ("data.jsonl", "annotations.csv"):
+        shutil.copy(src / name, tmp_path / name)
+    text = EXAMPLE.read_text().replace("template: prompts/zero_shot.txt", "inline: '{{input}}'")
+    (tmp_path / "tunegate.yaml").write_text(text + "audit: {use_embeddings: false}\n")
+    first = audit_stage(load_spec(tmp_path / "tunegate.yaml"), out_dir=tmp_path / "run1")
+    queue = list(csv.DictReader((tmp_path / "run1" / "adjudication_queue.csv").open()))
+    assert len(queue) == len(first["adjudication_queue"]) > 2
+    a, b, c = queue[0], queue[1], queue[2]
+    a.update(adjudicated_label="fraud_report", adjudicator="lead_sam")
+    b.update(adjudicated_label="order_status", adjudicator="lead_sam")
+    with (tmp_path / "decisions.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(a))
+        w.writeheader()
+        w.writerows([a, b, c])  # c left blank: not a decision
+    (tmp_path / "tunegate.yaml").write_text(
+        text.replace("    path: annotations.csv", "    path: annotations.csv\n    adjudications: decisions.csv")
+        + "audit: {use_embeddings: false}\n")
+    second = audit_stage(load_spec(tmp_path / "tunegate.yaml"), out_dir=tmp_path / "run2")
+    assert second["aggregation"]["adjudicated_by"] == {a["item_id"]: "lead_sam", b["item_id"]: "lead_sam"}
+    queued = {q["item_id"] for q in second["adjudication_queue"]}
+    assert a["item_id"] not in queued and b["item_id"] not in queued and c["item_id"] in queued

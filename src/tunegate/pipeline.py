@@ -38,6 +38,7 @@ def build_audit(
     *, examples: list[Example] | None, annotations: list[Annotation] | None, labels: list[str], cfg: AuditSpec,
     embedding_model: str | None, spec: Spec | None = None, seed: int = 0, method: str | None = None,
     gold: dict[str, str] | None = None, progress: ProgressFn | None = None, task: str = "",
+    adjudications: list[Any] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Run every applicable audit check; returns (artifact dict, aggregation result or None)."""
     run = RunInfo(seed=seed, config_hash=spec.config_hash() if spec else None,
@@ -49,7 +50,8 @@ def build_audit(
     if annotations:
         if progress:
             progress(f"agreement and {method or cfg.aggregation} aggregation over {len(annotations)} annotations")
-        rep, ann_checks, result = audit_annotations(annotations, cfg, labels=labels or None, method=method, seed=seed)
+        rep, ann_checks, result = audit_annotations(annotations, cfg, labels=labels or None, method=method, seed=seed,
+                                                    adjudications=adjudications or ())
         art.update(rep)
         checks += ann_checks
         if examples:
@@ -101,13 +103,19 @@ def audit_stage(
     dataset = load_examples(spec, skip_invalid=skip_invalid)
     labels = spec.task.label_names
     annotations = None
+    adjudications = None
     if spec.data.annotations:
         annotations = load_annotations(spec.resolve(spec.data.annotations.path), spec.data.annotations.fields,
                                        labels=labels or None, item_ids=set(dataset.by_id()))
+        if spec.data.annotations.adjudications:
+            from tunegate.data.aggregation import import_adjudications
+
+            adjudications = import_adjudications(spec.resolve(spec.data.annotations.adjudications), labels=labels,
+                                                 item_ids={a.item_id for a in annotations})
     examples = dataset.examples if spec.task.kind == "classification" else []
     art, result = build_audit(examples=examples, annotations=annotations, labels=labels, cfg=spec.audit,
                               embedding_model=spec.models.embedding, spec=spec, seed=spec.seed,
-                              progress=progress, task=spec.task.name)
+                              progress=progress, task=spec.task.name, adjudications=adjudications)
     art["skipped_rows"] = [vars(s) for s in dataset.skipped]
     if out_dir:
         out = Path(out_dir)

@@ -121,6 +121,9 @@ class AnnotationFieldMap(_Strict):
 class AnnotationSpec(_Strict):
     path: str
     fields: AnnotationFieldMap = Field(default_factory=AnnotationFieldMap)
+    adjudications: str | None = Field(
+        None, description="A filled-in adjudication queue (item_id, adjudicated_label, adjudicator): human "
+        "decisions that override the aggregated label, recorded with who decided.")
 
 
 class DataSpec(_Strict):

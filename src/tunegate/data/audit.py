@@ -24,6 +24,7 @@ import numpy as np
 from tunegate.data.aggregation import (
     adjudication_queue,
     annotator_reliability,
+    apply_adjudications,
     dawid_skene,
     encode,
     majority_vote,
@@ -65,7 +66,7 @@ def _r(x: Any, nd: int = 4) -> Any:
 
 def audit_annotations(
     annotations: Sequence[Annotation], cfg: AuditSpec, *, labels: list[str] | None = None, method: str | None = None,
-    seed: int = 0, queue_size: int = 200,
+    seed: int = 0, queue_size: int = 200, adjudications: Sequence[Any] = (),
 ) -> tuple[dict[str, Any], list[Check], Any]:
     """Agreement, aggregation, annotator reliability and the adjudication queue. Returns (report, checks, result)."""
     data = reliability_matrix(annotations, categories=labels if cfg.agreement_level != "nominal" else None)
@@ -73,6 +74,8 @@ def audit_annotations(
     enc = encode(annotations, labels=labels)
     method = method or cfg.aggregation
     result = dawid_skene(enc, seed=seed) if method == "dawid-skene" else majority_vote(enc, tie="random", seed=seed)
+    if adjudications:  # human decisions override the model of the annotators; the queue then skips them
+        result = apply_adjudications(result, adjudications)
     annotators = annotator_reliability(enc, result)
     queue = adjudication_queue(enc, result, top=queue_size)
     alpha = agr.krippendorff_alpha
@@ -93,7 +96,7 @@ def audit_annotations(
                         else "no annotator stands out as unreliable", [a["annotator"] for a in flagged]))
     report = {
         "agreement": agr.to_dict(),
-        "aggregation": result.summary(),
+        "aggregation": {**result.summary(), "adjudicated_by": dict(result.adjudicators)},
         "annotators": annotators,
         "adjudication_queue": queue,
     }
