@@ -125,3 +125,54 @@ def audit_stage(
 
             write_queue(art["adjudication_queue"], out / "adjudication_queue.csv")
     return art
+
+
+# ------------------------------------------------------------------------------------------------- decide
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        from tunegate.errors import InputError
+
+        raise InputError(f"unreadable artifact: {exc}", file=path) from None
+
+
+def collect_artifacts(run_dir: str | Path) -> dict[str, Any]:
+    """Every stage artifact in a run directory (missing ones as None); eval runs from any subdirectory."""
+    d = Path(run_dir)
+    found: dict[str, Any] = {name: _read_json(d / f"{name}.json")
+                             for name in ("evalcheck", "audit", "sprint", "probe", "cost")}
+    evals = []
+    for p in sorted(d.glob("**/eval.json")):
+        art = _read_json(p)
+        if art and art.get("artifact") == "eval":
+            evals.append({**art, "_path": str(p)})
+    found["evals"] = evals
+    return found
+
+
+def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any]:
+    """`tunegate decide`: the verdict from whatever artifacts exist; writes ``verdict.json``."""
+    from tunegate.verdict import decide
+
+    arts = collect_artifacts(run_dir)
+    declared = spec.evidence.model_dump(exclude_none=True) if spec else {}
+    target = spec.eval.target if spec else None
+    doc = decide(evalcheck=arts["evalcheck"], audit=arts["audit"], sprint=arts["sprint"], evals=arts["evals"],
+                 probe=arts["probe"], cost=arts["cost"], declared=declared, target=target)
+    run = RunInfo(seed=spec.seed if spec else 0, config_hash=spec.config_hash() if spec else None,
+                  spec_path=str(spec.source) if spec and spec.source else None)
+    run.finished = now_iso()
+    inputs = {k: (str(Path(run_dir) / f"{k}.json") if arts[k] else None)
+              for k in ("evalcheck", "audit", "sprint", "probe", "cost")}
+    inputs["evals"] = [e["_path"] for e in arts["evals"]]
+    art = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "verdict", **doc, "inputs": inputs,
+           "run": run.model_dump(mode="json")}
+    write_json_atomic(Path(run_dir) / "verdict.json", art)
+    return art

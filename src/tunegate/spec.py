@@ -250,6 +250,50 @@ class AuditSpec(_Strict):
     use_embeddings: bool = Field(True, description="Embed texts for near-duplicates and label noise.")
 
 
+class DeclaredCriterion(_Strict):
+    """What a team knows about its evaluation suite without `tunegate check-eval` having run."""
+
+    passes: bool | None = Field(None, description="The suite reliably separates good from bad outputs.")
+    auc: float | None = Field(None, ge=0, le=1, description="Discrimination (ROC AUC) measured elsewhere.")
+    judge_human_kappa: float | None = Field(None, ge=-1, le=1)
+    note: str | None = None
+
+
+class DeclaredData(_Strict):
+    passes: bool | None = Field(None, description="The labeled data passed the team's own quality review.")
+    alpha: float | None = Field(None, ge=-1, le=1, description="Krippendorff alpha measured in a labeling tool.")
+    noise_rate: float | None = Field(None, ge=0, le=1)
+    n_labeled: int | None = Field(None, ge=0)
+    note: str | None = None
+
+
+class DeclaredPrompting(_Strict):
+    best_value: float = Field(description="The best prompt's metric on the team's test set.")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = Field(None, ge=1, description="Test items it was measured on.")
+    after_sprint: bool = Field(True, description="Measured after a real prompt-engineering sprint.")
+    note: str | None = None
+
+
+class DeclaredFinetune(_Strict):
+    value: float = Field(description="What a fine-tune (or a probe) reached on the same test set.")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    diff_ci_low: float | None = Field(None, description="Lower CI bound of (fine-tune − best prompt), paired.")
+    note: str | None = None
+
+
+class EvidenceSpec(_Strict):
+    """Evidence a person declares where a stage cannot run here; the verdict marks it `declared`, not
+    `measured`, and lowers its confidence."""
+
+    criterion: DeclaredCriterion | None = None
+    data: DeclaredData | None = None
+    prompting: DeclaredPrompting | None = None
+    finetune: DeclaredFinetune | None = None
+
+
 class Spec(_Strict):
     """A whole ``tunegate.yaml``."""
 
@@ -260,6 +304,7 @@ class Spec(_Strict):
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     seed: int = 0
     audit: AuditSpec = Field(default_factory=AuditSpec)
+    evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
     # Later stages: accepted as mappings now, typed as those stages land.
     sprint: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,8 +75,9 @@ def _components(x: Mapping[str, Any], events: Any, s: _Shape) -> tuple[dict, dic
 
     tax_p, reeval_p = tax("prompting", cpr_p)
     tax_f, reeval_f = tax("finetuned", cpr_f)
-    label_unit = x["labeling.cost_per_label"] * (
-        x["labeling.annotators_per_item"] + x["labeling.adjudication_share"] * x["labeling.adjudication_cost_factor"]
+    lab = "labeling."
+    label_unit = x[lab + "cost_per_label"] * (
+        x[lab + "annotators_per_item"] + x[lab + "adjudication_share"] * x[lab + "adjudication_cost_factor"]
     )
     labels_cost = x[LABELS_KEY] * label_unit
     run_cost = x["training.cost_per_run"]
@@ -88,7 +89,8 @@ def _components(x: Mapping[str, Any], events: Any, s: _Shape) -> tuple[dict, dic
     )
     n_old = s.existing
     beta = x["portfolio.beta"]
-    eng_p, eng_f = x["engineering.prompting_days_per_month"] * day, x["engineering.finetuning_days_per_month"] * day
+    eng_p = x["engineering.prompting_days_per_month"] * day
+    eng_f = x["engineering.finetuning_days_per_month"] * day
 
     zero = 0.0 * v0
     prompting = {
@@ -159,9 +161,42 @@ def _summary(a: np.ndarray) -> dict[str, float]:
     return {"mean": float(a.mean()), "median": float(q50), "p05": float(q05), "p95": float(q95)}
 
 
+@dataclass(frozen=True, eq=False)
+class Empirical(Dist):
+    """Samples handed over by another stage (e.g. a bootstrap of the quality gain); resampled with replacement."""
+
+    samples: np.ndarray = field(repr=False)
+    form: ClassVar[str] = "empirical"
+
+    def sample(self, rng, n):
+        return self.samples[rng.integers(0, len(self.samples), n)]
+
+    def mean(self):
+        return float(self.samples.mean())
+
+    def ppf(self, q):
+        return float(np.quantile(self.samples, q))
+
+    def support(self):
+        return (float(self.samples.min()), float(self.samples.max()))
+
+    def to_spec(self):
+        return {"empirical": {"n": int(len(self.samples)), "mean": self.mean()}}
+
+    def label(self):
+        return f"empirical({len(self.samples)} samples)"
+
+
 def _as_dist(value: Any, name: str, *, nonneg: bool) -> Dist:
+    """A caller's estimate as a Dist: a number, a spec-form mapping, a Dist, or samples (e.g. a bootstrap)."""
     try:
-        d = parse_dist(value)
+        if isinstance(value, (np.ndarray, list, tuple)):
+            arr = np.asarray(value, dtype=float).ravel()
+            if arr.size == 0 or not np.isfinite(arr).all():
+                raise ValueError("samples must be a non-empty array of finite numbers")
+            d: Dist = Empirical(arr)
+        else:
+            d = parse_dist(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
     if nonneg and d.support()[0] < 0:
@@ -171,7 +206,7 @@ def _as_dist(value: Any, name: str, *, nonneg: bool) -> Dist:
 
 @dataclass
 class CostResult:
-    """What ``run_cost_model`` found. ``to_dict()`` is the JSON-safe body of cost.json; ``draws`` stay in memory."""
+    """What ``run_cost_model`` found. ``to_dict()`` is the JSON-safe body of cost.json; ``draws`` stay here."""
 
     horizon_months: int
     n_draws: int
@@ -285,11 +320,13 @@ def _breakeven(draws: dict[str, np.ndarray], evaluate: _Evaluator, currency: str
     replaced by the point V; everything else stays integrated over its distribution.
     """
     at = {}
-    for v in (0.0, 1.0):
+    v_ref = 1e6  # a large reference volume: the slope from it loses less to cancellation than from V = 1
+    for v in (0.0, v_ref):
         p, f, q = evaluate({**draws, VOLUME_KEY: v})
         at[v] = (float(np.mean(_total(p))), float(np.mean(_total(f))), float(np.mean(q)))
     b_p, b_f, q = at[0.0]
-    a_p, a_f = at[1.0][0] - b_p, at[1.0][1] - b_f  # expected cost per unit of current monthly volume
+    # expected cost over the horizon per unit of current monthly volume
+    a_p, a_f = (at[v_ref][0] - b_p) / v_ref, (at[v_ref][1] - b_f) / v_ref
     gap_a, gap_b = a_p - a_f, b_f - b_p
     out: dict[str, Any] = {
         "monthly_volume": None,
@@ -317,7 +354,7 @@ def _breakeven(draws: dict[str, np.ndarray], evaluate: _Evaluator, currency: str
     return out
 
 
-def _sensitivity(dists: dict[str, Dist], draws: dict[str, np.ndarray], evaluate: _Evaluator) -> list[dict[str, Any]]:
+def _sensitivity(dists: dict[str, Dist], draws: dict[str, np.ndarray], evaluate: _Evaluator) -> list[dict]:
     """Tornado: swing each uncertain input between its 10th and 90th percentile.
 
     Expected net value is computed with every other input at its draws' mean (the classic one-at-a-time

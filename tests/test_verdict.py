@@ -1,0 +1,137 @@
+"""The verdict rules, one test per rule, plus the combinations with unknown and declared evidence."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tunegate.verdict import VERDICTS, decide
+
+TARGET = 0.9
+
+
+def evalcheck(gate: str) -> dict:
+    return {"gate": gate, "auc": 0.95 if gate == "pass" else 0.6, "reasons": [f"criterion {gate}"]}
+
+
+def audit(gate: str) -> dict:
+    return {"gate": gate, "reasons": [f"data {gate}"], "agreement": {"krippendorff_alpha": 0.85, "n_items": 400},
+            "noise": {"estimated_noise_rate": 0.03}, "leakage": {"count": 0}}
+
+
+def sprint(value: float, ci_half: float = 0.02) -> dict:
+    return {"target": TARGET, "best": "kNN few-shot",
+            "candidates": [{"name": "zero-shot", "value": value - 0.1, "ci_low": value - 0.12, "ci_high": value - 0.08},
+                           {"name": "kNN few-shot", "value": value, "ci_low": value - ci_half,
+                            "ci_high": value + ci_half, "n": 400}]}
+
+
+def probe(value: float, diff_ci_low: float | None = None) -> dict:
+    return {"probes": [{"name": "embedding_head", "value": value, "ci_low": value - 0.02, "ci_high": value + 0.02,
+                        "diff_ci_low": diff_ci_low}], "learning_curve": {"labels_needed": 1200}}
+
+
+def cost(net: float) -> dict:
+    return {"expected_net_value_of_finetuning": {"mean": net, "p05": net - 1000, "p95": net + 1000},
+            "p_finetune_cheaper": 0.8 if net > 0 else 0.2, "horizon_months": 18,
+            "tco": {"prompting": {"median": 50000}, "fine_tuning": {"median": 50000 - net}}}
+
+
+GOOD = dict(evalcheck=evalcheck("pass"), audit=audit("pass"), sprint=sprint(0.80), probe=probe(0.93, 0.05),
+            cost=cost(20000.0), target=TARGET)
+
+
+def test_rule_6_fine_tune_when_everything_holds():
+    v = decide(**GOOD)
+    assert v["verdict"] == "FINE_TUNE" and v["confidence"] == "high"
+    assert all(c["status"] == "held" for c in v["conditions"].values())
+    assert set(v["conditions"]) >= {"criterion", "data", "prompting_gap", "economics"}
+    assert v["next_actions"]
+
+
+def test_rule_1_fix_eval_first_beats_everything():
+    v = decide(**{**GOOD, "evalcheck": evalcheck("fail"), "audit": audit("fail"), "sprint": sprint(0.95)})
+    assert v["verdict"] == "FIX_EVAL_FIRST" and v["rule"].startswith("1")
+    assert any("evaluation suite" in a for a in v["next_actions"])
+
+
+def test_rule_2_ship_prompt_when_best_prompt_meets_target():
+    v = decide(**{**GOOD, "sprint": sprint(0.93), "audit": audit("fail"), "cost": cost(-5000.0)})
+    assert v["verdict"] == "SHIP_PROMPT" and v["conditions"]["prompting_gap"]["status"] == "not_held"
+    assert v["confidence"] == "high"
+
+
+def test_rule_3_improve_data_first():
+    v = decide(**{**GOOD, "audit": audit("fail")})
+    assert v["verdict"] == "IMPROVE_DATA_FIRST"
+
+
+def test_rule_4_probe_does_not_close_gap():
+    v = decide(**{**GOOD, "probe": probe(0.80, diff_ci_low=-0.03)})
+    assert v["verdict"] == "KEEP_PROMPTING" and v["rule"].startswith("4")
+
+
+def test_rule_5_negative_economics():
+    v = decide(**{**GOOD, "cost": cost(-20000.0)})
+    assert v["verdict"] == "KEEP_PROMPTING" and v["rule"].startswith("5")
+
+
+def test_rule_7_default_to_prompting_with_unknowns_listed():
+    v = decide(target=TARGET)
+    assert v["verdict"] == "KEEP_PROMPTING" and v["rule"].startswith("7") and v["confidence"] == "low"
+    assert all(c["status"] == "unknown" and c["source"] == "missing" for c in v["conditions"].values())
+    assert len(v["next_actions"]) == 5
+
+
+def test_gap_is_unknown_when_ci_reaches_target_or_no_sprint():
+    v = decide(**{**GOOD, "sprint": sprint(0.88, ci_half=0.04)})
+    assert v["conditions"]["prompting_gap"]["status"] == "unknown" and v["verdict"] == "KEEP_PROMPTING"
+    single_eval = [{"split": "test", "value": 0.7, "ci_low": 0.65, "ci_high": 0.75, "model": "m", "method": "g"}]
+    v = decide(**{**GOOD, "sprint": None, "evals": single_eval})
+    gap = v["conditions"]["prompting_gap"]
+    assert gap["status"] == "unknown" and "no prompt sprint" in gap["summary"]
+    v = decide(**{**GOOD, "target": None, "sprint": {**sprint(0.8), "target": None}})
+    assert v["conditions"]["prompting_gap"]["status"] == "unknown"
+
+
+def test_declared_evidence_is_marked_and_lowers_confidence():
+    declared = {"criterion": {"auc": 0.92, "note": "reviewed by the team"}, "data": {"alpha": 0.82},
+                "prompting": {"best_value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 300},
+                "finetune": {"value": 0.93, "ci_low": 0.91, "ci_high": 0.95}}
+    v = decide(declared=declared, cost=cost(10000.0), target=TARGET)
+    assert v["verdict"] == "FINE_TUNE"
+    assert {c["source"] for k, c in v["conditions"].items() if k != "economics"} == {"declared"}
+    assert v["confidence"] == "medium"
+    v = decide(declared={**declared, "data": {"alpha": 0.5}}, cost=cost(10000.0), target=TARGET)
+    assert v["verdict"] == "IMPROVE_DATA_FIRST"
+
+
+STATES = {
+    "criterion": {"held": evalcheck("pass"), "not_held": evalcheck("fail"), "unknown": None},
+    "data": {"held": audit("pass"), "not_held": audit("fail"), "unknown": None},
+    "gap": {"held": sprint(0.80), "not_held": sprint(0.93), "unknown": None},
+    "probe": {"held": probe(0.93, 0.05), "not_held": probe(0.80, -0.03), "unknown": None},
+    "economics": {"held": cost(20000.0), "not_held": cost(-20000.0), "unknown": None},
+}
+
+
+@pytest.mark.parametrize("combo", list(itertools.product(("held", "not_held", "unknown"), repeat=5)))
+def test_every_combination_follows_the_rule_order(combo):
+    crit, data, gap, prb, eco = combo
+    v = decide(evalcheck=STATES["criterion"][crit], audit=STATES["data"][data], sprint=STATES["gap"][gap],
+               probe=STATES["probe"][prb], cost=STATES["economics"][eco], target=TARGET)
+    got = {k: c["status"] for k, c in v["conditions"].items()}
+    assert got == {"criterion": crit, "data": data, "prompting_gap": gap, "finetune_probe": prb, "economics": eco}
+    if crit == "not_held":
+        expected = "FIX_EVAL_FIRST"
+    elif gap == "not_held":
+        expected = "SHIP_PROMPT"
+    elif data == "not_held":
+        expected = "IMPROVE_DATA_FIRST"
+    elif "unknown" not in combo and "not_held" not in combo:
+        expected = "FINE_TUNE"
+    else:
+        expected = "KEEP_PROMPTING"
+    assert v["verdict"] == expected and v["verdict"] in VERDICTS
+    assert v["confidence"] in ("low", "medium", "high")
