@@ -73,6 +73,8 @@ def test_inference_cost_exact_without_growth():
     # fine-tuned prices 2x: (200 x 2.0 + 100 x 4.0) / 1e6 = 0.0008 per request
     assert breakdown(r, "fine_tuning")["inference"] == pytest.approx(96.0, rel=1e-12)
     assert r.tco["prompting"]["p05"] == r.tco["prompting"]["p95"] == pytest.approx(144.0)
+    per_1k = r.breakeven["inference_cost_per_1k_requests"]
+    assert (per_1k["prompting"], per_1k["fine_tuning"]) == pytest.approx((1.2, 0.8))
 
 
 def test_inference_cost_with_compounding_growth_is_the_geometric_sum():
@@ -262,6 +264,16 @@ def test_no_breakeven_when_finetuned_requests_cost_more():
     assert "never breaks even" in r.breakeven["reason"]
 
 
+def test_breakeven_zero_when_finetuning_is_cheaper_at_any_volume_and_quality_lowers_it():
+    r = run_cost_model(spec(sprint={"prompting_days": 30, "finetuning_days": 5}), n_draws=10)
+    assert r.breakeven_monthly_volume == 0.0 and "any volume" in r.breakeven["reason"]
+    priced = spec(**{**FULL, "quality": {"value_per_point_per_month": 500, "gain_points": 2}})
+    b = run_cost_model(priced, n_draws=10).breakeven
+    assert b["monthly_volume_with_quality_value"] == pytest.approx(
+        b["monthly_volume"] - 500 * 2 * 12 / (12 * 0.0004), rel=1e-6
+    )
+
+
 # ---------------------------------------------------------------------------------------------- decision outputs
 
 
@@ -283,7 +295,7 @@ def test_sensitivity_ranks_the_dominating_input_first():
     top = rows[0]
     assert (top["low"], top["high"]) == pytest.approx((1.9, 9.1))
     assert top["net_value_at_low"] > top["net_value_at_high"]  # a pricier fine-tune lowers its net value
-    assert top["p_finetune_cheaper_at_low"] >= top["p_finetune_cheaper_at_high"]
+    assert top["p_positive_at_low"] >= top["p_positive_at_high"]
 
 
 def test_default_run_with_many_draws_is_json_safe_and_complete():

@@ -323,6 +323,182 @@ def _print_audit(art: dict[str, Any]) -> None:
         out.print(f"adjudication queue: {len(art['adjudication_queue'])} contested items (most uncertain first)")
 
 
+def _verdict_line(art: dict[str, Any]) -> None:
+    colour = {"FINE_TUNE": "green", "SHIP_PROMPT": "green", "KEEP_PROMPTING": "cyan", "IMPROVE_DATA_FIRST": "yellow",
+              "FIX_EVAL_FIRST": "red"}.get(art["verdict"], "white")
+    out.print(f"verdict: [bold {colour}]{art['verdict']}[/] ({art['confidence']} confidence) — rule {escape(art['rule'])}")
+    for name, c in art["conditions"].items():
+        out.print(f"  {name:<15} {c['status']:<9} {c['source']:<9} {escape(c['summary'])}")
+    if art.get("next_actions"):
+        out.print("next actions:")
+        for a in art["next_actions"]:
+            out.print(f"  - {escape(a)}")
+
+
+@app.command("cost")
+def cost_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec (its costs: section holds the inputs).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (probe.json there, if any, supplies "
+                                          "labels needed and the quality gain).")] = Path("runs/cost"),
+    draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws.")] = 20000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print cost.json on stdout.")] = False,
+) -> None:
+    """The 18-month total cost of ownership of keep-prompting vs fine-tune, evaluation tax included, with uncertainty."""
+    from tunegate.artifacts import dumps
+    from tunegate.pipeline import cost_stage
+    from tunegate.spec import load_spec
+
+    try:
+        art = cost_stage(load_spec(config), out_dir, n_draws=draws)
+    except TunegateError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+        return
+    cur = art.get("currency", "$")
+    cur = f"{cur} " if cur.isalpha() else cur
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("path", "median", "p05", "p95"):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    for p in ("prompting", "fine_tuning"):
+        t = art["tco"][p]
+        table.add_row(p, *(f"{cur}{t[k]:,.0f}" for k in ("median", "p05", "p95")))
+    out.print(f"{art['horizon_months']}-month total cost of ownership ({art['n_draws']:,} draws):")
+    out.print(table)
+    env = art["expected_net_value_of_finetuning"]
+    out.print(f"P(fine-tune cheaper): {art['p_finetune_cheaper']:.2f} · expected net value of fine-tuning: "
+              f"{cur}{env['mean']:,.0f} (5–95%: {cur}{env['p05']:,.0f} to {cur}{env['p95']:,.0f})")
+    be = art.get("breakeven_monthly_volume")
+    out.print("break-even volume: " + (f"{be:,.0f} requests/month" if be is not None else
+                                       escape(str((art.get("breakeven") or {}).get("reason")))))
+    out.print("moves the answer most: " + ", ".join(s["input"] for s in art["sensitivity"][:5]))
+    out.print(f"written: {escape(str(Path(out_dir) / 'cost.json'))}")
+
+
+@app.command("decide")
+def decide_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory holding the stage artifacts.")],
+    config: Annotated[Optional[Path], typer.Option("--spec", help="The spec (target and declared evidence).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print verdict.json on stdout.")] = False,
+) -> None:
+    """The verdict from whatever artifacts exist: FIX_EVAL_FIRST, SHIP_PROMPT, IMPROVE_DATA_FIRST, KEEP_PROMPTING
+    or FINE_TUNE, each condition held / not held / unknown with its evidence, and next actions."""
+    from tunegate.artifacts import dumps
+    from tunegate.pipeline import decide_stage
+    from tunegate.spec import load_spec
+
+    try:
+        spec = load_spec(config) if config else None
+        art = decide_stage(run_dir, spec)
+    except TunegateError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+        return
+    _verdict_line(art)
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory holding the stage artifacts.")],
+) -> None:
+    """Write report.html (one self-contained file) and report.md from a run directory's artifacts."""
+    from tunegate.pipeline import report_stage
+
+    try:
+        html, md = report_stage(run_dir)
+    except TunegateError as exc:
+        _fail(str(exc))
+    out.print(f"wrote {escape(str(html))} and {escape(str(md))}")
+
+
+def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],
+         force: bool, resume: bool, quiet: bool) -> tuple[dict[str, Any], Path]:
+    from tunegate.pipeline import PROFILES, run_pipeline
+    from tunegate.spec import load_spec
+
+    if profile not in PROFILES:
+        _fail(f"--profile must be one of {', '.join(PROFILES)}")
+    spec = load_spec(spec_path)
+    if out_dir is None:
+        prefix = f"run-{_slug(spec.task.name)}-"
+        previous = sorted(Path("runs").glob(prefix + "*")) if resume else []
+        out_dir = previous[-1] if previous else Path("runs") / (prefix + datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+    def note(msg: str) -> None:
+        if not quiet:
+            err.print(f"[dim]{escape(msg)}[/]")
+
+    with _progress(enabled=not quiet, label="evaluating") as bar:
+        manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force, progress=note,
+                                eval_progress=bar)
+    return manifest, out_dir
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: "
+                                                    "runs/run-<task>-<time>).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): audit, "
+                                                      "eval, cost, decide, report.")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="quick (evaluation on 60 test items) or full.")
+                       ] = "full",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model for the evaluation stage.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run directory of this task.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-run stages even when their inputs are unchanged.")
+                     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Run the stages in order into one run directory (audit, eval, cost, decide, report), skipping stages whose
+    inputs and config hash are unchanged; prints the verdict and the report's path."""
+    from tunegate.pipeline import _read_json
+
+    try:
+        manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet)
+        verdict = _read_json(Path(d) / "verdict.json")
+    except TunegateError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted. Re-run with --resume to continue where it stopped.", EXIT_INTERRUPTED)
+    if verdict:
+        _verdict_line(verdict)
+    out.print(f"run directory: {escape(str(d))}" + (f" · report: {escape(str(Path(d) / 'report.html'))}"
+                                                     if (Path(d) / "report.html").exists() else ""))
+
+
+def _find_example() -> Path:
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        p = base / "examples" / "support-triage" / "tunegate.yaml"
+        if p.exists():
+            return p
+    _fail("the example task examples/support-triage was not found (run from the tunegate checkout)")
+    raise AssertionError  # unreachable
+
+
+@app.command("demo")
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo"),
+    profile: Annotated[str, typer.Option("--profile", help="quick (default: evaluation on 60 test items, "
+                                         "20,000 cost draws) or full.")] = "quick",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """The whole pipeline on the example task with the embedded offline models, ending with the verdict and the
+    report's path. The default model (SmolLM2-135M) shows the pipeline, not what a capable model achieves."""
+    from tunegate.pipeline import _read_json
+
+    try:
+        _, d = _run(_find_example(), out_dir, None, profile, None, False, False, quiet)
+        verdict = _read_json(Path(d) / "verdict.json")
+    except TunegateError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted. Run `tunegate demo` again: finished stages and model calls are reused.", EXIT_INTERRUPTED)
+    if verdict:
+        _verdict_line(verdict)
+    out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
+
+
 @app.command("schema")
 def schema_cmd(
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,

@@ -8,6 +8,7 @@ can act on a gate without parsing JSON.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,144 @@ def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any
            "run": run.model_dump(mode="json")}
     write_json_atomic(Path(run_dir) / "verdict.json", art)
     return art
+
+
+# --------------------------------------------------------------------------------------------------- cost
+
+
+def _quality_gain_points(arts: dict[str, Any]) -> float | None:
+    """Measured gain of the best probe over the best prompt, in metric points (0.01 of the metric = 1 point)."""
+    from tunegate.verdict import best_prompt
+
+    best, _, _ = best_prompt(arts.get("sprint"), arts.get("evals") or [], None)
+    probes = (arts.get("probe") or {}).get("probes") or []
+    if best is None or not probes:
+        return None
+    top = max(probes, key=lambda p: p.get("value") or -1)
+    if top.get("value") is None or best.get("value") is None:
+        return None
+    return max(0.0, (top["value"] - best["value"]) * 100)
+
+
+def cost_stage(spec: Spec, run_dir: str | Path, *, n_draws: int = 20000) -> dict[str, Any]:
+    """`tunegate cost`: the 18-month cost model, using the probe's labels-needed and quality gain when present."""
+    from tunegate.cost.model import run_cost_model
+
+    arts = collect_artifacts(run_dir)
+    labels_needed = ((arts.get("probe") or {}).get("learning_curve") or {}).get("labels_needed")
+    gain = _quality_gain_points(arts)
+    res = run_cost_model(spec.costs, labels_needed=labels_needed, quality_gain=gain, seed=spec.seed, n_draws=n_draws)
+    run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(), spec_path=str(spec.source) if spec.source else None)
+    run.finished = now_iso()
+    art = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "cost", **res.to_dict(),
+           "caller_inputs": {"labels_needed_from_probe": labels_needed, "quality_gain_points_measured": gain},
+           "run": run.model_dump(mode="json")}
+    write_json_atomic(Path(run_dir) / "cost.json", art)
+    return art
+
+
+# ------------------------------------------------------------------------------------------ report, run
+
+
+def report_stage(run_dir: str | Path) -> tuple[Path, Path]:
+    """`tunegate report`: report.html (self-contained) and report.md from the artifacts in a run directory."""
+    from tunegate.report.render import render_report
+
+    return render_report(run_dir)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work `run` does: `quick` trims the evaluation to a subset so the demo fits in minutes on a CPU."""
+
+    name: str
+    eval_limit: int | None
+    cost_draws: int
+
+
+PROFILES = {"quick": Profile("quick", 60, 20000), "full": Profile("full", None, 50000)}
+STAGES = ("audit", "eval", "cost", "decide", "report")
+
+
+def _fingerprint(paths: list[Path]) -> list[list[Any]]:
+    return [[str(p), p.stat().st_size, int(p.stat().st_mtime)] if p.exists() else [str(p), None, None]
+            for p in paths]
+
+
+def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: str) -> str:
+    """What a stage's result depends on: the spec, its data files, upstream artifacts, the profile and model."""
+    import hashlib
+    import json
+
+    data = [spec.resolve(p) for p in ([spec.data.path] if spec.data.path else list((spec.data.paths or {}).values()))]
+    if spec.data.annotations:
+        data.append(spec.resolve(spec.data.annotations.path))
+    upstream = {"audit": [], "eval": [], "cost": ["probe.json", "sprint.json"],
+                "decide": ["evalcheck.json", "audit.json", "sprint.json", "probe.json", "cost.json"],
+                "report": ["verdict.json", "cost.json", "audit.json"]}[stage]
+    payload = {"stage": stage, "config": spec.config_hash(), "data": _fingerprint(data), "profile": profile.name,
+               "model": model, "upstream": _fingerprint([run_dir / u for u in upstream]),
+               "evals": _fingerprint(sorted(run_dir.glob("**/eval.json"))) if stage in ("decide", "report") else []}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_pipeline(
+    spec: Spec, run_dir: str | Path, *, only: list[str] | None = None, profile: str = "quick",
+    model: str | None = None, force: bool = False, progress: ProgressFn | None = None,
+    eval_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the stages in order into one run directory; a stage whose inputs are unchanged since its last run there
+    is skipped. Returns the manifest (also ``pipeline.json``): per stage status, seconds, input hash, usage."""
+    import json
+    import time
+
+    from tunegate.errors import TunegateError
+    from tunegate.evals.runner import EvalOptions, run_eval
+
+    prof = PROFILES[profile]
+    unknown = [s for s in only or [] if s not in STAGES]
+    if unknown:
+        raise TunegateError(f"unknown stage(s) {', '.join(unknown)} (stages: {', '.join(STAGES)})")
+    d = Path(run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    manifest_path = d / "pipeline.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    stages = manifest.setdefault("stages", {})
+    model_id = model or spec.models.default
+    manifest.update({"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "pipeline", "task": spec.task.name,
+                     "profile": prof.name, "model": model_id, "config_hash": spec.config_hash()})
+    for stage in STAGES:
+        if only and stage not in only:
+            continue
+        h = _stage_hash(spec, stage, d, prof, model_id)
+        prev = stages.get(stage, {})
+        if not force and prev.get("input_hash") == h and prev.get("status") == "done":
+            stages[stage] = {**prev, "skipped": True}
+            if progress:
+                progress(f"{stage}: unchanged since the last run, skipped")
+            continue
+        if progress:
+            progress(f"{stage}: running")
+        t0 = time.perf_counter()
+        info: dict[str, Any] = {}
+        if stage == "audit":
+            art = audit_stage(spec, out_dir=d, progress=progress)
+            info["gate"] = art["gate"]
+        elif stage == "eval":
+            opts = EvalOptions(model=model_id, split="test", limit=prof.eval_limit, out_dir=d / "eval-test")
+            art = run_eval(spec, opts, progress=eval_progress)
+            info.update(value=art.value, ci_low=art.ci_low, ci_high=art.ci_high, usage=art.usage)
+        elif stage == "cost":
+            art = cost_stage(spec, d, n_draws=prof.cost_draws)
+            info["p_finetune_cheaper"] = art["p_finetune_cheaper"]
+        elif stage == "decide":
+            art = decide_stage(d, spec)
+            info.update(verdict=art["verdict"], confidence=art["confidence"])
+        else:
+            html, md = report_stage(d)
+            info.update(html=str(html), md=str(md))
+        stages[stage] = {"status": "done", "input_hash": h, "seconds": round(time.perf_counter() - t0, 2),
+                         "finished": now_iso(), "skipped": False, **info}
+        write_json_atomic(manifest_path, manifest)
+    write_json_atomic(manifest_path, manifest)
+    return manifest

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tunegate.cost.inputs import CostInputs
 from tunegate.errors import SpecError
 
 SCHEMA_VERSION = 1
@@ -305,10 +306,11 @@ class Spec(_Strict):
     seed: int = 0
     audit: AuditSpec = Field(default_factory=AuditSpec)
     evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
+    costs: CostInputs = Field(default_factory=CostInputs, description="The 18-month cost model's inputs "
+                              "(docs/cost-model.md).")
     # Later stages: accepted as mappings now, typed as those stages land.
     sprint: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)
-    costs: dict[str, Any] = Field(default_factory=dict)
     monitor: dict[str, Any] = Field(default_factory=dict)
 
     # Where the spec came from; relative paths in it resolve against this directory.

@@ -52,6 +52,16 @@ class _Shape:
     explicit_ft_out: bool
 
 
+def _per_request(x: Mapping[str, Any], s: _Shape) -> tuple[Any, Any]:
+    """Inference cost of one request on each path: tokens x price per 1M tokens."""
+    pin, pout = x["prices.input_per_1m"], x["prices.output_per_1m"]
+    mult = x.get("prices.finetuned_multiplier", 1.0)
+    fin = x["prices.finetuned_input_per_1m"] if s.explicit_ft_in else pin * mult
+    fout = x["prices.finetuned_output_per_1m"] if s.explicit_ft_out else pout * mult
+    cpr_p = (x["tokens.prompt_input"] * pin + x["tokens.prompt_output"] * pout) / 1e6
+    return cpr_p, (x["tokens.finetuned_input"] * fin + x["tokens.finetuned_output"] * fout) / 1e6
+
+
 def _components(x: Mapping[str, Any], events: Any, s: _Shape) -> tuple[dict, dict, Any]:
     """Cost components of both paths and the value of quality, elementwise over whatever shape ``x`` holds."""
     H, L = s.horizon, s.lead
@@ -59,13 +69,7 @@ def _components(x: Mapping[str, Any], events: Any, s: _Shape) -> tuple[dict, dic
     day, hour = x["rates.engineer_day"], x["rates.reviewer_hour"]
     g, v0 = x["monthly_growth"], x[VOLUME_KEY]
     s_h, s_l = geometric_months(g, H), geometric_months(g, L)
-
-    pin, pout = x["prices.input_per_1m"], x["prices.output_per_1m"]
-    mult = x.get("prices.finetuned_multiplier", 1.0)
-    fin = x["prices.finetuned_input_per_1m"] if s.explicit_ft_in else pin * mult
-    fout = x["prices.finetuned_output_per_1m"] if s.explicit_ft_out else pout * mult
-    cpr_p = (x["tokens.prompt_input"] * pin + x["tokens.prompt_output"] * pout) / 1e6
-    cpr_f = (x["tokens.finetuned_input"] * fin + x["tokens.finetuned_output"] * fout) / 1e6
+    cpr_p, cpr_f = _per_request(x, s)
 
     def tax(path: str, cpr: Any) -> tuple[Any, Any]:
         e = f"evaluation.{path}."
@@ -267,7 +271,8 @@ def run_cost_model(
         raise ValueError(f"n_draws must be at least 2, got {n_draws}")
     n = int(n_draws)
     dists = costs.flat_inputs()
-    sources = {k: ("spec" if k in costs.explicit_keys() else "default") for k in dists}
+    explicit = costs.explicit_keys()
+    sources = {k: ("spec" if k in explicit else "default") for k in dists}
     if labels_needed is not None:
         dists[LABELS_KEY], sources[LABELS_KEY] = _as_dist(labels_needed, "labels_needed", nonneg=True), "caller"
     if quality_gain is not None:
@@ -328,12 +333,15 @@ def _breakeven(draws: dict[str, np.ndarray], evaluate: _Evaluator, currency: str
     # expected cost over the horizon per unit of current monthly volume
     a_p, a_f = (at[v_ref][0] - b_p) / v_ref, (at[v_ref][1] - b_f) / v_ref
     gap_a, gap_b = a_p - a_f, b_f - b_p
+    cpr = _per_request(draws, evaluate.shape)
     out: dict[str, Any] = {
         "monthly_volume": None,
         "monthly_volume_with_quality_value": None,
         "reason": "",
-        "cost_per_monthly_request": {"prompting": a_p, "fine_tuning": a_f},
+        # Horizon cost per request/month of current volume (growth and lead time included): the slope in V.
+        "cost_per_unit_monthly_volume": {"prompting": a_p, "fine_tuning": a_f},
         "fixed_cost": {"prompting": b_p, "fine_tuning": b_f},
+        "inference_cost_per_1k_requests": {p: float(np.mean(c)) * 1000 for p, c in zip(PATHS, cpr)},
     }
     if gap_a <= 0:
         out["reason"] = (
@@ -358,7 +366,8 @@ def _sensitivity(dists: dict[str, Dist], draws: dict[str, np.ndarray], evaluate:
     """Tornado: swing each uncertain input between its 10th and 90th percentile.
 
     Expected net value is computed with every other input at its draws' mean (the classic one-at-a-time
-    tornado); P(fine-tune cheaper) with every other input still drawn, on the same draws.
+    tornado); P(net value > 0) with every other input still drawn, on the same draws. That probability is
+    P(fine-tune cheaper) when quality is unpriced, and the decision-relevant one when it is priced.
     """
     swung = [k for k, d in dists.items() if not d.is_point]
     if not swung:
@@ -377,8 +386,8 @@ def _sensitivity(dists: dict[str, Dist], draws: dict[str, np.ndarray], evaluate:
     for i, k in enumerate(swung):
         p_ends = []
         for val in ends[k]:
-            pp, ff, _ = evaluate({**draws, k: val})
-            p_ends.append(float(np.mean(_total(ff) < _total(pp))))
+            pp, ff, qq = evaluate({**draws, k: val})
+            p_ends.append(float(np.mean(_total(pp) - _total(ff) + qq > 0)))
         lo, hi = float(nv[2 * i]), float(nv[2 * i + 1])
         rows.append({
             "input": k,
@@ -388,8 +397,8 @@ def _sensitivity(dists: dict[str, Dist], draws: dict[str, np.ndarray], evaluate:
             "net_value_at_low": lo,
             "net_value_at_high": hi,
             "swing": abs(hi - lo),
-            "p_finetune_cheaper_at_low": p_ends[0],
-            "p_finetune_cheaper_at_high": p_ends[1],
+            "p_positive_at_low": p_ends[0],
+            "p_positive_at_high": p_ends[1],
             "p_swing": abs(p_ends[1] - p_ends[0]),
         })
     rows.sort(key=lambda r: (-r["swing"], -r["p_swing"], r["input"]))

@@ -1,0 +1,324 @@
+"""A tiny document model rendered twice: to HTML and to GitHub-flavoured Markdown.
+
+Sections build a list of blocks once; ``to_html`` and ``to_markdown`` render the same content, so the two
+reports cannot drift apart. Every string that reaches either renderer is escaped there (``html.escape`` for HTML;
+entities and backslashes for Markdown), so a section never has to remember to escape dataset text itself. The only
+pre-rendered markup is ``Chart.svg``, which comes from ``charts.py`` where every text is escaped.
+
+Number formatting lives here too, because a point estimate must never travel without its interval: ``fmt_ci``
+is the one place that decides how "value (95% CI low–high)" reads.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+# ---------------------------------------------------------------- inline pieces and blocks
+@dataclass
+class Badge:
+    """A status pill: ``kind`` picks the colour (good, bad, warn, neutral, info, outline), ``text`` is shown."""
+
+    text: str
+    kind: str = "neutral"
+
+
+@dataclass
+class Code:
+    text: str
+
+
+@dataclass
+class Strong:
+    text: str
+
+
+Inline = Union[str, Badge, Code, Strong]
+Cell = Union[Inline, list]  # a list of Inline pieces
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    anchor: str | None = None
+
+
+@dataclass
+class Para:
+    parts: list
+    kind: str = ""  # "", "note" (muted) or "missing" (a "not measured yet" callout)
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]
+    numeric: tuple[int, ...] = ()  # right-aligned columns
+    caption: str | None = None
+
+
+@dataclass
+class Chart:
+    svg: str
+    alt: str
+
+
+@dataclass
+class Bullets:
+    items: list[list[Any]]
+    ordered: bool = False
+
+
+@dataclass
+class Stats:
+    """Headline numbers as tiles: (label, value, sub-line)."""
+
+    items: list[tuple[str, Any, Any]]
+
+
+@dataclass
+class Box:
+    """A styled container (card, grid); Markdown renders only its children."""
+
+    cls: str
+    children: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- defensive number formatting
+def num(x: Any) -> float | None:
+    """A finite float, or None for anything else (bools, strings, NaN, null): artifacts are read defensively."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def fmt_num(x: Any, digits: int | None = None) -> str:
+    """Readable number: 3 decimals below 1, 2 below 100, grouped integers above; non-numbers as text."""
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    v = num(x)
+    if v is None:
+        return str(x)
+    if isinstance(x, int) or (v.is_integer() and abs(v) >= 100):
+        return f"{int(round(v)):,}"
+    if digits is not None:
+        return f"{v:,.{digits}f}"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a < 0.001:
+        return f"{v:.1e}"
+    if a < 1:
+        return f"{v:.3f}"
+    if a < 100:
+        return f"{v:.2f}"
+    return f"{v:,.0f}"
+
+
+def fmt_pct(x: Any) -> str:
+    v = num(x)
+    if v is None:
+        return "–"
+    if 0 < v < 0.001:
+        return "<0.1%"
+    if 0.999 < v < 1:
+        return ">99.9%"
+    return f"{100 * v:.1f}%"
+
+
+def fmt_ci(value: Any, lo: Any = None, hi: Any = None, *, fmt=fmt_num, level: Any = 0.95) -> str:
+    """``value (95% CI lo–hi)``; the interval is dropped only when it does not exist."""
+    if num(value) is None and value is not None:
+        return str(value)
+    s = fmt(value)
+    if num(lo) is not None and num(hi) is not None:
+        lv = num(level)
+        pct = f"{100 * lv:g}% CI " if lv is not None and 0 < lv < 1 else "CI "
+        s += f" ({pct}{fmt(lo)}–{fmt(hi)})"
+    return s
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "$": "$", "€": "€", "£": "£"}
+
+
+def money_formatter(currency: Any):
+    """A function that writes amounts compactly (``$12.3k``, ``€1.20M``) in the artifact's currency label."""
+    cur = str(currency) if currency else "$"
+    sym = _SYMBOLS.get(cur.upper(), _SYMBOLS.get(cur))
+    prefix = sym if sym else cur + " "
+
+    def fmt(x: Any) -> str:
+        v = num(x)
+        if v is None:
+            return "–" if x is None else str(x)
+        sign = "−" if v < 0 else ""
+        a = abs(v)
+        if a >= 1e9:
+            body = f"{a / 1e9:.3g}B"
+        elif a >= 1e6:
+            body = f"{a / 1e6:.3g}M"
+        elif a >= 1e4:
+            body = f"{a / 1e3:.3g}k"
+        elif a >= 100:
+            body = f"{a:,.0f}"
+        else:
+            body = f"{a:.2f}"
+        return f"{sign}{prefix}{body}"
+
+    return fmt
+
+
+def humanize(key: Any) -> str:
+    return str(key).replace("_", " ")
+
+
+def get(d: Any, *keys: str, default: Any = None) -> Any:
+    """``d[k]`` for the first key present (aliases), tolerating a non-dict ``d``."""
+    if not isinstance(d, dict):
+        return default
+    for k in keys:
+        if k in d and d[k] is not None:
+            return d[k]
+    return default
+
+
+def as_list(x: Any) -> list:
+    return x if isinstance(x, list) else []
+
+
+def as_dict(x: Any) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+# ---------------------------------------------------------------- HTML
+def _h(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _inline_html(p: Any) -> str:
+    if isinstance(p, Badge):
+        return f'<span class="badge b-{_h(p.kind)}">{_h(p.text)}</span>'
+    if isinstance(p, Code):
+        return f"<code>{_h(p.text)}</code>"
+    if isinstance(p, Strong):
+        return f"<strong>{_h(p.text)}</strong>"
+    if isinstance(p, list):
+        return "".join(_inline_html(q) for q in p)
+    return _h("" if p is None else p)
+
+
+def to_html(blocks: list) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            anchor = f' id="{_h(b.anchor)}"' if b.anchor else ""
+            out.append(f"<h{b.level}{anchor}>{_h(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            cls = f' class="{_h(b.kind)}"' if b.kind else ""
+            out.append(f"<p{cls}>{_inline_html(b.parts)}</p>")
+        elif isinstance(b, Table):
+            out.append(_table_html(b))
+        elif isinstance(b, Chart):
+            out.append(f'<figure class="chart">{b.svg}<figcaption>{_h(b.alt)}</figcaption></figure>')
+        elif isinstance(b, Bullets):
+            tag = "ol" if b.ordered else "ul"
+            items = "".join(f"<li>{_inline_html(i)}</li>" for i in b.items)
+            out.append(f"<{tag}>{items}</{tag}>")
+        elif isinstance(b, Stats):
+            tiles = "".join(
+                f'<div class="stat"><div class="stat-label">{_h(lab)}</div>'
+                f'<div class="stat-value">{_inline_html(val)}</div>'
+                + (f'<div class="stat-sub">{_inline_html(sub)}</div>' if sub else "") + "</div>"
+                for lab, val, sub in b.items)
+            out.append(f'<div class="stats">{tiles}</div>')
+        elif isinstance(b, Box):
+            out.append(f'<div class="{_h(b.cls)}">{to_html(b.children)}</div>')
+    return "\n".join(out)
+
+
+def _table_html(t: Table) -> str:
+    def cls(i: int) -> str:
+        return ' class="num"' if i in t.numeric else ""
+
+    head = "".join(f"<th{cls(i)}>{_h(h)}</th>" for i, h in enumerate(t.headers))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{_inline_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+                   for r in t.rows)
+    cap = f"<caption>{_h(t.caption)}</caption>" if t.caption else ""
+    return f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+# ---------------------------------------------------------------- Markdown
+_MD_SPECIAL = re.compile(r"([\\`*\[\]])")
+
+
+def md_escape(s: Any, *, cell: bool = False) -> str:
+    """Inert Markdown text: HTML-significant characters as entities, emphasis/link syntax backslashed.
+
+    In table cells pipes are escaped and newlines folded, so a label like ``a|b`` cannot split a row.
+    """
+    text = str("" if s is None else s)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    if cell:
+        text = text.replace("|", "\\|")
+        text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    return text
+
+
+_BADGE_MD = {"good": "✓", "bad": "✗", "warn": "!", "neutral": "?", "info": "ℹ", "outline": ""}
+
+
+def _inline_md(p: Any, cell: bool = False) -> str:
+    if isinstance(p, Badge):
+        mark = _BADGE_MD.get(p.kind, "")
+        return f"**{(mark + ' ') if mark else ''}{md_escape(p.text, cell=cell)}**"
+    if isinstance(p, Code):
+        if re.search(r"[<>&|`\r\n]", p.text):  # code spans cannot be escaped: fall back to plain text
+            return md_escape(p.text, cell=cell)
+        return f"`{p.text}`"
+    if isinstance(p, Strong):
+        return f"**{md_escape(p.text, cell=cell)}**"
+    if isinstance(p, list):
+        return "".join(_inline_md(q, cell) for q in p)
+    return md_escape(p, cell=cell)
+
+
+def to_markdown(blocks: list) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {md_escape(b.text)}")
+        elif isinstance(b, Para):
+            text = _inline_md(b.parts)
+            out.append(f"> {text}" if b.kind in ("note", "missing") else text)
+        elif isinstance(b, Table):
+            if b.caption:
+                out.append(f"*{md_escape(b.caption)}*\n")
+            row = lambda cells: "| " + " | ".join(_inline_md(c, cell=True) or " " for c in cells) + " |"  # noqa: E731
+            sep = "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
+            out.append("\n".join([row(b.headers), sep, *(row(r) for r in b.rows)]))
+        elif isinstance(b, Chart):
+            out.append(f"*Chart in report.html: {md_escape(b.alt)}*")
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"{f'{i + 1}.' if b.ordered else '-'} {_inline_md(item)}"
+                                 for i, item in enumerate(b.items)))
+        elif isinstance(b, Stats):
+            out.append("\n".join(f"- **{md_escape(lab)}:** {_inline_md(val)}"
+                                 + (f" — {_inline_md(sub)}" if sub else "") for lab, val, sub in b.items))
+        elif isinstance(b, Box):
+            inner = to_markdown(b.children)
+            if inner:
+                out.append(inner)
+    return "\n\n".join(o for o in out if o)
