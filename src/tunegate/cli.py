@@ -467,6 +467,51 @@ def run_cmd(
                                                      if (Path(d) / "report.html").exists() else ""))
 
 
+@app.command("assess")
+def assess_cmd(
+    answers: Annotated[Optional[Path], typer.Option("--answers", help="A YAML file of answers (keys as in "
+                                                    "`tunegate assess --list`) instead of asking.")] = None,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Where to write the spec.")] = Path("assess.yaml"),
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Where cost.json and verdict.json go.")
+                       ] = Path("runs/assess"),
+    list_questions: Annotated[bool, typer.Option("--list", help="List the question keys and exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print verdict.json on stdout.")] = False,
+) -> None:
+    """Walk through the framework's questions (criterion, data, sprint results, volumes, prices, team), write the
+    answers as a spec with declared evidence, and print the verdict and the 18-month cost model at once."""
+    from tunegate.artifacts import dumps
+    from tunegate.assess import QUESTIONS, answers_to_spec, ask, load_answers, write_spec
+    from tunegate.pipeline import cost_stage, decide_stage
+    from tunegate.spec import load_spec
+
+    if list_questions:
+        for q in QUESTIONS:
+            out.print(f"{q.key:<18} {escape(q.text)}" + (f" [default {q.default}]" if q.default is not None else ""))
+        return
+    try:
+        if answers is not None:
+            got = load_answers(answers)
+        else:
+            got = ask(lambda q: typer.prompt(q.text, default="" if q.default is None else str(q.default),
+                                             show_default=q.default is not None),
+                      echo=lambda s: out.print(f"[bold]{escape(s)}[/]" if s.strip() else ""))
+        path = write_spec(answers_to_spec(got), out_file)
+        spec = load_spec(path)
+        cost = cost_stage(spec, run_dir)
+        verdict = decide_stage(run_dir, spec)
+    except TunegateError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(dumps(verdict, indent=None) + "\n")
+        return
+    out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(run_dir))}/cost.json, verdict.json")
+    env = cost["expected_net_value_of_finetuning"]
+    out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
+              f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) {cost['p_finetune_cheaper']:.2f}; "
+              f"expected net value of fine-tuning {env['mean']:,.0f}")
+    _verdict_line(verdict)
+
+
 def _find_example() -> Path:
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
         p = base / "examples" / "support-triage" / "tunegate.yaml"

@@ -246,9 +246,11 @@ def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: 
     import hashlib
     import json
 
-    data = [spec.resolve(p) for p in ([spec.data.path] if spec.data.path else list((spec.data.paths or {}).values()))]
-    if spec.data.annotations:
-        data.append(spec.resolve(spec.data.annotations.path))
+    data: list[Path] = []
+    if spec.data is not None:
+        data = [spec.resolve(p) for p in ([spec.data.path] if spec.data.path else list((spec.data.paths or {}).values()))]
+        if spec.data.annotations:
+            data.append(spec.resolve(spec.data.annotations.path))
     upstream = {"audit": [], "eval": [], "cost": ["probe.json", "sprint.json"],
                 "decide": ["evalcheck.json", "audit.json", "sprint.json", "probe.json", "cost.json"],
                 "report": ["verdict.json", "cost.json", "audit.json"]}[stage]
@@ -285,6 +287,10 @@ def run_pipeline(
                      "profile": prof.name, "model": model_id, "config_hash": spec.config_hash()})
     for stage in STAGES:
         if only and stage not in only:
+            continue
+        if stage in ("audit", "eval") and spec.data is None:
+            if progress:
+                progress(f"{stage}: skipped, the spec has no data (its evidence is declared)")
             continue
         h = _stage_hash(spec, stage, d, prof, model_id)
         prev = stages.get(stage, {})

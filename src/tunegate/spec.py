@@ -56,8 +56,6 @@ class TaskSpec(_Strict):
     @model_validator(mode="after")
     def _kind_requirements(self) -> TaskSpec:
         if self.kind == "classification":
-            if len(self.labels) < 2:
-                raise ValueError("a classification task needs at least two labels under task.labels")
             names = [lab.name for lab in self.labels]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -300,7 +298,8 @@ class Spec(_Strict):
 
     schema_version: int = SCHEMA_VERSION
     task: TaskSpec
-    data: DataSpec
+    data: DataSpec | None = Field(None, description="The examples. Only a spec of declared evidence (tunegate "
+                                  "assess) goes without.")
     eval: EvalSpec = Field(default_factory=EvalSpec)
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     seed: int = 0
@@ -318,6 +317,10 @@ class Spec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Spec:
+        if self.data is None:
+            return self
+        if self.task.kind == "classification" and len(self.task.labels) < 2:
+            raise ValueError("a classification task needs at least two labels under task.labels")
         f = self.data.fields
         if self.task.kind == "classification" and not f.label:
             raise ValueError("a classification task needs data.fields.label (the gold label column)")
@@ -332,6 +335,13 @@ class Spec(_Strict):
     @property
     def source(self) -> Path | None:
         return self._source
+
+    def require_data(self) -> DataSpec:
+        """The data section, or an error naming it: stages that read examples need one."""
+        if self.data is None:
+            raise SpecError("this spec has no data: section (stages that read examples need one)",
+                            file=self.source, field="data")
+        return self.data
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the spec, relative to the spec file's directory."""

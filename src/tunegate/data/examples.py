@@ -142,6 +142,7 @@ def _parse_row(row: Row, spec: Spec, fixed_split: str | None) -> Example:
 def load_examples(spec: Spec, *, skip_invalid: bool = False) -> Dataset:
     """Load, validate and split the examples a spec points at."""
     sources: list[tuple[Path, str | None]]
+    spec.require_data()
     if spec.data.paths:
         sources = [(spec.resolve(p), split) for split, p in spec.data.paths.items()]
         split_source = "files"

@@ -277,13 +277,9 @@ def md_escape(s: Any, *, cell: bool = False) -> str:
     return text
 
 
-_BADGE_MD = {"good": "✓", "bad": "✗", "warn": "!", "neutral": "?", "info": "ℹ", "outline": ""}
-
-
 def _inline_md(p: Any, cell: bool = False) -> str:
     if isinstance(p, Badge):
-        mark = _BADGE_MD.get(p.kind, "")
-        return f"**{(mark + ' ') if mark else ''}{md_escape(p.text, cell=cell)}**"
+        return f"**{md_escape(p.text, cell=cell)}**"
     if isinstance(p, Code):
         if re.search(r"[<>&|`\r\n]", p.text):  # code spans cannot be escaped: fall back to plain text
             return md_escape(p.text, cell=cell)
@@ -322,3 +318,62 @@ def to_markdown(blocks: list) -> str:
             if inner:
                 out.append(inner)
     return "\n\n".join(o for o in out if o)
+
+
+# ---------------------------------------------------------------- evidence dictionaries
+def fmt_value(v: Any) -> str:
+    """Any artifact value as text; dicts that carry an interval are shown with it."""
+    if v is None:
+        return "not measured"
+    if isinstance(v, dict):
+        val = get(v, "value", "mean", "estimate")
+        lo, hi = get(v, "ci_low", "low", "p05"), get(v, "ci_high", "high", "p95")
+        if val is not None or (num(lo) is not None and num(hi) is not None):
+            if val is None:
+                return f"{fmt_num(lo)}–{fmt_num(hi)}"
+            return fmt_ci(val, lo, hi, level=get(v, "confidence", default=0.95))
+        parts = [f"{humanize(k)}: {fmt_value(x)}" for k, x in list(v.items())[:6]]
+        return "; ".join(parts) + ("; …" if len(v) > 6 else "")
+    if isinstance(v, list):
+        if v and all(isinstance(x, dict) for x in v):
+            return f"{len(v)} entries"
+        shown = ", ".join(fmt_value(x) for x in v[:8])
+        return shown + (f", … ({len(v)} in all)" if len(v) > 8 else "")
+    return fmt_num(v)
+
+
+def fold_evidence(d: Any, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(name, text) pairs with interval siblings folded in: ``x``, ``x_ci_low``, ``x_ci_high`` → one row.
+
+    Recognised siblings: ``x_ci_low/x_ci_high``, ``x_low/x_high``, ``x_ci`` ({low, high} or [low, high]), and a
+    bare ``value`` with ``ci_low/ci_high``. A point estimate is never shown without an interval that exists.
+    """
+    d = as_dict(d)
+    pairs: dict[str, tuple[Any, Any]] = {}
+    used: set[str] = set(skip)
+    for k in d:
+        cands = [(f"{k}_ci_low", f"{k}_ci_high"), (f"{k}_low", f"{k}_high")]
+        if k == "value":
+            cands.insert(0, ("ci_low", "ci_high"))
+        for lo_k, hi_k in cands:
+            if lo_k in d and hi_k in d:
+                pairs[k] = (d[lo_k], d[hi_k])
+                used |= {lo_k, hi_k}
+                break
+        else:
+            ci = d.get(f"{k}_ci")
+            if isinstance(ci, dict):
+                pairs[k] = (get(ci, "low", "ci_low"), get(ci, "high", "ci_high"))
+                used.add(f"{k}_ci")
+            elif isinstance(ci, list) and len(ci) == 2:
+                pairs[k] = (ci[0], ci[1])
+                used.add(f"{k}_ci")
+    rows = []
+    for k, v in d.items():
+        if k in used:
+            continue
+        if k in pairs and num(v) is not None:
+            rows.append((humanize(k), fmt_ci(v, *pairs[k])))
+        else:
+            rows.append((humanize(k), fmt_value(v)))
+    return rows
