@@ -188,3 +188,25 @@ def test_unreadable_exports_name_the_file(tmp_path):
         import_argilla(p)
     with pytest.raises(DataError, match="file not found"):
         import_argilla(tmp_path / "missing.json")
+
+
+def test_import_annotations_cli_writes_long_format_that_audit_reads(tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+
+    path = tmp_path / "project-3.json"
+    path.write_text(json.dumps(_ls_export()), encoding="utf-8")
+    out = tmp_path / "ann.csv"
+    r = CliRunner().invoke(app, ["import-annotations", str(path), "--from", "label-studio", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "wrote 4 annotations" in r.output and "skipped 2" in r.output
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0] == {"item_id": "101", "annotator": "7", "label": "Positive",
+                       "timestamp": "2024-05-02T09:00:00.000000Z"}
+    r = CliRunner().invoke(app, ["audit", "--annotations", str(out), "--json"])
+    assert r.exit_code in (3, 4) and json.loads(r.stdout)["agreement"]["n_items"] == 2
+    r = CliRunner().invoke(app, ["import-annotations", str(path), "--from", "prodigy"])
+    assert r.exit_code == 2

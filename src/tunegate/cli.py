@@ -544,6 +544,42 @@ def demo_cmd(
     out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
 
 
+@app.command("import-annotations")
+def import_annotations_cmd(
+    export: Annotated[Path, typer.Argument(help="A Label Studio or Argilla JSON/JSONL export.")],
+    source: Annotated[str, typer.Option("--from", help="label-studio or argilla.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The long-format CSV to write.")
+                        ] = Path("annotations.csv"),
+    question: Annotated[Optional[str], typer.Option("--question", help="The label question / control name, when "
+                                                    "the export has several.")] = None,
+    id_field: Annotated[Optional[str], typer.Option("--id-field", help="A field of the task data to use as the "
+                                                    "item id (default: the task / record id).")] = None,
+) -> None:
+    """Convert a labeling tool's export into long-format annotations (item_id, annotator, label, timestamp)."""
+    import csv
+
+    from tunegate.data.importers import import_argilla, import_label_studio
+
+    try:
+        if source == "label-studio":
+            anns = import_label_studio(export, from_name=question, id_field=id_field)
+        elif source == "argilla":
+            anns = import_argilla(export, question=question, id_field=id_field)
+        else:
+            _fail("--from must be label-studio or argilla")
+    except TunegateError as exc:
+        _fail(str(exc))
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with out_file.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item_id", "annotator", "label", "timestamp"])
+        for a in anns:
+            w.writerow([a.item_id, a.annotator, a.label, a.timestamp or ""])
+    rep = getattr(anns, "report", {})
+    out.print(f"wrote {len(anns)} annotations to {escape(str(out_file))}; skipped {rep.get('n_skipped', 0)} "
+              f"({escape(json.dumps(rep.get('skipped', {})))})")
+
+
 @app.command("schema")
 def schema_cmd(
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,

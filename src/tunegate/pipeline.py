@@ -118,6 +118,11 @@ def audit_stage(
                               embedding_model=spec.models.embedding, spec=spec, seed=spec.seed,
                               progress=progress, task=spec.task.name, adjudications=adjudications)
     art["skipped_rows"] = [vars(s) for s in dataset.skipped]
+    probe = _read_json(Path(out_dir) / "probe.json") if out_dir else None
+    needed = ((probe or {}).get("learning_curve") or {}).get("labels_needed")
+    if art.get("quantity") and needed is not None:
+        art["quantity"].update(labels_needed_from_probe=needed,
+                               note="labels needed to reach the target, from the probe's learning curve")
     if out_dir:
         out = Path(out_dir)
         write_json_atomic(out / "audit.json", art)
