@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+
+from tunegate.cli_output import err, fmt, out, print_audit, print_cost, print_eval, print_verdict, progress_bar
 
 from tunegate import __version__
 from tunegate.errors import TunegateError
@@ -33,8 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(emoji=False, highlight=False)
-err = Console(stderr=True, emoji=False, highlight=False)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -62,10 +60,6 @@ def main(
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[:60]
-
-
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
 
 
 @app.command("eval")
@@ -104,7 +98,7 @@ def eval_cmd(
             out_dir = Path("runs") / f"eval-{_slug(spec.task.name)}-{_slug(model_id)}-{split}-{stamp}"
         opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
                            out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid)
-        with _progress(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
+        with progress_bar(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
             art = run_eval(spec, opts, progress=progress)
     except TunegateError as exc:
         _fail(str(exc))
@@ -114,61 +108,7 @@ def eval_cmd(
     if as_json:
         sys.stdout.write(art.model_dump_json() + "\n")
         return
-    _print_eval(art)
-
-
-def _print_eval(art: Any) -> None:
-    u = art.usage.get("total", {})
-    pct = int(art.confidence * 100)
-    out.print(f"[bold]{escape(art.task)}[/] · {escape(art.model)} · {art.split} split · method {art.method}")
-    out.print(f"{art.metric}: [bold]{_fmt(art.value)}[/]  ({pct}% CI {_fmt(art.ci_low)}–{_fmt(art.ci_high)}, "
-              f"{art.ci_method})" + (f"  target {art.target:g}" if art.target is not None else ""))
-    out.print(f"items: {art.n_total} · scored {art.n} · unscored {art.n_unscored} · failed calls {art.n_errors}")
-    if art.n_unscored:
-        out.print(f"  if unscored counted as wrong: {_fmt(art.value_unscored_as_wrong)}")
-        for reason, count in sorted(art.unscored_reasons.items(), key=lambda kv: -kv[1])[:5]:
-            out.print(f"  unscored: {count} × {escape(reason)}")
-    table = Table(show_header=True, header_style="bold", box=None)
-    for col in ("metric", "value", "CI low", "CI high", "n"):
-        table.add_column(col)
-    for m in art.metrics.values():
-        table.add_row(m.name, _fmt(m.value), _fmt(m.ci_low), _fmt(m.ci_high), str(m.n))
-    out.print(table)
-    out.print(f"calls: {u.get('calls', 0)} (backend {u.get('backend_calls', 0)}, cache hits {u.get('cache_hits', 0)}) "
-              f"· tokens in {u.get('input_tokens', 0)} / out {u.get('output_tokens', 0)} · cost {u.get('cost', 0):.4f}")
-    if art.skipped_rows:
-        out.print(f"[yellow]skipped {len(art.skipped_rows)} invalid rows[/] (listed in eval.json)")
-    if art.results_file:
-        out.print(f"results: {escape(str(Path(art.results_file).parent))}")
-
-
-class _progress:
-    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal."""
-
-    def __init__(self, *, enabled: bool, label: str) -> None:
-        self.enabled = enabled and err.is_terminal
-        self.label = label
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
-        self._bar.__enter__()
-        self._task = self._bar.add_task(self.label, total=None)
-
-        def update(done: int, total: int) -> None:
-            self._bar.update(self._task, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+    print_eval(art)
 
 
 @app.command("compare")
@@ -191,9 +131,9 @@ def compare_cmd(
         return
     pct = int(res.confidence * 100)
     out.print(f"{res.metric} on {res.n_shared} shared items (only in A: {res.n_only_a}, only in B: {res.n_only_b})")
-    out.print(f"  A {escape(res.model_a)}: {_fmt(res.value_a)}    B {escape(res.model_b)}: {_fmt(res.value_b)}")
-    out.print(f"  B − A: [bold]{_fmt(res.diff)}[/]  ({pct}% paired-bootstrap CI {_fmt(res.diff_ci_low)} to "
-              f"{_fmt(res.diff_ci_high)})")
+    out.print(f"  A {escape(res.model_a)}: {fmt(res.value_a)}    B {escape(res.model_b)}: {fmt(res.value_b)}")
+    out.print(f"  B − A: [bold]{fmt(res.diff)}[/]  ({pct}% paired-bootstrap CI {fmt(res.diff_ci_low)} to "
+              f"{fmt(res.diff_ci_high)})")
     if res.mcnemar:
         m = res.mcnemar
         out.print(f"  exact McNemar: p = {m['p_value']:.4g} (A wrong/B right {m['b01']}, A right/B wrong {m['b10']})")
@@ -297,42 +237,8 @@ def audit_cmd(
     if as_json:
         sys.stdout.write(dumps(art, indent=None) + "\n")
     else:
-        _print_audit(art)
+        print_audit(art)
     raise typer.Exit(GATE_EXIT_CODES[art["gate"]])
-
-
-def _print_audit(art: dict[str, Any]) -> None:
-    colour = {"pass": "green", "fail": "red", "unknown": "yellow"}[art["gate"]]
-    out.print(f"data gate: [bold {colour}]{art['gate'].upper()}[/]")
-    for r in art["reasons"]:
-        out.print(f"  {escape(r)}")
-    table = Table(show_header=True, header_style="bold", box=None)
-    for col in ("check", "status", "value", "threshold", "detail"):
-        table.add_column(col, overflow="fold")
-    for c in art["checks"]:
-        table.add_row(c["name"], c["status"], escape(str(c["value"])), escape(str(c["threshold"])),
-                      escape(c["detail"][:160]))
-    out.print(table)
-    agg = art.get("aggregation")
-    if agg:
-        extra = (f", accuracy vs gold {agg['accuracy_vs_gold']:.4f} on {agg['n_gold']} items"
-                 if agg.get("accuracy_vs_gold") is not None else "")
-        out.print(f"aggregation: {agg['method']}" + (f", converged={agg.get('converged')} in {agg.get('n_iter')} "
-                                                     "iterations" if agg.get("n_iter") else "") + extra)
-    if art.get("adjudication_queue"):
-        out.print(f"adjudication queue: {len(art['adjudication_queue'])} contested items (most uncertain first)")
-
-
-def _verdict_line(art: dict[str, Any]) -> None:
-    colour = {"FINE_TUNE": "green", "SHIP_PROMPT": "green", "KEEP_PROMPTING": "cyan", "IMPROVE_DATA_FIRST": "yellow",
-              "FIX_EVAL_FIRST": "red"}.get(art["verdict"], "white")
-    out.print(f"verdict: [bold {colour}]{art['verdict']}[/] ({art['confidence']} confidence) — rule {escape(art['rule'])}")
-    for name, c in art["conditions"].items():
-        out.print(f"  {name:<15} {c['status']:<9} {c['source']:<9} {escape(c['summary'])}")
-    if art.get("next_actions"):
-        out.print("next actions:")
-        for a in art["next_actions"]:
-            out.print(f"  - {escape(a)}")
 
 
 @app.command("cost")
@@ -355,23 +261,7 @@ def cost_cmd(
     if as_json:
         sys.stdout.write(dumps(art, indent=None) + "\n")
         return
-    cur = art.get("currency", "$")
-    cur = f"{cur} " if cur.isalpha() else cur
-    table = Table(show_header=True, header_style="bold", box=None)
-    for col in ("path", "median", "p05", "p95"):
-        table.add_column(col, justify="right" if col != "path" else "left")
-    for p in ("prompting", "fine_tuning"):
-        t = art["tco"][p]
-        table.add_row(p, *(f"{cur}{t[k]:,.0f}" for k in ("median", "p05", "p95")))
-    out.print(f"{art['horizon_months']}-month total cost of ownership ({art['n_draws']:,} draws):")
-    out.print(table)
-    env = art["expected_net_value_of_finetuning"]
-    out.print(f"P(fine-tune cheaper): {art['p_finetune_cheaper']:.2f} · expected net value of fine-tuning: "
-              f"{cur}{env['mean']:,.0f} (5–95%: {cur}{env['p05']:,.0f} to {cur}{env['p95']:,.0f})")
-    be = art.get("breakeven_monthly_volume")
-    out.print("break-even volume: " + (f"{be:,.0f} requests/month" if be is not None else
-                                       escape(str((art.get("breakeven") or {}).get("reason")))))
-    out.print("moves the answer most: " + ", ".join(s["input"] for s in art["sensitivity"][:5]))
+    print_cost(art)
     out.print(f"written: {escape(str(Path(out_dir) / 'cost.json'))}")
 
 
@@ -395,7 +285,7 @@ def decide_cmd(
     if as_json:
         sys.stdout.write(dumps(art, indent=None) + "\n")
         return
-    _verdict_line(art)
+    print_verdict(art)
 
 
 @app.command("report")
@@ -429,7 +319,7 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
         if not quiet:
             err.print(f"[dim]{escape(msg)}[/]")
 
-    with _progress(enabled=not quiet, label="evaluating") as bar:
+    with progress_bar(enabled=not quiet, label="evaluating") as bar:
         manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force, progress=note,
                                 eval_progress=bar)
     return manifest, out_dir
@@ -462,7 +352,7 @@ def run_cmd(
     except KeyboardInterrupt:
         _fail("interrupted. Re-run with --resume to continue where it stopped.", EXIT_INTERRUPTED)
     if verdict:
-        _verdict_line(verdict)
+        print_verdict(verdict)
     out.print(f"run directory: {escape(str(d))}" + (f" · report: {escape(str(Path(d) / 'report.html'))}"
                                                      if (Path(d) / "report.html").exists() else ""))
 
@@ -509,7 +399,7 @@ def assess_cmd(
     out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
               f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) {cost['p_finetune_cheaper']:.2f}; "
               f"expected net value of fine-tuning {env['mean']:,.0f}")
-    _verdict_line(verdict)
+    print_verdict(verdict)
 
 
 def _find_example() -> Path:
@@ -540,7 +430,7 @@ def demo_cmd(
     except KeyboardInterrupt:
         _fail("interrupted. Run `tunegate demo` again: finished stages and model calls are reused.", EXIT_INTERRUPTED)
     if verdict:
-        _verdict_line(verdict)
+        print_verdict(verdict)
     out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
 
 

@@ -1,0 +1,130 @@
+"""Terminal output of the CLI: result tables, the verdict, progress bars.
+
+Kept apart from the command definitions so that cli.py stays a thin parse-call-print layer. Everything printed
+that comes from data or models is escaped for rich markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console(emoji=False, highlight=False)
+err = Console(stderr=True, emoji=False, highlight=False)
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def print_eval(art: Any) -> None:
+    u = art.usage.get("total", {})
+    pct = int(art.confidence * 100)
+    out.print(f"[bold]{escape(art.task)}[/] · {escape(art.model)} · {art.split} split · method {art.method}")
+    out.print(f"{art.metric}: [bold]{fmt(art.value)}[/]  ({pct}% CI {fmt(art.ci_low)}–{fmt(art.ci_high)}, "
+              f"{art.ci_method})" + (f"  target {art.target:g}" if art.target is not None else ""))
+    out.print(f"items: {art.n_total} · scored {art.n} · unscored {art.n_unscored} · failed calls {art.n_errors}")
+    if art.n_unscored:
+        out.print(f"  if unscored counted as wrong: {fmt(art.value_unscored_as_wrong)}")
+        for reason, count in sorted(art.unscored_reasons.items(), key=lambda kv: -kv[1])[:5]:
+            out.print(f"  unscored: {count} × {escape(reason)}")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("metric", "value", "CI low", "CI high", "n"):
+        table.add_column(col)
+    for m in art.metrics.values():
+        table.add_row(m.name, fmt(m.value), fmt(m.ci_low), fmt(m.ci_high), str(m.n))
+    out.print(table)
+    out.print(f"calls: {u.get('calls', 0)} (backend {u.get('backend_calls', 0)}, cache hits {u.get('cache_hits', 0)}) "
+              f"· tokens in {u.get('input_tokens', 0)} / out {u.get('output_tokens', 0)} · cost {u.get('cost', 0):.4f}")
+    if art.skipped_rows:
+        out.print(f"[yellow]skipped {len(art.skipped_rows)} invalid rows[/] (listed in eval.json)")
+    if art.results_file:
+        out.print(f"results: {escape(str(Path(art.results_file).parent))}")
+
+
+class progress_bar:
+    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal."""
+
+    def __init__(self, *, enabled: bool, label: str) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+        self._bar.__enter__()
+        self._task = self._bar.add_task(self.label, total=None)
+
+        def update(done: int, total: int) -> None:
+            self._bar.update(self._task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def print_audit(art: dict[str, Any]) -> None:
+    colour = {"pass": "green", "fail": "red", "unknown": "yellow"}[art["gate"]]
+    out.print(f"data gate: [bold {colour}]{art['gate'].upper()}[/]")
+    for r in art["reasons"]:
+        out.print(f"  {escape(r)}")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("check", "status", "value", "threshold", "detail"):
+        table.add_column(col, overflow="fold")
+    for c in art["checks"]:
+        table.add_row(c["name"], c["status"], escape(str(c["value"])), escape(str(c["threshold"])),
+                      escape(c["detail"][:160]))
+    out.print(table)
+    agg = art.get("aggregation")
+    if agg:
+        extra = (f", accuracy vs gold {agg['accuracy_vs_gold']:.4f} on {agg['n_gold']} items"
+                 if agg.get("accuracy_vs_gold") is not None else "")
+        out.print(f"aggregation: {agg['method']}" + (f", converged={agg.get('converged')} in {agg.get('n_iter')} "
+                                                     "iterations" if agg.get("n_iter") else "") + extra)
+    if art.get("adjudication_queue"):
+        out.print(f"adjudication queue: {len(art['adjudication_queue'])} contested items (most uncertain first)")
+
+
+def print_verdict(art: dict[str, Any]) -> None:
+    colour = {"FINE_TUNE": "green", "SHIP_PROMPT": "green", "KEEP_PROMPTING": "cyan", "IMPROVE_DATA_FIRST": "yellow",
+              "FIX_EVAL_FIRST": "red"}.get(art["verdict"], "white")
+    out.print(f"verdict: [bold {colour}]{art['verdict']}[/] ({art['confidence']} confidence) — rule {escape(art['rule'])}")
+    for name, c in art["conditions"].items():
+        out.print(f"  {name:<15} {c['status']:<9} {c['source']:<9} {escape(c['summary'])}")
+    if art.get("next_actions"):
+        out.print("next actions:")
+        for a in art["next_actions"]:
+            out.print(f"  - {escape(a)}")
+
+
+
+def print_cost(art: dict[str, Any]) -> None:
+    cur = art.get("currency", "$")
+    cur = f"{cur} " if cur.isalpha() else cur
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("path", "median", "p05", "p95"):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    for p in ("prompting", "fine_tuning"):
+        t = art["tco"][p]
+        table.add_row(p, *(f"{cur}{t[k]:,.0f}" for k in ("median", "p05", "p95")))
+    out.print(f"{art['horizon_months']}-month total cost of ownership ({art['n_draws']:,} draws):")
+    out.print(table)
+    env = art["expected_net_value_of_finetuning"]
+    out.print(f"P(fine-tune cheaper): {art['p_finetune_cheaper']:.2f} · expected net value of fine-tuning: "
+              f"{cur}{env['mean']:,.0f} (5–95%: {cur}{env['p05']:,.0f} to {cur}{env['p95']:,.0f})")
+    be = art.get("breakeven_monthly_volume")
+    out.print("break-even volume: " + (f"{be:,.0f} requests/month" if be is not None else
+                                       escape(str((art.get("breakeven") or {}).get("reason")))))
+    out.print("moves the answer most: " + ", ".join(s["input"] for s in art["sensitivity"][:5]))

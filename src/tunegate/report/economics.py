@@ -1,0 +1,232 @@
+"""The economics section (TCO distributions, break-even, sensitivity) and the reproducibility section.
+
+cost.json is read through ``cost_view``, the one place that maps its key names (with aliases) to what the
+section needs, so a renamed key in the cost model is a one-line change here rather than a hunt through the
+rendering code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tunegate.report import charts
+from tunegate.report.collect import KNOWN_SCHEMA_VERSIONS, STAGES, RunArtifacts
+from tunegate.report.doc import (
+    Badge, Bullets, Chart, Code, Heading, Para, Stats, Table, as_dict, as_list, fmt_num, fmt_pct, get, humanize,
+    money_formatter, num,
+)
+from tunegate.report.sections import condition_line, missing
+
+# cost.json key -> aliases, first present wins. Adjust here when the cost model renames something.
+COST_KEYS: dict[str, tuple[str, ...]] = {
+    "tco": ("tco",),
+    "p_cheaper": ("p_finetune_cheaper", "p_fine_tuning_cheaper"),
+    "net_value": ("expected_net_value_of_finetuning", "expected_net_value", "net_value"),
+    "breakeven": ("breakeven_monthly_volume",),
+    "breakeven_note": ("breakeven_note",),
+    "breakeven_detail": ("breakeven",),  # {"reason", "inference_cost_per_1k_requests", ...}
+    "sensitivity": ("sensitivity", "tornado"),
+    "histogram": ("histogram", "distribution", "distributions"),
+    "horizon": ("horizon_months", "horizon"),
+    "currency": ("currency",),
+    "inputs": ("inputs",),
+    "n_draws": ("n_draws",),
+}
+PATHS: dict[str, tuple[str, ...]] = {"prompting": ("prompting", "prompt", "keep_prompting"),
+                                     "fine_tuning": ("fine_tuning", "finetuning", "fine_tune", "finetune")}
+PATH_NAMES = {"prompting": "Keep prompting", "fine_tuning": "Fine-tune"}
+PATH_COLORS = {"prompting": charts.BLUE, "fine_tuning": charts.ORANGE}
+Q = {"p05": ("p05", "p5", "q05"), "median": ("median", "p50", "q50"), "p95": ("p95", "q95"), "mean": ("mean",)}
+# A sensitivity row: outcome at the input's low / high end; without those keys, "low"/"high" are taken as outcomes.
+SENS_AT_LOW, SENS_AT_HIGH = ("net_value_at_low", "at_low", "outcome_low"), ("net_value_at_high", "at_high",
+                                                                              "outcome_high")
+
+
+def cost_view(cost: dict[str, Any]) -> dict[str, Any]:
+    """cost.json normalised: the keys of ``COST_KEYS`` plus per-path summaries and histograms."""
+    v = {k: get(cost, *aliases) for k, aliases in COST_KEYS.items()}
+    tco = as_dict(v["tco"])
+    v["paths"] = {p: as_dict(get(tco, *aliases)) for p, aliases in PATHS.items()}
+    v["quantiles"] = {p: {q: num(get(s, *qa)) for q, qa in Q.items()} for p, s in v["paths"].items()}
+    v["hist"] = _histograms(as_dict(v["histogram"]))
+    if v["breakeven_note"] is None:
+        v["breakeven_note"] = get(v["breakeven_detail"], "reason", "note")
+    return v
+
+
+def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
+    """Two shapes: shared ``bin_edges`` + counts per path, or per path ``{"edges", "counts"}``."""
+    shared = get(h, "bin_edges", "edges")
+    out = {}
+    for p, aliases in PATHS.items():
+        s = get(h, *aliases)
+        if isinstance(s, dict):
+            edges, counts = get(s, "edges", "bin_edges"), get(s, "counts")
+        else:
+            edges, counts = shared, s
+        if isinstance(edges, list) and isinstance(counts, list):
+            out[p] = (edges, counts)
+    return out
+
+
+def economics_section(arts: RunArtifacts) -> list:
+    cost = arts.get("cost")
+    horizon = num(get(cost, *COST_KEYS["horizon"])) if cost else None
+    h = f"{int(horizon)}-month" if horizon else "horizon"
+    out: list = [Heading(2, f"Economics — {h} total cost of ownership", anchor="economics"),
+                 Para(["Is fine-tuning worth its total cost over the horizon, evaluation tax included?"], kind="note"),
+                 *condition_line(arts, "economics")]
+    if cost is None:
+        return out + [missing("no cost model (cost.json) in this run.", "tunegate cost CONFIG")]
+    v = cost_view(cost)
+    money = money_formatter(v["currency"] or "$")
+    nv = as_dict(v["net_value"])
+    stats = [("P(fine-tuning is cheaper)", fmt_pct(v["p_cheaper"]) if v["p_cheaper"] is not None else "–",
+              f"share of {fmt_num(v['n_draws'])} Monte Carlo draws" if v["n_draws"] else "share of Monte Carlo draws")]
+    if nv:
+        rng = (f"5–95%: {money(get(nv, *Q['p05']))} to {money(get(nv, *Q['p95']))}"
+               if get(nv, *Q["p05"]) is not None else "")
+        stats.append(("expected net value of fine-tuning", money(get(nv, "mean", "median")), rng))
+    be = num(v["breakeven"])
+    stats.append(("break-even monthly volume", f"{fmt_num(round(be))} requests" if be is not None else "none",
+                  str(v["breakeven_note"] or "")))
+    out.append(Stats(stats))
+    if nv and nv.get("quality_priced") is False:
+        out.append(Para(["Net value = prompting TCO − fine-tuning TCO; the value of a quality gain is not priced in "
+                         "this spec (set it to include it)."], kind="note"))
+    out += _tco_blocks(v, money)
+    out += _sensitivity_blocks(as_list(v["sensitivity"]), nv, money)
+    out += _inputs_table(as_dict(v["inputs"]))
+    return out
+
+
+def _tco_blocks(v: dict[str, Any], money) -> list:
+    out: list = [Heading(3, "Total cost of each path")]
+    qs = v["quantiles"]
+    series = [{"name": PATH_NAMES[p], "edges": v["hist"][p][0], "counts": v["hist"][p][1], "color": PATH_COLORS[p],
+               **{k: qs[p][k] for k in ("p05", "median", "p95")}} for p in PATHS if p in v["hist"]]
+    svg = charts.histogram_chart(series, x_label="total cost of ownership", fmt=money,
+                                 title="TCO distributions of both paths")
+    if svg:
+        out.append(Chart(svg, "Monte Carlo distributions of each path's total cost, with 5th, 50th and 95th "
+                              "percentiles"))
+    else:
+        rows = [{"label": PATH_NAMES[p], "value": qs[p]["median"], "low": qs[p]["p05"], "high": qs[p]["p95"]}
+                for p in PATHS if qs[p]["median"] is not None]
+        svg = charts.interval_chart(rows, x_label="total cost of ownership (median, 5–95%)", fmt=money)
+        if svg:
+            out.append(Chart(svg, "Median TCO of each path with its 5–95% range (the distributions were not "
+                                  "stored in cost.json)"))
+    rows = [[PATH_NAMES[p], money(qs[p]["median"]), f"{money(qs[p]['p05'])} – {money(qs[p]['p95'])}",
+             money(qs[p]["mean"])] for p in PATHS if v["paths"][p]]
+    if not rows:
+        return out + [Para(["cost.json has no per-path TCO summary."], kind="missing")]
+    out.append(Table(["path", "median", "5–95% range", "mean"], rows, numeric=(1, 2, 3)))
+    bd = {p: as_dict(v["paths"][p].get("breakdown")) for p in PATHS}
+    comps = list(dict.fromkeys([*bd["prompting"], *bd["fine_tuning"]]))
+    if comps:
+        out.append(Table(["component (mean over draws)", PATH_NAMES["prompting"], PATH_NAMES["fine_tuning"]],
+                         [[humanize(c), money(bd["prompting"].get(c)), money(bd["fine_tuning"].get(c))]
+                          for c in comps], numeric=(1, 2), caption="Where the money goes"))
+    per_1k = as_dict(get(v["breakeven_detail"], "inference_cost_per_1k_requests"))
+    if per_1k:
+        out.append(Para(["Inference cost per 1,000 requests: ", "; ".join(
+            f"{PATH_NAMES.get(p, humanize(p))} {money(c)}" for p, c in per_1k.items()), "."]))
+    return out
+
+
+def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
+    out: list = [Heading(3, "What moves the answer (sensitivity)")]
+    rows = []
+    for r in sens:
+        if not isinstance(r, dict):
+            continue
+        at_low, at_high = get(r, *SENS_AT_LOW), get(r, *SENS_AT_HIGH)
+        has_outcomes = at_low is not None or at_high is not None
+        if not has_outcomes:
+            at_low, at_high = r.get("low"), r.get("high")
+        rows.append({"label": str(get(r, "input", "name", default="")), "at_low": num(at_low),
+                     "at_high": num(at_high), "swing": num(r.get("swing")),
+                     "range": f"{fmt_num(r.get('low'))} → {fmt_num(r.get('high'))}" if has_outcomes else "",
+                     "dist": str(r.get("distribution") or ""), "p_low": r.get("p_positive_at_low"),
+                     "p_high": r.get("p_positive_at_high")})
+    if not rows:
+        return out + [Para(["No sensitivity ranking: every cost input is a point value."], kind="note")]
+    base = num(get(nv, "mean"))
+    svg = charts.tornado_chart(rows, base=base, x_label="expected net value of fine-tuning", fmt=money,
+                               title="sensitivity of the net value of fine-tuning")
+    if svg:
+        out.append(Chart(svg, "Tornado: expected net value of fine-tuning when each input moves from its 10th to "
+                              "its 90th percentile, the others held at their means"))
+    with_p = any(r["p_low"] is not None for r in rows)
+    table = [[r["label"], r["dist"] or "–", r["range"] or "–", money(r["at_low"]), money(r["at_high"]),
+              money(r["swing"]), *([f"{fmt_pct(r['p_low'])} → {fmt_pct(r['p_high'])}"] if with_p else [])]
+             for r in rows]
+    out.append(Table(["input", "distribution", "10th → 90th percentile", "net value at low", "net value at high",
+                      "swing", *(["P(net value > 0)"] if with_p else [])], table, numeric=(2, 3, 4, 5)))
+    return out
+
+
+def _inputs_table(inputs: dict[str, Any]) -> list:
+    if not inputs:
+        return []
+    rows = []
+    for k, d in inputs.items():
+        d = as_dict(d)
+        p10, p90 = num(d.get("p10")), num(d.get("p90"))
+        rows.append([str(k), str(d.get("distribution", "–")), fmt_num(d.get("mean")),
+                     f"{fmt_num(p10)} – {fmt_num(p90)}" if p10 is not None and p90 is not None and p10 != p90 else "–",
+                     str(d.get("source") or "–")])
+    return [Heading(3, "Cost model inputs"),
+            Table(["input", "distribution", "mean", "10th – 90th percentile", "source"], rows, numeric=(2, 3))]
+
+
+# ---------------------------------------------------------------- reproducibility
+def reproducibility_section(arts: RunArtifacts) -> list:
+    out: list = [Heading(2, "Reproducibility", anchor="reproducibility"),
+                 Para(["Every number above comes from these artifacts; each records how it was produced."],
+                      kind="note")]
+    found = [(name, arts.paths[name], arts.data[name]) for name in STAGES if name in arts.data]
+    found += [(f"eval ({arts.rel(p.parent)})", p, e) for p, e in arts.evals]
+    rows, commands, packages, notes = [], [], {}, []
+    for name, path, art in found:
+        run = as_dict(art.get("run"))
+        rows.append([name, arts.rel(path), str(run.get("tunegate_version") or "–"), fmt_num(run.get("seed")),
+                     str(run.get("config_hash") or "–"), str(run.get("started") or "–"),
+                     str(run.get("finished") or "–")])
+        if run.get("command") and run["command"] not in commands:
+            commands.append(str(run["command"]))
+        for pkg, ver in as_dict(run.get("packages")).items():
+            packages.setdefault(str(pkg), set()).add(str(ver))
+        if run.get("python"):
+            packages.setdefault("python", set()).add(str(run["python"]))
+        if art.get("schema_version") not in KNOWN_SCHEMA_VERSIONS:
+            notes.append(f"{arts.rel(path)} has schema_version {art.get('schema_version')}; this report knows "
+                         "version 1 and shows what it recognises.")
+    if rows:
+        out.append(Table(["artifact", "path (in the run directory)", "tunegate", "seed", "config hash", "started",
+                          "finished"], rows, numeric=(3,), caption="Artifacts found"))
+    hashes = {r[4] for r in rows if r[4] != "–"}
+    if len(hashes) > 1:
+        notes.append(f"The artifacts come from {len(hashes)} different configurations (config hashes differ): "
+                     "re-run the stale stages before trusting the verdict.")
+    missing_stages = [[f"{name}.json", Badge("missing", "faint"), Code(cmd)] for name, cmd in STAGES.items()
+                      if name not in arts.data]
+    if missing_stages:
+        out.append(Table(["artifact", "status", "produced by"], missing_stages, caption="Not in this run"))
+    if arts.unreadable:
+        out.append(Table(["file", "why it was skipped"], [[k, v] for k, v in arts.unreadable.items()],
+                         caption="Artifacts that could not be read"))
+    if notes:
+        out.append(Bullets([[n] for n in notes]))
+    if commands:
+        out += [Heading(3, "Commands"), Bullets([[Code(c)] for c in commands])]
+    if packages:
+        out.append(Table(["package", "version"], [[p, ", ".join(sorted(v))] for p, v in sorted(packages.items())],
+                         caption="Versions recorded by the artifacts"))
+    inputs = as_dict(get(arts.get("verdict"), "inputs"))
+    if inputs:
+        out.append(Table(["verdict input", "path"], [[str(k), str(p) if p else "not available"]
+                                                    for k, p in inputs.items()],
+                         caption="Artifacts the verdict was computed from"))
+    return out
