@@ -18,7 +18,7 @@ from typing import Any
 BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE = "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7"
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif"
-CHAR_W = 6.4  # average glyph width at 12px, for layout estimates
+CHAR_W = 7.0  # average glyph width at 12px (generous: DejaVu Sans is wide), for layout estimates
 
 Fmt = Callable[[float], str]
 
@@ -107,11 +107,13 @@ def _x_axis(body: list[str], ticks: list[float], sx, top: float, bottom: float, 
 
 def interval_chart(rows: Sequence[dict[str, Any]], *, x_label: str, target: float | None = None,
                    target_label: str = "target", domain: tuple[float, float] | None = None,
-                   fmt: Fmt = _default_fmt, title: str = "", width: int = 760) -> str:
+                   fmt: Fmt = _default_fmt, value_fmt: Fmt | None = None, title: str = "",
+                   width: int = 940) -> str:
     """One row per entry: point estimate with its CI bar; an optional dashed vertical target line.
 
     ``rows``: ``{"label", "value", "low", "high", "highlight": bool}``; a row without a value is listed as
-    "not scored" rather than dropped, so the chart never hides a candidate.
+    "not scored" rather than dropped, so the chart never hides a candidate. ``fmt`` writes the ticks,
+    ``value_fmt`` the numbers beside each row (default: 3 decimals for values in [0, 1], else ``fmt``).
     """
     rows = list(rows)
     vals = [v for r in rows for v in (r.get("value"), r.get("low"), r.get("high")) if _finite(v)]
@@ -119,6 +121,8 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, x_label: str, target: floa
         vals.append(target)
     if not rows or not vals:
         return ""
+    if value_fmt is None:
+        value_fmt = (lambda x: f"{x:.3f}") if min(vals) >= 0 and max(vals) <= 1 else fmt
     if domain is None:
         lo, hi = min(vals), max(vals)
         pad = (hi - lo) * 0.08 or max(abs(hi) * 0.1, 0.05)
@@ -132,12 +136,12 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, x_label: str, target: floa
         ticks = nice_ticks(lo, hi)
     ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
     labels = [str(r.get("label", "")) for r in rows]
-    left = min(max(max(len(s) for s in labels) * CHAR_W + 16, 90), 250)
-    right = 170
+    left = min(max(max(len(s) for s in labels) * CHAR_W * 1.08 + 16, 90), 340)
+    right = 190
     row_h, top = 28, 30 if _finite(target) else 14
     height = top + row_h * len(rows) + 46
     x0, x1 = left, width - right
-    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)
     bottom = top + row_h * len(rows)
     body: list[str] = []
     _x_axis(body, ticks, sx, top, bottom, fmt, x_label, (x0 + x1) / 2)
@@ -158,7 +162,7 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, x_label: str, target: floa
         if _finite(v):
             body.append(f'<circle cx="{_f(sx(max(min(v, hi), lo)))}" cy="{_f(y)}" r="5.5" fill="{color}" '
                         f'stroke="#fff" stroke-width="1.5"/>')
-            txt = fmt(v) + (f"  [{fmt(a)}, {fmt(b)}]" if _finite(a, b) else "")
+            txt = value_fmt(v) + (f"  [{value_fmt(a)}, {value_fmt(b)}]" if _finite(a, b) else "")
         else:
             txt = "not scored"
         body.append(_text(x1 + 12, y + 4, txt, fill=INK if _finite(v) else MUTED, size=11.5))
@@ -179,7 +183,7 @@ def _step_path(edges: Sequence[float], heights: Sequence[float], sx, sy) -> str:
 
 
 def histogram_chart(series: Sequence[dict[str, Any]], *, x_label: str, fmt: Fmt = _default_fmt, title: str = "",
-                    width: int = 760, height: int = 330) -> str:
+                    width: int = 940, height: int = 330) -> str:
     """Overlaid distributions (share of draws per bin) with p05 / median / p95 marked for each series.
 
     ``series``: ``{"name", "edges", "counts", "color", "p05", "median", "p95"}``. Above the plot each series gets
@@ -200,10 +204,10 @@ def histogram_chart(series: Sequence[dict[str, Any]], *, x_label: str, fmt: Fmt 
     shares = [[c / sum(s["counts"]) for c in s["counts"]] for s in good]
     ymax = max(max(sh) for sh in shares) * 1.1
     strip_h = 24 * len(good) + 8
-    left, right, top, bottom = 64, 24, 16 + strip_h, height - 50
+    left, right, top, bottom = 64, 24, 16 + strip_h, height - 64
     x0, x1 = left, width - right
-    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
-    sy = lambda v: bottom - v / ymax * (bottom - top)  # noqa: E731
+    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)
+    sy = lambda v: bottom - v / ymax * (bottom - top)
     body: list[str] = []
     _x_axis(body, [t for t in nice_ticks(lo, hi, 6) if lo <= t <= hi], sx, top, bottom, fmt, x_label,
             (x0 + x1) / 2)
@@ -248,7 +252,7 @@ def histogram_chart(series: Sequence[dict[str, Any]], *, x_label: str, fmt: Fmt 
 
 def tornado_chart(rows: Sequence[dict[str, Any]], *, base: float | None, x_label: str, fmt: Fmt = _default_fmt,
                   low_label: str = "input at 10th percentile", high_label: str = "input at 90th percentile",
-                  zero_label: str = "break-even", title: str = "", width: int = 760, max_rows: int = 12) -> str:
+                  zero_label: str = "break-even", title: str = "", width: int = 940, max_rows: int = 12) -> str:
     """Sensitivity ranking: for each input, bars from the base outcome to the outcome at its low and high end.
 
     ``rows``: ``{"label", "at_low", "at_high", "range"}`` sorted by swing. The zero line is drawn (dashed) when
@@ -265,13 +269,13 @@ def tornado_chart(rows: Sequence[dict[str, Any]], *, base: float | None, x_label
     lo, hi = lo - pad, hi + pad
     ticks = nice_ticks(lo, hi, 6)
     labels = [str(r.get("label", "")) for r in rows]
-    left = min(max(max(len(s) for s in labels) * CHAR_W + 16, 110), 270)
+    left = min(max(max(len(s) for s in labels) * CHAR_W + 16, 110), 320)
     right = 150
     row_h, top = 28, 40
     bottom = top + row_h * len(rows)
     height = bottom + 68
     x0, x1 = left, width - right
-    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)  # noqa: E731
+    sx = lambda v: x0 + (v - lo) / (hi - lo) * (x1 - x0)
     body: list[str] = []
     _x_axis(body, [t for t in ticks if lo <= t <= hi], sx, top, bottom, fmt, x_label, (x0 + x1) / 2)
     ref = base if _finite(base) else (lo + hi) / 2
@@ -291,6 +295,10 @@ def tornado_chart(rows: Sequence[dict[str, Any]], *, base: float | None, x_label
     if lo < 0 < hi:
         body.append(_line(sx(0), top - 6, sx(0), bottom, VERMILLION, 1.5, "5 4"))
         body.append(_text(sx(0), top - 24, zero_label, anchor="middle", fill=VERMILLION, size=11, weight="600"))
+    else:  # say where the decision boundary is: no single input's swing crosses it
+        side, x = ("right", x1) if hi <= 0 else ("left", x0)
+        body.append(_text(x, top - 24, f"{zero_label} (0) is off the chart to the {side}", fill=VERMILLION,
+                          anchor="end" if side == "right" else "start", size=11, weight="600"))
     ly = height - 10
     body.append(f'<rect x="{x0}" y="{ly - 10}" width="12" height="12" fill="{SKY}"/>'
                 + _text(x0 + 18, ly, low_label, size=11)
@@ -300,9 +308,14 @@ def tornado_chart(rows: Sequence[dict[str, Any]], *, base: float | None, x_label
     return _svg(width, height, body, title or f"sensitivity of {x_label}")
 
 
+def _seeds(point: dict[str, Any]) -> list[float]:
+    seeds = point.get("seeds")
+    return [s for s in seeds if _finite(s)] if isinstance(seeds, list) else []
+
+
 def learning_curve_chart(points: Sequence[dict[str, Any]], *, fit: dict[str, Any] | None = None,
                          target_error: float | None = None, labels_needed: float | None = None,
-                         y_label: str = "error", title: str = "", width: int = 760, height: int = 340) -> str:
+                         y_label: str = "error", title: str = "", width: int = 940, height: int = 360) -> str:
     """Error against training-set size on a log axis: mean per size, spread of seeds, the fitted power law.
 
     The fit ``error(n) = a + b·n^(-c)`` is drawn solid where data exists and dashed where it extrapolates (up to
@@ -316,16 +329,16 @@ def learning_curve_chart(points: Sequence[dict[str, Any]], *, fit: dict[str, Any
     if _finite(labels_needed) and labels_needed > nmax:
         nplot = min(labels_needed * 1.15, nmax * 20)
     xlo, xhi = nmin / 1.3, nplot * 1.3
-    errs = [p["error"] for p in pts] + [s for p in pts for s in (p.get("seeds") or []) if _finite(s)]
+    errs = [p["error"] for p in pts] + [s for p in pts for s in _seeds(p)]
     if _finite(target_error):
         errs.append(target_error)
     ymax = max(errs) * 1.15 or 1.0
     if max(errs) <= 1:
         ymax = min(ymax, 1.0)
-    left, right, top, bottom = 64, 30, 24, height - 50
+    left, right, top, bottom = 64, 30, 24, height - 64
     lx0, lx1 = math.log(xlo), math.log(xhi)
-    sx = lambda n: left + (math.log(n) - lx0) / (lx1 - lx0) * (width - right - left)  # noqa: E731
-    sy = lambda e: bottom - min(max(e, 0), ymax) / ymax * (bottom - top)  # noqa: E731
+    sx = lambda n: left + (math.log(n) - lx0) / (lx1 - lx0) * (width - right - left)
+    sy = lambda e: bottom - min(max(e, 0), ymax) / ymax * (bottom - top)
     body: list[str] = []
     _x_axis(body, log_ticks(xlo, xhi), sx, top, bottom, lambda t: f"{t:,.0f}", "training examples (log scale)",
             (left + width - right) / 2)
@@ -347,7 +360,7 @@ def learning_curve_chart(points: Sequence[dict[str, Any]], *, fit: dict[str, Any
             body.append(f'<path d="M{d}" fill="none" stroke="{BLUE}" stroke-width="2"{extra}/>')
     for p in pts:
         x = sx(p["n"])
-        seeds = [s for s in (p.get("seeds") or []) if _finite(s)]
+        seeds = _seeds(p)
         if len(seeds) >= 2:
             body.append(_line(x, sy(min(seeds)), x, sy(max(seeds)), ORANGE, 2.5))
         for s in seeds:

@@ -11,9 +11,27 @@ from typing import Any
 
 from tunegate.report.collect import RunArtifacts
 from tunegate.report.doc import (
-    Badge, Bullets, Heading, Para, Stats, Table, as_dict, as_list, fmt_ci, fmt_num, fmt_pct, get, humanize,
+    Badge,
+    Bullets,
+    Heading,
+    Para,
+    Stats,
+    Table,
+    as_dict,
+    as_list,
+    ci_parts,
+    fmt_num,
+    fmt_pct,
+    get,
+    humanize,
 )
-from tunegate.report.sections import CONDITIONS, checks_table, condition_line, gate_badge, missing
+from tunegate.report.sections import (
+    CONDITIONS,
+    checks_table,
+    condition_line,
+    gate_badge,
+    missing,
+)
 
 TOP = 20
 TEXT_KEYS = ("text", "input", "input_text")
@@ -54,7 +72,7 @@ def _agreement(audit: dict[str, Any]) -> list:
     level = agr.get("level")
     out.append(Stats([
         (f"Krippendorff's alpha{f' ({level})' if level else ''}",
-         fmt_ci(agr.get("krippendorff_alpha"), ci.get("low"), ci.get("high"), level=ci.get("confidence", 0.95)),
+         ci_parts(agr.get("krippendorff_alpha"), ci.get("low"), ci.get("high"), level=ci.get("confidence", 0.95)),
          "≥ 0.8 reliable · 0.667–0.8 tentative (Krippendorff)"),
         ("Fleiss' kappa", fmt_num(agr.get("fleiss_kappa")), ""),
         ("items · annotators", f"{fmt_num(agr.get('n_items'))} · {fmt_num(agr.get('n_annotators'))}",
@@ -83,7 +101,7 @@ def _agreement(audit: dict[str, Any]) -> list:
         out.append(Table(["annotator pair", "items shared", "Cohen's kappa", "raw agreement"],
                          [[f"{p.get('annotator_a')} × {p.get('annotator_b')}", fmt_num(p.get("n_shared")),
                            fmt_num(p.get("kappa")), fmt_num(p.get("agreement"))] for p in pairs[:TOP]],
-                         numeric=(1, 2, 3), caption="Pairwise agreement"))
+                         numeric=(1, 2, 3), caption="Pairwise agreement", compact=True))
     agg = audit.get("aggregation")
     if isinstance(agg, dict):
         bits = [f"Labels aggregated by {humanize(agg.get('method', 'unknown method'))}",

@@ -15,7 +15,7 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 # ---------------------------------------------------------------- inline pieces and blocks
@@ -37,8 +37,15 @@ class Strong:
     text: str
 
 
-Inline = Union[str, Badge, Code, Strong]
-Cell = Union[Inline, list]  # a list of Inline pieces
+@dataclass
+class Small:
+    """Secondary text next to a headline number (an interval under a big point estimate)."""
+
+    text: str
+
+
+Inline = str | Badge | Code | Strong | Small
+Cell = Inline | list  # or a list of Inline pieces
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Table:
     rows: list[list[Any]]
     numeric: tuple[int, ...] = ()  # right-aligned columns
     caption: str | None = None
+    compact: bool = False  # as wide as its content (key-value lists), not the full page
 
 
 @dataclass
@@ -107,10 +115,10 @@ def fmt_num(x: Any, digits: int | None = None) -> str:
     v = num(x)
     if v is None:
         return str(x)
-    if isinstance(x, int) or (v.is_integer() and abs(v) >= 100):
-        return f"{int(round(v)):,}"
     if digits is not None:
         return f"{v:,.{digits}f}"
+    if isinstance(x, int) or (v.is_integer() and abs(v) >= 1):
+        return f"{round(v):,}"
     a = abs(v)
     if a == 0:
         return "0"
@@ -134,16 +142,51 @@ def fmt_pct(x: Any) -> str:
     return f"{100 * v:.1f}%"
 
 
-def fmt_ci(value: Any, lo: Any = None, hi: Any = None, *, fmt=fmt_num, level: Any = 0.95) -> str:
+def shared_fmt(*xs: Any):
+    """One precision for a value and its bounds, so ``1.000 (0.340–1.000)`` never reads ``1 (0.34–1)``."""
+    vals = [abs(v) for v in map(num, xs) if v is not None]
+    if not vals or max(vals) >= 100:
+        return fmt_num
+    digits = 3 if max(vals) <= 1 else 2
+    return lambda x: fmt_num(x, digits) if num(x) is not None else fmt_num(x)
+
+
+def ci_text(lo: Any, hi: Any, level: Any = 0.95, *, fmt=None) -> str:
+    """``95% CI lo–hi`` (empty when either bound is missing)."""
+    if num(lo) is None or num(hi) is None:
+        return ""
+    fmt = fmt or shared_fmt(lo, hi)
+    lv = num(level)
+    pct = f"{100 * lv:g}% CI " if lv is not None and 0 < lv < 1 else "CI "
+    return f"{pct}{fmt(lo)}–{fmt(hi)}"
+
+
+def fmt_ci(value: Any, lo: Any = None, hi: Any = None, *, fmt=None, level: Any = 0.95) -> str:
     """``value (95% CI lo–hi)``; the interval is dropped only when it does not exist."""
     if num(value) is None and value is not None:
         return str(value)
-    s = fmt(value)
-    if num(lo) is not None and num(hi) is not None:
-        lv = num(level)
-        pct = f"{100 * lv:g}% CI " if lv is not None and 0 < lv < 1 else "CI "
-        s += f" ({pct}{fmt(lo)}–{fmt(hi)})"
-    return s
+    fmt = fmt or shared_fmt(value, lo, hi)
+    ci = ci_text(lo, hi, level, fmt=fmt)
+    return fmt(value) + (f" ({ci})" if ci else "")
+
+
+def ci_parts(value: Any, lo: Any = None, hi: Any = None, *, level: Any = 0.95) -> list:
+    """A headline value with its interval as secondary text (for stat tiles)."""
+    fmt = shared_fmt(value, lo, hi)
+    ci = ci_text(lo, hi, level, fmt=fmt)
+    return [fmt(value)] + ([Small(ci)] if ci else [])
+
+
+def fmt_count(x: Any) -> str:
+    """Large counts in 3 significant figures (``15.7M``): a break-even volume is not known to the unit."""
+    v = num(x)
+    if v is None:
+        return fmt_num(x)
+    a = abs(v)
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{round(v):,}"
 
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "$": "$", "€": "€", "£": "£"}
@@ -214,6 +257,8 @@ def _inline_html(p: Any) -> str:
         return f"<code>{_h(p.text)}</code>"
     if isinstance(p, Strong):
         return f"<strong>{_h(p.text)}</strong>"
+    if isinstance(p, Small):
+        return f'<small class="sub">{_h(p.text)}</small>'
     if isinstance(p, list):
         return "".join(_inline_html(q) for q in p)
     return _h("" if p is None else p)
@@ -256,7 +301,8 @@ def _table_html(t: Table) -> str:
     body = "".join("<tr>" + "".join(f"<td{cls(i)}>{_inline_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
                    for r in t.rows)
     cap = f"<caption>{_h(t.caption)}</caption>" if t.caption else ""
-    return f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    kind = ' class="compact"' if t.compact else ""
+    return f'<div class="table-wrap"><table{kind}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 # ---------------------------------------------------------------- Markdown
@@ -279,6 +325,8 @@ def md_escape(s: Any, *, cell: bool = False) -> str:
 
 def _inline_md(p: Any, cell: bool = False) -> str:
     if isinstance(p, Badge):
+        if p.kind in ("outline", "declared", "faint"):  # secondary tags (measured / declared) read as asides
+            return f"*({md_escape(p.text, cell=cell)})*"
         return f"**{md_escape(p.text, cell=cell)}**"
     if isinstance(p, Code):
         if re.search(r"[<>&|`\r\n]", p.text):  # code spans cannot be escaped: fall back to plain text
@@ -286,6 +334,8 @@ def _inline_md(p: Any, cell: bool = False) -> str:
         return f"`{p.text}`"
     if isinstance(p, Strong):
         return f"**{md_escape(p.text, cell=cell)}**"
+    if isinstance(p, Small):
+        return f" ({md_escape(p.text, cell=cell)})"
     if isinstance(p, list):
         return "".join(_inline_md(q, cell) for q in p)
     return md_escape(p, cell=cell)
@@ -297,14 +347,15 @@ def to_markdown(blocks: list) -> str:
         if isinstance(b, Heading):
             out.append(f"{'#' * b.level} {md_escape(b.text)}")
         elif isinstance(b, Para):
+            if b.kind == "eyebrow":  # a visual label above the verdict; the heading says it in Markdown
+                continue
             text = _inline_md(b.parts)
             out.append(f"> {text}" if b.kind in ("note", "missing") else text)
         elif isinstance(b, Table):
-            if b.caption:
-                out.append(f"*{md_escape(b.caption)}*\n")
-            row = lambda cells: "| " + " | ".join(_inline_md(c, cell=True) or " " for c in cells) + " |"  # noqa: E731
+            row = lambda cells: "| " + " | ".join(_inline_md(c, cell=True) or " " for c in cells) + " |"
             sep = "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
-            out.append("\n".join([row(b.headers), sep, *(row(r) for r in b.rows)]))
+            cap = [f"*{md_escape(b.caption)}*", ""] if b.caption else []
+            out.append("\n".join([*cap, row(b.headers), sep, *(row(r) for r in b.rows)]))
         elif isinstance(b, Chart):
             out.append(f"*Chart in report.html: {md_escape(b.alt)}*")
         elif isinstance(b, Bullets):
@@ -318,62 +369,3 @@ def to_markdown(blocks: list) -> str:
             if inner:
                 out.append(inner)
     return "\n\n".join(o for o in out if o)
-
-
-# ---------------------------------------------------------------- evidence dictionaries
-def fmt_value(v: Any) -> str:
-    """Any artifact value as text; dicts that carry an interval are shown with it."""
-    if v is None:
-        return "not measured"
-    if isinstance(v, dict):
-        val = get(v, "value", "mean", "estimate")
-        lo, hi = get(v, "ci_low", "low", "p05"), get(v, "ci_high", "high", "p95")
-        if val is not None or (num(lo) is not None and num(hi) is not None):
-            if val is None:
-                return f"{fmt_num(lo)}–{fmt_num(hi)}"
-            return fmt_ci(val, lo, hi, level=get(v, "confidence", default=0.95))
-        parts = [f"{humanize(k)}: {fmt_value(x)}" for k, x in list(v.items())[:6]]
-        return "; ".join(parts) + ("; …" if len(v) > 6 else "")
-    if isinstance(v, list):
-        if v and all(isinstance(x, dict) for x in v):
-            return f"{len(v)} entries"
-        shown = ", ".join(fmt_value(x) for x in v[:8])
-        return shown + (f", … ({len(v)} in all)" if len(v) > 8 else "")
-    return fmt_num(v)
-
-
-def fold_evidence(d: Any, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(name, text) pairs with interval siblings folded in: ``x``, ``x_ci_low``, ``x_ci_high`` → one row.
-
-    Recognised siblings: ``x_ci_low/x_ci_high``, ``x_low/x_high``, ``x_ci`` ({low, high} or [low, high]), and a
-    bare ``value`` with ``ci_low/ci_high``. A point estimate is never shown without an interval that exists.
-    """
-    d = as_dict(d)
-    pairs: dict[str, tuple[Any, Any]] = {}
-    used: set[str] = set(skip)
-    for k in d:
-        cands = [(f"{k}_ci_low", f"{k}_ci_high"), (f"{k}_low", f"{k}_high")]
-        if k == "value":
-            cands.insert(0, ("ci_low", "ci_high"))
-        for lo_k, hi_k in cands:
-            if lo_k in d and hi_k in d:
-                pairs[k] = (d[lo_k], d[hi_k])
-                used |= {lo_k, hi_k}
-                break
-        else:
-            ci = d.get(f"{k}_ci")
-            if isinstance(ci, dict):
-                pairs[k] = (get(ci, "low", "ci_low"), get(ci, "high", "ci_high"))
-                used.add(f"{k}_ci")
-            elif isinstance(ci, list) and len(ci) == 2:
-                pairs[k] = (ci[0], ci[1])
-                used.add(f"{k}_ci")
-    rows = []
-    for k, v in d.items():
-        if k in used:
-            continue
-        if k in pairs and num(v) is not None:
-            rows.append((humanize(k), fmt_ci(v, *pairs[k])))
-        else:
-            rows.append((humanize(k), fmt_value(v)))
-    return rows

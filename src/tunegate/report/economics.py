@@ -7,13 +7,29 @@ rendering code.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tunegate.report import charts
 from tunegate.report.collect import KNOWN_SCHEMA_VERSIONS, STAGES, RunArtifacts
 from tunegate.report.doc import (
-    Badge, Bullets, Chart, Code, Heading, Para, Stats, Table, as_dict, as_list, fmt_num, fmt_pct, get, humanize,
-    money_formatter, num,
+    Badge,
+    Bullets,
+    Chart,
+    Code,
+    Heading,
+    Para,
+    Stats,
+    Table,
+    as_dict,
+    as_list,
+    fmt_count,
+    fmt_num,
+    fmt_pct,
+    get,
+    humanize,
+    money_formatter,
+    num,
 )
 from tunegate.report.sections import condition_line, missing
 
@@ -72,8 +88,8 @@ def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
 def economics_section(arts: RunArtifacts) -> list:
     cost = arts.get("cost")
     horizon = num(get(cost, *COST_KEYS["horizon"])) if cost else None
-    h = f"{int(horizon)}-month" if horizon else "horizon"
-    out: list = [Heading(2, f"Economics — {h} total cost of ownership", anchor="economics"),
+    h = f"{int(horizon)}-month total cost of ownership" if horizon else "total cost of ownership over the horizon"
+    out: list = [Heading(2, f"Economics — {h}", anchor="economics"),
                  Para(["Is fine-tuning worth its total cost over the horizon, evaluation tax included?"], kind="note"),
                  *condition_line(arts, "economics")]
     if cost is None:
@@ -88,12 +104,12 @@ def economics_section(arts: RunArtifacts) -> list:
                if get(nv, *Q["p05"]) is not None else "")
         stats.append(("expected net value of fine-tuning", money(get(nv, "mean", "median")), rng))
     be = num(v["breakeven"])
-    stats.append(("break-even monthly volume", f"{fmt_num(round(be))} requests" if be is not None else "none",
+    stats.append(("break-even monthly volume", f"{fmt_count(be)} requests" if be is not None else "none",
                   str(v["breakeven_note"] or "")))
     out.append(Stats(stats))
     if nv and nv.get("quality_priced") is False:
-        out.append(Para(["Net value = prompting TCO − fine-tuning TCO; the value of a quality gain is not priced in "
-                         "this spec (set it to include it)."], kind="note"))
+        out.append(Para([("Net value = prompting TCO − fine-tuning TCO; the value of a quality gain is not priced "
+                          "in this spec (set it to include it).")], kind="note"))
     out += _tco_blocks(v, money)
     out += _sensitivity_blocks(as_list(v["sensitivity"]), nv, money)
     out += _inputs_table(as_dict(v["inputs"]))
@@ -113,7 +129,8 @@ def _tco_blocks(v: dict[str, Any], money) -> list:
     else:
         rows = [{"label": PATH_NAMES[p], "value": qs[p]["median"], "low": qs[p]["p05"], "high": qs[p]["p95"]}
                 for p in PATHS if qs[p]["median"] is not None]
-        svg = charts.interval_chart(rows, x_label="total cost of ownership (median, 5–95%)", fmt=money)
+        svg = charts.interval_chart(rows, x_label="total cost of ownership (median, 5–95%)", fmt=money,
+                                    value_fmt=money)
         if svg:
             out.append(Chart(svg, "Median TCO of each path with its 5–95% range (the distributions were not "
                                   "stored in cost.json)"))
@@ -159,11 +176,11 @@ def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
         out.append(Chart(svg, "Tornado: expected net value of fine-tuning when each input moves from its 10th to "
                               "its 90th percentile, the others held at their means"))
     with_p = any(r["p_low"] is not None for r in rows)
-    table = [[r["label"], r["dist"] or "–", r["range"] or "–", money(r["at_low"]), money(r["at_high"]),
+    table = [[r["label"], r["dist"] or "–", r["range"] or "–", f"{money(r['at_low'])} → {money(r['at_high'])}",
               money(r["swing"]), *([f"{fmt_pct(r['p_low'])} → {fmt_pct(r['p_high'])}"] if with_p else [])]
              for r in rows]
-    out.append(Table(["input", "distribution", "10th → 90th percentile", "net value at low", "net value at high",
-                      "swing", *(["P(net value > 0)"] if with_p else [])], table, numeric=(2, 3, 4, 5)))
+    out.append(Table(["input", "distribution", "input: 10th → 90th pct", "net value: low → high", "swing",
+                      *(["P(net value > 0)"] if with_p else [])], table, numeric=(2, 3, 4, 5)))
     return out
 
 
@@ -191,7 +208,8 @@ def reproducibility_section(arts: RunArtifacts) -> list:
     rows, commands, packages, notes = [], [], {}, []
     for name, path, art in found:
         run = as_dict(art.get("run"))
-        rows.append([name, arts.rel(path), str(run.get("tunegate_version") or "–"), fmt_num(run.get("seed")),
+        seed = run.get("seed", art.get("seed"))
+        rows.append([name, arts.rel(path), str(run.get("tunegate_version") or "–"), fmt_num(seed),
                      str(run.get("config_hash") or "–"), str(run.get("started") or "–"),
                      str(run.get("finished") or "–")])
         if run.get("command") and run["command"] not in commands:
@@ -200,7 +218,7 @@ def reproducibility_section(arts: RunArtifacts) -> list:
             packages.setdefault(str(pkg), set()).add(str(ver))
         if run.get("python"):
             packages.setdefault("python", set()).add(str(run["python"]))
-        if art.get("schema_version") not in KNOWN_SCHEMA_VERSIONS:
+        if not any(art.get("schema_version") == v for v in KNOWN_SCHEMA_VERSIONS):
             notes.append(f"{arts.rel(path)} has schema_version {art.get('schema_version')}; this report knows "
                          "version 1 and shows what it recognises.")
     if rows:
@@ -223,10 +241,17 @@ def reproducibility_section(arts: RunArtifacts) -> list:
         out += [Heading(3, "Commands"), Bullets([[Code(c)] for c in commands])]
     if packages:
         out.append(Table(["package", "version"], [[p, ", ".join(sorted(v))] for p, v in sorted(packages.items())],
-                         caption="Versions recorded by the artifacts"))
+                         caption="Versions recorded by the artifacts", compact=True))
     inputs = as_dict(get(arts.get("verdict"), "inputs"))
     if inputs:
-        out.append(Table(["verdict input", "path"], [[str(k), str(p) if p else "not available"]
-                                                    for k, p in inputs.items()],
-                         caption="Artifacts the verdict was computed from"))
+        out.append(Table(["verdict input", "path"], [[str(k), _paths_text(p, arts)] for k, p in inputs.items()],
+                         caption="Artifacts the verdict was computed from", compact=True))
     return out
+
+
+def _paths_text(p: Any, arts: RunArtifacts) -> str:
+    if not p:
+        return "not available"
+    paths = p if isinstance(p, list) else [p]
+    shown = [arts.rel(Path(x)) if isinstance(x, str) else str(x) for x in paths[:10]]
+    return ", ".join(shown) + (f", … ({len(paths)} in all)" if len(paths) > 10 else "")

@@ -13,9 +13,28 @@ from typing import Any
 from tunegate.report import charts
 from tunegate.report.collect import STAGES, RunArtifacts
 from tunegate.report.doc import (
-    Badge, Box, Bullets, Chart, Code, Heading, Para, Stats, Strong, Table, as_dict, as_list, fmt_ci, fmt_num, fmt_value,
-    fold_evidence, get, humanize, money_formatter, num,
+    Badge,
+    Box,
+    Bullets,
+    Chart,
+    Code,
+    Heading,
+    Para,
+    Stats,
+    Strong,
+    Table,
+    as_dict,
+    as_list,
+    fmt_ci,
+    fmt_count,
+    fmt_num,
+    fmt_pct,
+    get,
+    humanize,
+    money_formatter,
+    num,
 )
+from tunegate.report.evidence import fmt_value, fold_evidence
 
 VERDICTS = {  # name -> (plain-language gloss, colour class)
     "FIX_EVAL_FIRST": ("Fix the evaluation first", "bad"),
@@ -33,6 +52,7 @@ CONDITIONS = {  # key -> (title, the framework's question, section anchor)
     "economics": ("Economics", "Is fine-tuning worth its total cost over the horizon, evaluation tax included?",
                   "economics"),
 }
+EXTRA_CONDITIONS = {"finetune_probe": "Fine-tune probe"}  # reported by the verdict beyond the framework's three
 STATUS = {"held": ("✓ held", "good"), "not_held": ("✗ not held", "bad"), "unknown": ("? unknown", "neutral")}
 SOURCE = {"measured": ("measured", "outline"), "declared": ("declared", "declared"),
           "missing": ("no evidence", "faint")}
@@ -56,6 +76,29 @@ def gate_badge(gate: Any) -> Badge:
     return Badge(text, kind)
 
 
+def evidence_formatter(arts: RunArtifacts):
+    """Per-key formatting of verdict evidence, which carries no units: probabilities and rates as percentages,
+    volumes compactly, money in cost.json's currency (only when cost.json says which currency it is)."""
+    cost = arts.get("cost")
+    money = money_formatter(get(cost, "currency", default="$")) if cost else None
+
+    def pct(x: Any) -> str:
+        v = num(x)
+        return fmt_pct(v) if v is not None and 0 <= v <= 1 else fmt_num(x)
+
+    def fmt_for(key: str):
+        k = key.lower()
+        if k.startswith("p_") or k.endswith(("_rate", "_share")) or "probability" in k:
+            return pct
+        if "volume" in k:
+            return fmt_count
+        if money and any(w in k for w in ("net_value", "tco", "cost", "price")):
+            return money
+        return None
+
+    return fmt_for
+
+
 def missing(what: str, command: str) -> Para:
     return Para(["Not measured yet: ", what, " Run ", Code(command), " to measure it."], kind="missing")
 
@@ -71,8 +114,9 @@ def condition_line(arts: RunArtifacts, key: str) -> list:
         parts += [" — ", str(cond["summary"])]
     out: list = [Para(parts, kind="condition-line")]
     if cond.get("source") == "declared" and cond.get("evidence"):
+        ev = fold_evidence(cond["evidence"], fmt_for=evidence_formatter(arts))
         out.append(Para(["Declared evidence (stated in the spec, not measured by tunegate): ",
-                         "; ".join(f"{k} {v}" for k, v in fold_evidence(cond["evidence"]))], kind="note"))
+                         "; ".join(f"{k} {v}" for k, v in ev)], kind="note"))
     return out
 
 
@@ -86,8 +130,8 @@ def verdict_card(arts: RunArtifacts) -> list:
         return [Box("verdict-card v-none", [
             Para(["Verdict"], kind="eyebrow"),
             Heading(2, "No verdict yet", anchor="verdict"),
-            Para(["This run directory has no verdict.json, so nothing below is interpreted: the evidence found so "
-                  "far is shown as measured. Run ", Code("tunegate decide RUN_DIR"), " (or ", Code("tunegate run"),
+            Para([("This run directory has no verdict.json, so nothing below is interpreted: the evidence found "
+                   "so far is shown as measured. Run "), Code("tunegate decide RUN_DIR"), " (or ", Code("tunegate run"),
                   ") to get one of the five verdicts."], kind="lead"),
             Table(["stage artifact", "status", "command"], rows),
         ])]
@@ -98,14 +142,20 @@ def verdict_card(arts: RunArtifacts) -> list:
     if v.get("rule"):
         head += ["  ", "Rule: ", str(v["rule"])]
     conds = as_dict(v.get("conditions"))
+    fmt_for = evidence_formatter(arts)
+    shown_keys = [*CONDITIONS, *[k for k in EXTRA_CONDITIONS if k in conds],
+                  *[k for k in conds if k not in CONDITIONS and k not in EXTRA_CONDITIONS]]
+    shown_keys.remove("economics")  # the framework's conditions first, the money last
+    shown_keys.append("economics")
     cards = []
-    for key, (title, question, anchor) in CONDITIONS.items():
+    for key in shown_keys:
+        title, question, _ = CONDITIONS.get(key, (EXTRA_CONDITIONS.get(key, humanize(key).capitalize()), "", ""))
         c = as_dict(conds.get(key))
-        ev = fold_evidence(c.get("evidence"))
+        ev = fold_evidence(c.get("evidence"), fmt_for=fmt_for)
         body: list = [Heading(3, title),
                       Para([status_badge(c.get("status") or "unknown"), " ", source_badge(c.get("source"))],
                            kind="badges"),
-                      Para([str(c.get("summary") or question)], kind="cond-summary")]
+                      Para([str(c.get("summary") or question or "")], kind="cond-summary")]
         if ev:
             shown = [[k, val] for k, val in ev[:MAX_EVIDENCE]]
             if len(ev) > MAX_EVIDENCE:
@@ -113,7 +163,8 @@ def verdict_card(arts: RunArtifacts) -> list:
             body.append(Table(["evidence", "value"], shown, numeric=(1,)))
         elif not c:
             body.append(Para(["The verdict does not report this condition."], kind="note"))
-        cards.append(Box(f"condition c-{STATUS.get(str(c.get('status')), ('', 'neutral'))[1]}", body))
+        wide = " wide" if key == "economics" and len(shown_keys) % 2 == 1 else ""  # alone on its row: span it
+        cards.append(Box(f"condition c-{STATUS.get(str(c.get('status')), ('', 'neutral'))[1]}{wide}", body))
     blocks: list = [
         Para(["Verdict"], kind="eyebrow"),
         Heading(2, f"{name} — {gloss}", anchor="verdict"),
@@ -122,8 +173,8 @@ def verdict_card(arts: RunArtifacts) -> list:
     if v.get("summary"):
         blocks.append(Para([str(v["summary"])], kind="lead"))
     blocks.append(Box("conditions", cards))
-    blocks.append(Para(["measured = computed by tunegate from your data in this run · declared = stated in the "
-                        "spec and not verified here, which lowers the verdict's confidence"], kind="note"))
+    blocks.append(Para([("measured = computed by tunegate from your data in this run · declared = stated in the "
+                         "spec and not verified here, which lowers the verdict's confidence")], kind="note"))
     actions = [a for a in as_list(v.get("next_actions")) if a]
     if actions:
         blocks += [Heading(3, "Next actions"), Bullets([[str(a)] for a in actions], ordered=True)]
@@ -146,9 +197,10 @@ def criterion_section(arts: RunArtifacts) -> list:
     checks = [c for c in as_list(ec.get("checks")) if isinstance(c, dict)]
     if checks:
         out.append(checks_table(checks))
-    facts = fold_evidence(ec, skip=("gate", "reasons", "checks", "run", "schema_version", "artifact", "task"))
+    facts = fold_evidence(ec, skip=("gate", "reasons", "checks", "run", "schema_version", "artifact", "task"),
+                          fmt_for=evidence_formatter(arts))
     if facts:
-        out.append(Table(["measure", "value"], [[k, val] for k, val in facts], numeric=(1,)))
+        out.append(Table(["measure", "value"], [[k, val] for k, val in facts], numeric=(1,), compact=True))
     return out
 
 
@@ -294,7 +346,8 @@ def _breakdown(e: dict[str, Any], key: str, what: str, label: str, target: float
 
 # ---------------------------------------------------------------- fine-tune probe
 def probe_blocks(arts: RunArtifacts) -> list:
-    out: list = [Heading(3, "Fine-tune probe: does learning from the labels close the gap?")]
+    out: list = [Heading(3, "Fine-tune probe: does learning from the labels close the gap?"),
+                 *condition_line(arts, "finetune_probe")]
     probe = arts.get("probe")
     if probe is None:
         return out + [missing("no fine-tune probe (probe.json) in this run.", "tunegate probe CONFIG")]

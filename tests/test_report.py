@@ -1,0 +1,457 @@
+"""The report: escaping, self-containment, missing artifacts, and a real headless-Chromium render.
+
+Fixtures are small hand-made artifacts in the shapes the stages write (and, for cost.json, the live cost model's
+own output), with XSS payloads planted wherever dataset- or model-derived text reaches the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tunegate.report import ReportError, charts, render_report
+from tunegate.report.doc import fmt_ci, md_escape
+from tunegate.report.evidence import fold_evidence
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+PIPE_LABEL = "billing|refund"
+CHROMIUM = shutil.which("chromium") or (Path("/usr/bin/chromium").is_file() and "/usr/bin/chromium") or None
+
+
+def _run(**extra) -> dict:
+    base = {"tunegate_version": "0.1.0", "python": "3.11.7", "packages": {"numpy": "2.4.6"}, "seed": 7,
+            "config_hash": "abc123", "command": "tunegate run examples/x.yaml", "started": "2026-01-01T00:00:00",
+            "finished": "2026-01-01T00:01:00"}
+    return {**base, **extra}
+
+
+def verdict() -> dict:
+    return {
+        "verdict": "KEEP_PROMPTING", "confidence": "medium", "rule": "gap, data fine, probe does not close it",
+        "summary": f"The probe does not beat the best prompt {SCRIPT}.",
+        "conditions": {
+            "criterion": {"status": "held", "source": "measured", "summary": "eval suite separates good from bad",
+                          "evidence": {"auc": 0.91, "auc_ci_low": 0.87, "auc_ci_high": 0.94, "n": 200}},
+            "data": {"status": "held", "source": "declared", "summary": "alpha declared in the spec",
+                     "evidence": {"krippendorff_alpha": 0.82, "note": IMG}},
+            "prompting_gap": {"status": "not_held", "source": "measured", "summary": "best prompt near target",
+                              "evidence": {"best_prompt": 0.81, "best_prompt_ci_low": 0.77,
+                                           "best_prompt_ci_high": 0.85, "target": 0.9}},
+            "economics": {"status": "unknown", "source": "missing", "summary": "no cost model", "evidence": {}},
+        },
+        "next_actions": ["Add few-shot examples for the confusable intents.", f"Review item {IMG}"],
+        "inputs": {"audit": "audit.json", "sprint": "sprint.json", "cost": None},
+        "run": _run(),
+    }
+
+
+def audit() -> dict:
+    return {
+        "gate": "fail", "task": f"triage {SCRIPT}", "schema_version": 1,
+        "reasons": [f"label noise above threshold on {SCRIPT}"],
+        "checks": [{"name": "agreement", "status": "pass", "value": 0.82, "threshold": 0.667, "detail": "ok"},
+                   {"name": "label_noise", "status": "fail", "value": 0.14, "threshold": 0.1,
+                    "detail": f"noisy {IMG}", "items": [IMG], "n_items": 1}],
+        "agreement": {"level": "nominal", "krippendorff_alpha": 0.82, "alpha_ci": {"low": 0.78, "high": 0.86},
+                      "fleiss_kappa": 0.81, "n_items": 40, "n_annotators": 3, "n_ratings": 120,
+                      "per_annotator": [{"annotator": "ann<b>", "n_labeled": 40, "agreement_with_majority": 0.9,
+                                         "kappa_vs_majority": 0.88}],
+                      "pairwise": [{"annotator_a": "ann<b>", "annotator_b": "bob", "n_shared": 40, "kappa": 0.8,
+                                    "agreement": 0.85}]},
+        "aggregation": {"method": "dawid_skene", "n_adjudicated": 2, "mean_confidence": 0.95},
+        "annotators": [{"annotator": "ann<b>", "estimated_accuracy": 0.9, "unreliable": False,
+                        "top_confusion": {"true": PIPE_LABEL, "given": SCRIPT, "rate": 0.1}}],
+        "adjudication_queue": [
+            {"item_id": IMG, "text": f"my card {SCRIPT} was charged twice | help", "label": PIPE_LABEL,
+             "votes": {"alice": SCRIPT, "bob": IMG}, "confidence": 0.52, "entropy": 0.99, "reason": "disagreement"},
+            *[{"item_id": f"it-{i}", "votes": {"alice": "a", "bob": "b"}, "label": "a", "confidence": 0.6,
+               "reason": "disagreement"} for i in range(30)],
+        ],
+        "noise": {"estimated_noise_rate": 0.14, "oof_accuracy": 0.88, "n_issues": 1,
+                  "issues": [{"id": IMG, "given": SCRIPT, "suggested": PIPE_LABEL, "self_confidence": 0.03,
+                              "suggested_probability": 0.9, "split": "train"}]},
+        "duplicates": {"count": 1, "items": [[IMG, "it-2"]]},
+        "conflicts": {"count": 0, "items": []},
+        "leakage": {"count": 1, "items": [SCRIPT]},
+        "coverage": {"per_class": {PIPE_LABEL: {"train": 30, "dev": 5, "test": 8, "all": 43},
+                                   SCRIPT: {"train": 12, "dev": 2, "test": 3, "all": 17}},
+                     "per_slice": {"channel": {"chat": {"train": 20, "test": 5}, IMG: {"train": 3, "test": 1}}},
+                     "classes_below_min": [SCRIPT], "required_slices": [],
+                     "long_tail": {"imbalance_ratio": 2.5, "rare_classes": [SCRIPT]}},
+        "quantity": {"min_per_class": 20, "n_train": 42, "labels_needed_from_probe": None},
+        "run": _run(command=f"tunegate audit {SCRIPT}"),
+    }
+
+
+def sprint() -> dict:
+    return {"metric": "accuracy", "target": 0.9, "best": "few-shot kNN",
+            "candidates": [{"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200,
+                            "cost_per_1000": 0.42},
+                           {"name": "few-shot kNN", "value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 200,
+                            "cost_per_1000": 1.9},
+                           {"name": SCRIPT, "value": None, "ci_low": None, "ci_high": None, "n": 0}],
+            "run": _run()}
+
+
+def probe() -> dict:
+    return {"probes": [{"name": "embedding_head", "value": 0.84, "ci_low": 0.8, "ci_high": 0.88, "n": 200}],
+            "learning_curve": {"points": [{"n": n, "error": e, "seeds": [e - 0.02, e, e + 0.03]}
+                                          for n, e in ((25, 0.4), (50, 0.3), (100, 0.22), (200, 0.18))],
+                               "fit": {"a": 0.12, "b": 2.0, "c": 0.6}, "labels_needed": 900.0,
+                               "flags": [f"few points {IMG}"]},
+            "run": _run()}
+
+
+def cost_brief_shape() -> dict:
+    """cost.json in the shape the brief first described (per-path histogram dicts, '$')."""
+    return {"tco": {"prompting": {"mean": 15000, "median": 14600, "p05": 11800, "p95": 18200,
+                                  "breakdown": {"inference": 80, "sprint": 4500}},
+                    "fine_tuning": {"mean": 68000, "median": 66000, "p05": 51000, "p95": 92000,
+                                    "breakdown": {"inference": 47, "labeling": 6700}}},
+            "p_finetune_cheaper": 0.0, "expected_net_value_of_finetuning": {"mean": -53000, "p05": -76000,
+                                                                          "p95": -38000},
+            "breakeven_monthly_volume": None, "breakeven_note": "fine-tuning never breaks even",
+            "sensitivity": [{"input": "labeling.cost_per_label", "low": -47000, "high": -63000, "swing": 16000}],
+            "histogram": {"prompting": {"edges": [10000, 14000, 18000, 22000], "counts": [20, 60, 20]},
+                          "fine_tuning": {"edges": [50000, 70000, 90000, 110000], "counts": [30, 50, 20]}},
+            "horizon_months": 18}
+
+
+def evalcheck() -> dict:
+    return {"gate": "pass", "auc": 0.91, "auc_ci": {"low": 0.87, "high": 0.94}, "n_items": 200,
+            "reasons": ["judge agrees with humans"], "run": _run()}
+
+
+def eval_json() -> dict:
+    return {"artifact": "eval", "task": "triage", "model": f"local:{IMG}", "split": "test", "method": "label_logprobs",
+            "prompt_source": "/x/prompts/zero_shot.txt", "metric": "accuracy", "value": 0.1, "ci_low": 0.0,
+            "ci_high": 0.3, "confidence": 0.95, "n": 20, "n_unscored": 0, "target": 0.9,
+            "per_label": {SCRIPT: {"value": 1.0, "ci_low": 0.34, "ci_high": 1.0, "n": 2},
+                          PIPE_LABEL: {"value": 0.0, "ci_low": 0.0, "ci_high": 0.43, "n": 5}},
+            "per_slice": {"channel": {"chat": {"value": 0.0, "ci_low": 0.0, "ci_high": 0.24, "n": 12}}},
+            "usage": {"total": {"calls": 20, "cost": 0.01, "cost_saved": 0.0}}, "run": _run()}
+
+
+def live_cost() -> dict:
+    """cost.json exactly as the cost model writes it today (key names may drift: see economics.COST_KEYS)."""
+    from tunegate.cost.inputs import parse_costs
+    from tunegate.cost.model import run_cost_model
+
+    return json.loads(json.dumps(run_cost_model(parse_costs(None), labels_needed=900.0, n_draws=2000).to_dict()))
+
+
+def write_run(d: Path, *, cost: dict | None = None) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    arts = {"verdict": verdict(), "audit": audit(), "sprint": sprint(), "probe": probe(), "evalcheck": evalcheck(),
+            "cost": cost or cost_brief_shape()}
+    for name, obj in arts.items():
+        (d / f"{name}.json").write_text(json.dumps(obj), encoding="utf-8")
+    (d / "eval-smollm2").mkdir(exist_ok=True)
+    (d / "eval-smollm2" / "eval.json").write_text(json.dumps(eval_json()), encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory) -> tuple[Path, str, str]:
+    d = write_run(tmp_path_factory.mktemp("run"))
+    html_path, md_path = render_report(d)
+    return d, html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+
+
+def _tables(md: str) -> list[list[str]]:
+    tables, cur = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            cur.append(line)
+        elif cur:
+            tables.append(cur)
+            cur = []
+    return tables
+
+
+# ---------------------------------------------------------------- escaping and self-containment
+def test_payloads_are_escaped_in_html_and_markdown(full_run):
+    _, page, md = full_run
+    for raw in (SCRIPT, IMG, "<img", "<b>"):
+        assert raw not in page
+        assert raw not in md
+    assert page.lower().count("<script") == 0
+    assert html.escape(SCRIPT) in page  # rendered as text, not dropped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_markdown_tables_keep_their_shape_with_pipes_in_cells(full_run):
+    _, _, md = full_run
+    assert "billing\\|refund" in md
+    for table in _tables(md):
+        widths = {len(re.findall(r"(?<!\\)\|", row)) for row in table}
+        assert len(widths) == 1, table
+
+
+class _Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of <style> blocks: what a browser would act on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.css, self._in_style = "", False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.css += data
+
+
+def test_html_makes_no_external_requests(full_run):
+    _, page, _ = full_run
+    assert "http://" not in page.lower() and "https://" not in page.lower()
+    p = _Tags()
+    p.feed(page)
+    names = {t for t, _ in p.tags}
+    assert not names & {"script", "img", "link", "iframe", "object", "embed", "video", "audio", "source", "base"}
+    for tag, attrs in p.tags:
+        assert "src" not in attrs and "srcset" not in attrs, tag
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        assert attrs.get("href", "#").startswith("#"), attrs
+        assert "url(" not in attrs.get("style", ""), attrs
+    assert "@import" not in p.css and "url(" not in p.css and "@font-face" not in p.css
+    csp = [a["content"] for t, a in p.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0]
+
+
+def test_sections_in_order_and_markdown_matches_html(full_run):
+    _, page, md = full_run
+    h2_html = [html.unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r"<h2[^>]*>(.*?)</h2>", page)]
+    h2_md = [line[3:].replace("\\", "") for line in md.splitlines() if line.startswith("## ")]
+    assert h2_html == h2_md
+    assert h2_html[0].startswith("KEEP_PROMPTING")
+    assert [h.split(" ")[0] for h in h2_html[1:]] == ["1", "2", "3", "Economics", "Reproducibility"]
+    for text in ("0.810 (95% CI 0.770–0.850)", "0.910 (95% CI 0.870–0.940)", "95% CI 0.780–0.860"):
+        assert html.escape(text) in page and text in md, text
+    assert page.count("<svg") >= 5  # sprint, probe, learning curve, TCO histogram, tornado (+ evals)
+    assert "declared" in md and "✗ not held" in md and "? unknown" in md
+
+
+def test_adjudication_queue_and_issues_are_capped(full_run):
+    _, page, md = full_run
+    assert "31 contested items" in md and "the first 20 are shown" in md
+    assert "it-18" in page and "it-19" not in page
+
+
+def test_hand_made_cost_json_renders(full_run):
+    _, page, md = full_run
+    assert "TCO distributions of both paths" in page and "sensitivity of the net value" in page
+    assert "fine-tuning never breaks even" in md
+    assert "| Keep prompting | $14.6k | $11.8k – $18.2k | $15k |" in md
+
+
+def test_live_cost_model_output_renders(tmp_path):
+    """The cost model's real cost.json: every economics element is found under the names it uses."""
+    cost = live_cost()
+    md = render_report(write_run(tmp_path / "run", cost=cost))[1].read_text(encoding="utf-8")
+    econ = md[md.index("\n## Economics —"):md.index("\n## Reproducibility")]
+    assert "Not measured" not in econ
+    assert "P(fine-tuning is cheaper)" in econ and "5–95%:" in econ
+    assert econ.count("*Chart in report.html") == 2  # TCO histogram and tornado
+    assert "Where the money goes" in econ and "portfolio overhead" in econ
+    assert cost["sensitivity"][0]["input"] in econ and "Cost model inputs" in econ
+
+
+# ---------------------------------------------------------------- missing and broken artifacts
+def test_only_verdict_renders_not_measured_sections(tmp_path):
+    (tmp_path / "verdict.json").write_text(json.dumps(verdict()), encoding="utf-8")
+    html_path, md_path = render_report(tmp_path, title="Only a verdict")
+    page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    assert "<title>Only a verdict</title>" in page
+    assert md.count("Not measured yet") == 5  # criterion, data, sprint, probe, cost
+    assert "P(fine-tuning is cheaper)" not in md  # no invented economics
+    assert "tunegate cost CONFIG" in md and "cost.json" in md
+
+
+def test_no_verdict_says_so(tmp_path):
+    (tmp_path / "audit.json").write_text(json.dumps(audit()), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert "## No verdict yet" in md and "tunegate decide RUN_DIR" in md
+
+
+def test_empty_or_absent_run_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(ReportError, match="no tunegate artifacts"):
+        render_report(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        render_report(tmp_path / "nope")
+    with pytest.raises(ReportError, match="run directory not found"):
+        render_report(tmp_path / "nope")
+
+
+def test_malformed_artifacts_are_listed_not_fatal(tmp_path):
+    (tmp_path / "audit.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "probe.json").write_text("[1, 2]", encoding="utf-8")
+    bad = {"verdict": 3, "confidence": None, "conditions": {"data": "oops", "criterion": {"evidence": [1]}},
+           "next_actions": "do things"}
+    (tmp_path / "verdict.json").write_text(json.dumps(bad), encoding="utf-8")
+    (tmp_path / "sprint.json").write_text(json.dumps({"candidates": "x", "target": "high"}), encoding="utf-8")
+    (tmp_path / "cost.json").write_text(json.dumps({"tco": [], "sensitivity": [None, {"input": 1}],
+                                                    "histogram": {"prompting": {"edges": [1], "counts": [1]}}}),
+                                        encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert "Artifacts that could not be read" in md
+    assert "audit.json" in md and "JSONDecodeError" in md and "expected a JSON object" in md
+
+
+_JUNK = (None, "x", [], {}, 0, -1, 1e308, True, [1, "a", None], {"a": None}, SCRIPT, [{"x": 1}], float("nan"))
+
+
+def _paths(o, pre=()):
+    yield pre
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from _paths(v, (*pre, k))
+    elif isinstance(o, list):
+        for i, v in enumerate(o[:3]):
+            yield from _paths(v, (*pre, i))
+
+
+def test_randomly_corrupted_artifacts_never_break_a_section(tmp_path):
+    """Seeded fuzz: any value replaced by junk of another type still renders every section."""
+    import random
+
+    rng = random.Random(0)
+    base = {"verdict": verdict(), "audit": audit(), "sprint": sprint(), "probe": probe(), "evalcheck": evalcheck(),
+            "cost": cost_brief_shape()}
+    for it in range(150):
+        arts = json.loads(json.dumps(base))
+        for _ in range(rng.randint(1, 10)):
+            name = rng.choice(sorted(arts))
+            path = rng.choice([p for p in _paths(arts[name]) if p])
+            target = arts[name]
+            for k in path[:-1]:
+                target = target[k]
+            target[path[-1]] = rng.choice(_JUNK)
+        d = tmp_path / f"r{it}"
+        d.mkdir()
+        for name, obj in arts.items():
+            (d / f"{name}.json").write_text(json.dumps(obj), encoding="utf-8")  # NaN is written as NaN
+        md = render_report(d)[1].read_text(encoding="utf-8")
+        assert "could not be rendered" not in md, (it, md[md.find("could not be rendered"):][:400])
+
+
+def test_a_section_that_raises_is_reported_not_fatal(tmp_path, monkeypatch):
+    from tunegate.report import render as render_mod
+
+    def broken(arts):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(render_mod, "SECTIONS", (render_mod.verdict_card, broken))
+    (tmp_path / "verdict.json").write_text(json.dumps(verdict()), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert "could not be rendered" in md and "KeyError" in md and "KEEP_PROMPTING" in md
+
+
+# ---------------------------------------------------------------- pieces
+def test_formatting_keeps_intervals():
+    assert fmt_ci(0.8123, 0.77, 0.85) == "0.812 (95% CI 0.770–0.850)"
+    assert fmt_ci(0.8, None, 0.9) == "0.800"
+    rows = dict(fold_evidence({"alpha": 0.8, "alpha_ci": {"low": 0.7, "high": 0.9}, "value": 1.5, "ci_low": 1,
+                               "ci_high": 2, "x": None}))
+    assert rows == {"alpha": "0.800 (95% CI 0.700–0.900)", "value": "1.50 (95% CI 1.00–2.00)", "x": "not measured"}
+    # the verdict's own naming: bounds named after a suffix of the value's key, and 5–95% ranges
+    real = dict(fold_evidence({"krippendorff_alpha": 0.756, "alpha_ci_low": 0.721, "alpha_ci_high": 0.786,
+                               "expected_net_value_mean": -57730.0, "expected_net_value_p05": -92792.0,
+                               "expected_net_value_p95": -37375.0, "lone_low": 1, "lone_high": 2}))
+    assert real == {"krippendorff alpha": "0.756 (95% CI 0.721–0.786)",
+                    "expected net value (mean)": "-57,730 (5–95%: -92,792 to -37,375)", "lone low": "1",
+                    "lone high": "2"}
+    assert md_escape("a|b <i>*x*</i>", cell=True) == "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt;"
+
+
+def test_charts_escape_labels_and_handle_empty_input():
+    svg = charts.interval_chart([{"label": SCRIPT, "value": 0.5, "low": 0.4, "high": 0.6}], x_label=IMG,
+                                target=0.7)
+    assert svg.startswith("<svg") and SCRIPT not in svg and "<img" not in svg and "target" in svg
+    assert charts.interval_chart([], x_label="x") == ""
+    assert charts.histogram_chart([{"name": "p", "edges": [0, 1], "counts": [0]}], x_label="x") == ""
+    assert charts.tornado_chart([{"label": "a", "at_low": None, "at_high": 1}], base=0, x_label="x") == ""
+    assert charts.learning_curve_chart([{"n": 0, "error": 0.1}]) == ""
+    t = charts.tornado_chart([{"label": IMG, "at_low": -5, "at_high": 3}], base=-1, x_label="net")
+    assert "<img" not in t and "break-even" in t
+    assert charts.nice_ticks(0, 1) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+# ---------------------------------------------------------------- headless Chromium
+def _chromium(args: list[str], profile: Path, timeout: int = 40) -> subprocess.CompletedProcess:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-default-apps", "--disable-extensions", "--mute-audio", "--disable-dev-shm-usage",
+           f"--user-data-dir={profile}",
+           '--host-resolver-rules=MAP * ~NOTFOUND', *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_chromium_renders_screenshot(full_run, tmp_path):
+    run_dir, _, _ = full_run
+    shot = tmp_path / "shot.png"
+    r = _chromium([f"--screenshot={shot}", "--window-size=1280,2400", "--hide-scrollbars",
+                   (run_dir / "report.html").resolve().as_uri()], tmp_path / "profile")
+    assert shot.is_file(), r.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    shutil.copy(shot, run_dir / "screenshot.png")  # for a person to look at when debugging
+
+
+def _page_requests(netlog: Path) -> list[str]:
+    """http(s)/ws URLs the *page* asked for, from a Chromium net log.
+
+    The browser itself pings Google services at start-up even with background networking disabled (all of them
+    fail here: every host resolves to nothing); those carry ``initiator: "not an origin"``, while a file:// page's
+    own subresource requests carry its opaque origin ``"null"``.
+    """
+    text = netlog.read_text(encoding="utf-8", errors="replace")
+    try:
+        log = json.loads(text)
+    except json.JSONDecodeError:  # killed before it closed the log: the events array is still well-formed JSON
+        log = json.loads(text.rstrip().rstrip(",") + "]}")
+    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [p["url"] for e in log["events"] if e.get("type") == start_job and isinstance(p := e.get("params"), dict)
+            and re.match(r"(https?|wss?)://", str(p.get("url", ""))) and p.get("initiator") != "not an origin"]
+
+
+def _load_with_netlog(page: Path, tmp: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
+    netlog = tmp / "net.json"
+    r = _chromium(["--dump-dom", "--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}",
+                   page.resolve().as_uri()], tmp / "profile")
+    assert netlog.is_file(), r.stderr[-2000:]
+    return r, _page_requests(netlog)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_chromium_payload_inert_no_console_errors_no_requests(full_run, tmp_path):
+    run_dir, _, _ = full_run
+    r, requested = _load_with_netlog(run_dir / "report.html", tmp_path / "report")
+    dom = r.stdout
+    assert "KEEP_PROMPTING" in dom, r.stderr[-2000:]
+    assert not re.search(r"<script\b", dom, re.IGNORECASE)
+    assert not re.search(r"<img\b", dom, re.IGNORECASE)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # present, as text
+    console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln or "Refused to" in ln]
+    assert not console, console
+    assert not requested, requested[:5]
+    # control: the same detector does see a page that fetches something
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text('<!DOCTYPE html><p>x</p><img src="http://example.invalid/x.png">', encoding="utf-8")
+    assert _load_with_netlog(leaky, tmp_path / "leaky")[1] == ["http://example.invalid/x.png"]
