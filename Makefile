@@ -8,7 +8,7 @@ setup:
 	@scripts/setup-venv.sh
 
 demo: setup
-	$(VENV)/bin/tunegate eval examples/support-triage/tunegate.yaml --model local:smollm2 --split test
+	$(VENV)/bin/tunegate demo --out runs/demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tunegate.cli import app
@@ -83,3 +84,22 @@ def test_run_skips_unchanged_stages_and_reruns_changed_ones(tmp_path):
     assert not any(v["skipped"] for v in m["stages"].values())
     r = runner.invoke(app, ["run", str(spec), "--out", str(run_dir), "--only", "nonsense"])
     assert r.exit_code == 2 and "unknown stage" in r.output
+
+
+@pytest.mark.integration
+def test_demo_runs_end_to_end_on_its_quick_profile(tmp_path):
+    """The README's demo: real local models, every built stage, a verdict and a self-contained report."""
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    d = tmp_path / "demo"
+    verdict = json.loads((d / "verdict.json").read_text())
+    assert verdict["verdict"] in ("FIX_EVAL_FIRST", "SHIP_PROMPT", "IMPROVE_DATA_FIRST", "KEEP_PROMPTING", "FINE_TUNE")
+    assert verdict["conditions"]["data"]["source"] == "measured"
+    assert verdict["conditions"]["economics"]["source"] == "measured"
+    ev = json.loads((d / "eval-test" / "eval.json").read_text())
+    assert ev["n_total"] == 60 and ev["ci_low"] <= ev["value"] <= ev["ci_high"]
+    html = (d / "report.html").read_text()
+    assert verdict["verdict"] in html and "<script" not in html.lower()
+    assert "report:" in r.output and verdict["verdict"] in r.output
+    manifest = json.loads((d / "pipeline.json").read_text())
+    assert set(manifest["stages"]) == {"audit", "eval", "cost", "decide", "report"}

@@ -239,7 +239,9 @@ _ACTIONS = {
     ("data", NOT_HELD): "Improve the data first: resolve the audit's failing checks (see audit.json), adjudicate "
                         "the queue, and cover the required slices.",
     ("prompting_gap", UNKNOWN): "Run a prompt-engineering sprint (few-shot, structured output, chain-of-thought, "
-                                "self-consistency) against a capable model, and set eval.target.",
+                                "self-consistency) against a capable model on enough test items to separate the "
+                                "best prompt from the target (eval.target), or declare its result under "
+                                "evidence.prompting.",
     ("finetune_probe", UNKNOWN): "Run the fine-tune probe (tunegate probe) to see whether learning from the labels "
                                  "closes the gap, and how many labels it would take.",
     ("finetune_probe", NOT_HELD): "Keep prompting: the probe shows learning from these labels does not close the "
