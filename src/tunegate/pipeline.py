@@ -289,7 +289,10 @@ def run_pipeline(
     stages = manifest.setdefault("stages", {})
     model_id = model or spec.models.default
     manifest.update({"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "pipeline", "task": spec.task.name,
-                     "profile": prof.name, "model": model_id, "config_hash": spec.config_hash()})
+                     "profile": prof.name, "model": model_id, "config_hash": spec.config_hash(),
+                     "run": RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
+                                    spec_path=str(spec.source) if spec.source else None,
+                                    packages=package_versions()).model_dump(mode="json")})
     for stage in STAGES:
         if only and stage not in only:
             continue
@@ -327,5 +330,8 @@ def run_pipeline(
         stages[stage] = {"status": "done", "input_hash": h, "seconds": round(time.perf_counter() - t0, 2),
                          "finished": now_iso(), "skipped": False, **info}
         write_json_atomic(manifest_path, manifest)
+    usage_by_stage = {k: v["usage"]["by_role"] for k, v in stages.items() if v.get("usage")}
+    manifest["usage_by_stage_and_role"] = usage_by_stage
+    manifest["run"]["finished"] = now_iso()
     write_json_atomic(manifest_path, manifest)
     return manifest
