@@ -102,4 +102,7 @@ def test_demo_runs_end_to_end_on_its_quick_profile(tmp_path):
     assert verdict["verdict"] in html and "<script" not in html.lower()
     assert "report:" in r.output and verdict["verdict"] in r.output
     manifest = json.loads((d / "pipeline.json").read_text())
-    assert set(manifest["stages"]) == {"audit", "eval", "cost", "decide", "report"}
+    assert set(manifest["stages"]) == {"audit", "eval", "probe", "cost", "decide", "report"}
+    probe = json.loads((d / "probe.json").read_text())
+    assert probe["probes"][0]["kind"] == "embedding_head" and probe["probes"][0]["value"] > 0.5
+    assert probe["curve"]["status"] in ("ok", "unreliable", "insufficient")

@@ -17,7 +17,17 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from tunegate.cli_output import err, fmt, out, print_audit, print_cost, print_eval, print_verdict, progress_bar
+from tunegate.cli_output import (
+    err,
+    fmt,
+    out,
+    print_audit,
+    print_cost,
+    print_eval,
+    print_probe,
+    print_verdict,
+    progress_bar,
+)
 
 from tunegate import __version__
 from tunegate.errors import TunegateError
@@ -241,6 +251,36 @@ def audit_cmd(
     raise typer.Exit(GATE_EXIT_CODES[art["gate"]])
 
 
+@app.command("probe")
+def probe_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec.")],
+    kind: Annotated[str, typer.Option("--kind", help="embedding_head (seconds), lora (minutes on a CPU; a GPU is "
+                                      "used when present) or all.")] = "embedding_head",
+    curve: Annotated[bool, typer.Option("--curve/--no-curve", help="Fit a learning curve (embedding head at "
+                                        "geometric fractions of the training set).")] = True,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (an eval.json there is the prompt "
+                                          "the probe is compared with).")] = Path("runs/probe"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print probe.json on stdout.")] = False,
+) -> None:
+    """Does learning from the labels close the gap? Probes trained on train, scored on test with CIs, compared
+    with the best prompt item by item, and a learning curve with a back-test and the labels needed."""
+    from tunegate.artifacts import dumps
+    from tunegate.probe.stage import KINDS, probe_stage
+    from tunegate.spec import load_spec
+
+    kinds = KINDS if kind == "all" else (kind,)
+    try:
+        art = probe_stage(load_spec(config), out_dir, kinds=kinds, curve=curve,
+                          progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")))
+    except TunegateError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+        return
+    print_probe(art)
+    out.print(f"written: {escape(str(Path(out_dir) / 'probe.json'))}")
+
+
 @app.command("cost")
 def cost_cmd(
     config: Annotated[Path, typer.Argument(help="The task spec (its costs: section holds the inputs).")],
@@ -331,16 +371,16 @@ def run_cmd(
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: "
                                                     "runs/run-<task>-<time>).")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): audit, "
-                                                      "eval, cost, decide, report.")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="quick (evaluation on 60 test items) or full.")
-                       ] = "full",
+                                                      "eval, probe, cost, decide, report.")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="quick (evaluation on 60 test items, embedding-head "
+                                         "probe) or full (all test items, embedding head and LoRA).")] = "full",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model for the evaluation stage.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run directory of this task.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-run stages even when their inputs are unchanged.")
                      ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Run the stages in order into one run directory (audit, eval, cost, decide, report), skipping stages whose
+    """Run the stages in order into one run directory (audit, eval, probe, cost, decide, report), skipping stages whose
     inputs and config hash are unchanged; prints the verdict and the report's path."""
     from tunegate.pipeline import _read_json
 

@@ -128,3 +128,29 @@ def print_cost(art: dict[str, Any]) -> None:
     out.print("break-even volume: " + (f"{be:,.0f} requests/month" if be is not None else
                                        escape(str((art.get("breakeven") or {}).get("reason")))))
     out.print("moves the answer most: " + ", ".join(s["input"] for s in art["sensitivity"][:5]))
+
+
+def print_probe(art: dict[str, Any]) -> None:
+    for p in art["probes"]:
+        cmp = p.get("comparison") or {}
+        line = (f"{escape(p['name'])}: {p['metric']} [bold]{fmt(p['value'])}[/] (CI {fmt(p['ci_low'])}–"
+                f"{fmt(p['ci_high'])}), trained in {p.get('train_seconds', 0):.1f}s on {p.get('train_examples')} "
+                f"examples · closes the gap: {p['closes_gap']}")
+        out.print(line)
+        if cmp:
+            out.print(f"  vs the best prompt on {cmp['n_shared']} shared items: {cmp['diff']:+.3f} (paired CI "
+                      f"{fmt(cmp['diff_ci_low'])} to {fmt(cmp['diff_ci_high'])}, McNemar p = {cmp['mcnemar_p']:.3g})")
+    c = art.get("curve")
+    if c:
+        pts = ", ".join(f"n={p['n']}: {p['mean']:.3f}" for p in c.get("points", []))
+        out.print(f"learning curve (test error): {pts}")
+        out.print(f"  status {c.get('status')}; back-test error {fmt(c.get('backtest_error'))} vs last-value "
+                  f"{fmt(c.get('last1_error'))}" + (f"; flags: {escape('; '.join(c['flags']))}" if c.get("flags")
+                                                    else ""))
+        ln = c.get("labels_needed")
+        if isinstance(ln, dict) and ln.get("value") is not None:
+            out.print(f"  labels needed for the target: {ln['value']:,.0f} (band {ln.get('low') or 0:,.0f}–"
+                      f"{ln.get('high') or 0:,.0f})")
+        else:
+            out.print(f"  labels needed for the target: unknown ({escape(str((ln or {}).get('reason', '')))})")
+    out.print(f"closes the gap: [bold]{art['closes_gap']}[/]")

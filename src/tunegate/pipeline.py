@@ -235,10 +235,12 @@ class Profile:
     name: str
     eval_limit: int | None
     cost_draws: int
+    probe_kinds: tuple[str, ...]
 
 
-PROFILES = {"quick": Profile("quick", 60, 20000), "full": Profile("full", None, 50000)}
-STAGES = ("audit", "eval", "cost", "decide", "report")
+PROFILES = {"quick": Profile("quick", 60, 20000, ("embedding_head",)),
+            "full": Profile("full", None, 50000, ("embedding_head", "lora"))}
+STAGES = ("audit", "eval", "probe", "cost", "decide", "report")
 
 
 def _fingerprint(paths: list[Path]) -> list[list[Any]]:
@@ -256,12 +258,13 @@ def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: 
         data = [spec.resolve(p) for p in ([spec.data.path] if spec.data.path else list((spec.data.paths or {}).values()))]
         if spec.data.annotations:
             data.append(spec.resolve(spec.data.annotations.path))
-    upstream = {"audit": [], "eval": [], "cost": ["probe.json", "sprint.json"],
+    upstream = {"audit": [], "eval": [], "probe": [], "cost": ["probe.json", "sprint.json"],
                 "decide": ["evalcheck.json", "audit.json", "sprint.json", "probe.json", "cost.json"],
                 "report": ["verdict.json", "cost.json", "audit.json"]}[stage]
     payload = {"stage": stage, "config": spec.config_hash(), "data": _fingerprint(data), "profile": profile.name,
                "model": model, "upstream": _fingerprint([run_dir / u for u in upstream]),
-               "evals": _fingerprint(sorted(run_dir.glob("**/eval.json"))) if stage in ("decide", "report") else []}
+               "evals": _fingerprint(sorted(run_dir.glob("eval-*/eval.json")))
+               if stage in ("probe", "decide", "report") else []}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -296,7 +299,7 @@ def run_pipeline(
     for stage in STAGES:
         if only and stage not in only:
             continue
-        if stage in ("audit", "eval") and spec.data is None:
+        if stage in ("audit", "eval", "probe") and spec.data is None:
             if progress:
                 progress(f"{stage}: skipped, the spec has no data (its evidence is declared)")
             continue
@@ -318,6 +321,18 @@ def run_pipeline(
             opts = EvalOptions(model=model_id, split="test", limit=prof.eval_limit, out_dir=d / "eval-test")
             art = run_eval(spec, opts, progress=eval_progress)
             info.update(value=art.value, ci_low=art.ci_low, ci_high=art.ci_high, usage=art.usage)
+        elif stage == "probe":
+            if spec.task.kind != "classification" and "lora" not in prof.probe_kinds:
+                if progress:
+                    progress("probe: the quick profile's embedding head is for classification; skipped")
+                continue
+            from tunegate.probe.stage import probe_stage
+
+            kinds = prof.probe_kinds if spec.task.kind == "classification" else ("lora",)
+            art = probe_stage(spec, d, kinds=kinds, curve=spec.task.kind == "classification", progress=progress)
+            info.update(closes_gap=art["closes_gap"], probes=[{k: p.get(k) for k in ("kind", "value", "ci_low",
+                                                                                     "ci_high")}
+                                                              for p in art["probes"]])
         elif stage == "cost":
             art = cost_stage(spec, d, n_draws=prof.cost_draws)
             info["p_finetune_cheaper"] = art["p_finetune_cheaper"]

@@ -1,0 +1,128 @@
+"""The fine-tune probe: embedding head on real data, probe.json shape, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tunegate.cli import app
+from tunegate.errors import TunegateError
+from tunegate.probe.embedding_head import fit_head, stratified_subset
+from tunegate.probe.stage import closes_gap, compare_with_prompt
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+EXAMPLE_DIR = ROOT / "examples" / "support-triage"
+runner = CliRunner()
+
+
+def test_stratified_subset_keeps_every_label_and_is_seeded():
+    labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 3
+    idx = stratified_subset(labels, 10, seed=1)
+    assert len(idx) == 10 and {labels[i] for i in idx} == {"a", "b", "c"}
+    assert np.array_equal(idx, stratified_subset(labels, 10, seed=1))
+    assert not np.array_equal(idx, stratified_subset(labels, 10, seed=2))
+
+
+def test_fit_head_needs_two_labels_and_covers_absent_classes():
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(TunegateError, match="at least two labels"):
+        fit_head(X, ["a"] * 20, classes=["a", "b"])
+    head = fit_head(X, ["a"] * 10 + ["b"] * 10, classes=["a", "b", "c"])
+    assert head.predict_proba(X).shape == (20, 3) and np.all(head.predict_proba(X)[:, 2] == 0)
+
+
+def test_comparison_and_closes_gap_rules():
+    prompt = {f"i{k}": float(k % 4 == 0) for k in range(200)}  # 25% right
+    probe = {f"i{k}": float(k % 10 != 0) for k in range(200)}  # 90% right
+    cmp = compare_with_prompt(probe, prompt, seed=0)
+    assert cmp["n_shared"] == 200 and cmp["diff"] == pytest.approx(0.65) and cmp["diff_ci_low"] > 0.5
+    assert cmp["mcnemar_p"] < 1e-10
+    assert closes_gap({"value": 0.9, "ci_high": 0.95, "comparison": cmp}, 0.95) == "yes"  # beats the prompt
+    assert closes_gap({"value": 0.7, "ci_high": 0.75, "comparison": {"diff_ci_low": -0.02}}, 0.9) == "no"
+    assert closes_gap({"value": 0.85, "ci_high": 0.93, "comparison": None}, 0.9) == "unknown"
+
+
+def _small_task(tmp_path: Path, keep_train: int | None = None, single_label: str | None = None) -> Path:
+    rows = [json.loads(x) for x in (EXAMPLE_DIR / "data.jsonl").read_text().splitlines()]
+    if single_label:
+        seen = 0
+        out = []
+        for r in rows:
+            if r["intent"] == single_label and r["split"] == "train":
+                seen += 1
+                if seen > 1:
+                    continue
+            out.append(r)
+        rows = out
+    if keep_train is not None:  # keep_train examples per label
+        train, seen = [], {}
+        for r in rows:
+            if r["split"] == "train" and seen.get(r["intent"], 0) < keep_train:
+                seen[r["intent"]] = seen.get(r["intent"], 0) + 1
+                train.append(r)
+        rows = train + [r for r in rows if r["split"] != "train"]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = (EXAMPLE_DIR / "tunegate.yaml").read_text().replace("template: prompts/zero_shot.txt",
+                                                               "inline: '{{input}}'")
+    text = text.replace("  annotations:\n    path: annotations.csv   # long format: item_id, annotator, label, "
+                        "timestamp\n    fields: {item_id: item_id, annotator: annotator, label: label, timestamp: "
+                        "timestamp}\n", "")
+    (tmp_path / "tunegate.yaml").write_text(text)
+    return tmp_path / "tunegate.yaml"
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    spec = _small_task(tmp_path, single_label="fraud_report")
+    r = runner.invoke(app, ["probe", str(spec), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2 and "fraud_report have a single training example" in r.output
+    other = tmp_path / "other"
+    other.mkdir()
+    spec = _small_task(other, keep_train=2)  # 20 training examples < the smallest anchor (30)
+    r = runner.invoke(app, ["probe", str(spec), "--out", str(other / "run")])
+    assert r.exit_code == 2 and "smallest learning-curve anchor" in r.output
+    r = runner.invoke(app, ["probe", str(spec), "--kind", "svm", "--out", str(other / "run")])
+    assert r.exit_code == 2 and "unknown probe kind" in r.output
+
+
+@pytest.mark.integration
+def test_probe_on_the_example_writes_the_documented_keys(tmp_path):
+    spec = _small_task(tmp_path)
+    r = runner.invoke(app, ["probe", str(spec), "--out", str(tmp_path / "run"), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    p = d["probes"][0]
+    assert {"kind", "value", "ci_low", "ci_high", "train_seconds"} <= set(p)
+    assert p["kind"] == "embedding_head" and p["ci_low"] <= p["value"] <= p["ci_high"] and p["value"] > 0.6
+    assert {"points", "fit", "backtest_error", "last1_error", "status", "labels_needed"} <= set(d["curve"])
+    assert [pt["n"] for pt in d["curve"]["points"]] == sorted(pt["n"] for pt in d["curve"]["points"])
+    assert d["closes_gap"] in ("yes", "no", "unknown")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not (SHARED / "banking77").exists(), reason="shared datasets not present")
+def test_embedding_head_beats_majority_baseline_on_banking77():
+    from tunegate.models.embeddings_local import create_local_embedder
+
+    with (SHARED / "banking77" / "train.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    labels = sorted({r["category"] for r in rows})[:20]
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for lab in labels:
+        mine = [r for r in rows if r["category"] == lab]
+        pick = rng.permutation(len(mine))
+        train += [mine[i] for i in pick[:25]]
+        test += [mine[i] for i in pick[25:35]]
+    emb = create_local_embedder("local:minilm")
+    Xtr = emb.embed([r["text"] for r in train])
+    Xte = emb.embed([r["text"] for r in test])
+    head = fit_head(Xtr, [r["category"] for r in train], classes=labels)
+    acc = float(np.mean([p == r["category"] for p, r in zip(head.predict(Xte), test)]))
+    majority = 1 / len(labels)
+    assert acc > 0.75 and acc > 10 * majority
