@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -52,11 +53,33 @@ def quiet_progress() -> Iterator[None]:
 
     was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    # the GGUF reader and the shard writer use plain tqdm, which the switch above does not reach
+    patched = []
+    for name in ("transformers.modeling_gguf_pytorch_utils", "transformers.modeling_utils"):
+        mod = sys.modules.get(name)
+        if mod is not None and hasattr(mod, "tqdm"):
+            patched.append((mod, mod.tqdm))
+            mod.tqdm = lambda it=None, *a, **k: it if it is not None else _NullBar()  # noqa: E731
     try:
         yield
     finally:
+        for mod, orig in patched:
+            mod.tqdm = orig
         if was_on:
             hf_logging.enable_progress_bar()
+
+
+class _NullBar:
+    """Stands in for a tqdm bar used as a context manager or updated by hand."""
+
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
 
 
 def packaged_file(dist: str, package: str, filename: str) -> Path:
@@ -105,9 +128,12 @@ def gguf_to_model(gguf: Path) -> tuple[Any, Any]:
 
 
 def convert_gguf(gguf: Path, out: Path) -> None:
-    model, tokenizer = gguf_to_model(gguf)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    import transformers.modeling_gguf_pytorch_utils  # noqa: F401  (loaded so quiet_progress can silence it)
+
+    with quiet_progress():
+        model, tokenizer = gguf_to_model(gguf)
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
 
 
 def converted_model_dir(gguf: Path, convert: Callable[[Path, Path], None] = convert_gguf) -> Path:
