@@ -126,3 +126,28 @@ def test_embedding_head_beats_majority_baseline_on_banking77():
     acc = float(np.mean([p == r["category"] for p, r in zip(head.predict(Xte), test)]))
     majority = 1 / len(labels)
     assert acc > 0.75 and acc > 10 * majority
+
+
+def test_external_fine_tune_is_evaluated_and_compared_like_a_probe(tmp_path, openai_stub):
+    """A fine-tune served elsewhere (here: a real HTTP server on 127.0.0.1) goes through the same comparison."""
+    rows = {json.loads(x)["text"]: json.loads(x)["intent"] for x in (EXAMPLE_DIR / "data.jsonl").read_text().splitlines()}
+
+    def reply(body):
+        msg = body["messages"][-1]["content"]
+        return rows.get(msg, "unknown")
+
+    openai_stub.reply = reply
+    spec = _small_task(tmp_path)
+    text = spec.read_text()
+    models_start, costs_start = text.index("\nmodels:"), text.index("\ncosts:")
+    stub_models = (f"\nmodels:\n  default: local:smollm2\n  backends:\n    openai:ft-triage:\n"
+                   f"      base_url: {openai_stub.base_url}\n      api_key_env: null")
+    spec.write_text(text[:models_start] + stub_models + text[costs_start:])
+    r = runner.invoke(app, ["probe", str(spec), "--kind", "none", "--external", "openai:ft-triage", "--out",
+                            str(tmp_path / "run"), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    (p,) = d["probes"]
+    assert p["kind"] == "external" and p["value"] == 1.0 and p["n"] == 121
+    assert d["closes_gap"] == "yes"  # reaches the 0.9 target
+    assert openai_stub.stats()["requests"]["/v1/chat/completions"] == 121

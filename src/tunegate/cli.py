@@ -255,9 +255,12 @@ def audit_cmd(
 def probe_cmd(
     config: Annotated[Path, typer.Argument(help="The task spec.")],
     kind: Annotated[str, typer.Option("--kind", help="embedding_head (seconds), lora (minutes on a CPU; a GPU is "
-                                      "used when present) or all.")] = "embedding_head",
+                                      "used when present), all, or none (only --external).")] = "embedding_head",
     curve: Annotated[bool, typer.Option("--curve/--no-curve", help="Fit a learning curve (embedding head at "
                                         "geometric fractions of the training set).")] = True,
+    external: Annotated[Optional[list[str]], typer.Option("--external", help="A fine-tune made elsewhere, by model "
+                                                          "id (repeatable), evaluated and compared like a probe.")
+                        ] = None,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (an eval.json there is the prompt "
                                           "the probe is compared with).")] = Path("runs/probe"),
     as_json: Annotated[bool, typer.Option("--json", help="Print probe.json on stdout.")] = False,
@@ -268,9 +271,9 @@ def probe_cmd(
     from tunegate.probe.stage import KINDS, probe_stage
     from tunegate.spec import load_spec
 
-    kinds = KINDS if kind == "all" else (kind,)
+    kinds = KINDS if kind == "all" else (() if kind == "none" else (kind,))
     try:
-        art = probe_stage(load_spec(config), out_dir, kinds=kinds, curve=curve,
+        art = probe_stage(load_spec(config), out_dir, kinds=kinds, curve=curve, external=tuple(external or ()),
                           progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")))
     except TunegateError as exc:
         _fail(str(exc))

@@ -52,12 +52,16 @@ def lora_probe(
         rec = json.loads(line)
         v = (rec.get("scores") or {}).get(primary)
         items[str(rec["id"])] = 0.0 if v is None else float(v)
+    from tunegate.models.registry import price_for
+
+    price = price_for(base, spec.models)  # a local base model costs nothing per token; a hosted one may
     probe = {
         "kind": "lora", "name": f"lora (rank {cfg.rank} on {base})", "metric": art.metric, "value": art.value,
         "ci_low": art.ci_low, "ci_high": art.ci_high, "ci_method": art.ci_method, "n": art.n,
         "n_unscored": art.n_unscored, "train_seconds": round(res.train_seconds, 2),
         "train_examples": res.n_train_used, "train_tokens": res.train_tokens,
         "tokens_per_second": round(res.tokens_per_second, 1), "device": res.device, "best_epoch": res.best_epoch,
+        "estimated_training_cost": round(price.cost(res.train_tokens, 0), 6),
         "dev_loss": res.dev_loss, "dev_loss_base": res.dev_loss_base, "adapter": str(adapter_dir),
         "backend": f"local:{adapter_dir}", "eval_usage": art.usage.get("total"), "warnings": res.warnings,
         "config": cfg.to_dict(),

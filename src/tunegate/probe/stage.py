@@ -139,9 +139,30 @@ def _learning_curve(spec, train, dev, test, X, labels, progress) -> dict[str, An
     return doc
 
 
+def external_probe(spec: Spec, model_id: str, run_dir: Path) -> tuple[dict[str, Any], dict[str, float]]:
+    """A fine-tune made elsewhere (e.g. served by an OpenAI-compatible endpoint), evaluated like any candidate."""
+    import re
+
+    from tunegate.evals.runner import EvalOptions, run_eval
+
+    out = run_dir / ("probe-external-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model_id).strip("-"))
+    art = run_eval(spec, EvalOptions(model=model_id, split="test", out_dir=out))
+    primary = "label_match" if spec.task.kind == "classification" else next(iter(art.metrics))
+    items = {}
+    for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        v = (rec.get("scores") or {}).get(primary)
+        items[str(rec["id"])] = 0.0 if v is None else float(v)
+    total = art.usage.get("total", {})
+    return ({"kind": "external", "name": f"external fine-tune {model_id}", "metric": art.metric, "value": art.value,
+             "ci_low": art.ci_low, "ci_high": art.ci_high, "ci_method": art.ci_method, "n": art.n,
+             "n_unscored": art.n_unscored, "train_seconds": None, "train_examples": None,
+             "eval_cost": total.get("cost"), "backend": model_id}, items)
+
+
 def probe_stage(
     spec: Spec, run_dir: str | Path, *, kinds: tuple[str, ...] = ("embedding_head",), curve: bool = True,
-    progress: ProgressFn | None = None, lora_config: Any = None,
+    progress: ProgressFn | None = None, lora_config: Any = None, external: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run the requested probes; write ``probe.json`` into the run directory."""
     if spec.task.kind != "classification" and "embedding_head" in kinds:
@@ -188,6 +209,12 @@ def probe_stage(
         from tunegate.probe.lora_stage import lora_probe
 
         probe, items = lora_probe(spec, train, dev, d, progress=progress, config=lora_config)
+        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
+        probes.append(probe)
+    for model_id in external:
+        if progress:
+            progress(f"external: evaluating {model_id} on the test split")
+        probe, items = external_probe(spec, model_id, d)
         probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
         probes.append(probe)
     target = spec.eval.target
