@@ -149,8 +149,9 @@ def print_probe(art: dict[str, Any]) -> None:
                                                     else ""))
         ln = c.get("labels_needed")
         if isinstance(ln, dict) and ln.get("value") is not None:
-            out.print(f"  labels needed for the target: {ln['value']:,.0f} (band {ln.get('low') or 0:,.0f}–"
-                      f"{ln.get('high') or 0:,.0f})")
+            hi = f"{ln['high']:,.0f}" if ln.get("high") is not None else "unbounded"
+            lo = f"{ln['low']:,.0f}" if ln.get("low") is not None else "?"
+            out.print(f"  labels needed for the target: {ln['value']:,.0f} (95% band {lo} to {hi})")
         else:
             out.print(f"  labels needed for the target: unknown ({escape(str((ln or {}).get('reason', '')))})")
     out.print(f"closes the gap: [bold]{art['closes_gap']}[/]")
