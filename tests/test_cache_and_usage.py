@@ -61,3 +61,15 @@ def test_usage_tracks_roles_cache_hits_and_cost():
     assert d["total"]["calls"] == 4 and d["total"]["cache_hits"] == 1 and d["total"]["errors"] == 1
     assert d["by_role"]["subject"]["cost"] == 0.002 and d["by_role"]["subject"]["cost_saved"] == 0.002
     assert d["by_role"]["judge"]["cost"] == 0.002 and d["by_role"]["judge"]["backend_calls"] == 2
+
+
+def test_put_many_commits_every_entry_in_one_transaction(tmp_path):
+    c = ResponseCache(tmp_path / "c.sqlite")
+    keys = [cache_key(IDENT, "generate", messages=MSGS, epoch=e) for e in range(5)]
+    c.put_many([(k, {"text": f"t{e}"}) for e, k in enumerate(keys)], op="generate", model="openai:m")
+    other = sqlite3.connect(tmp_path / "c.sqlite")  # visible to another connection at once: committed
+    assert other.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 5
+    assert c.get(keys[3]) == {"text": "t3"}
+    c.put_many([], op="generate", model="openai:m")  # nothing to do, no empty transaction left open
+    c.put(keys[0], {"text": "again"}, op="generate", model="openai:m")
+    assert other.execute("SELECT value FROM responses WHERE key = ?", (keys[0],)).fetchone()[0] == '{"text":"again"}'

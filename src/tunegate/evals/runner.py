@@ -111,12 +111,23 @@ def _generation_stream(
             missing.append(i)
     if not missing:
         return
-    for j, gen in backend.generate([reqs[i] for i in missing]):
+
+    def value(gen: Generation) -> dict[str, Any]:
+        return {"text": gen.text, "input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens,
+                "latency_s": round(gen.latency_s, 6), "finish_reason": gen.finish_reason}
+
+    todo = [reqs[i] for i in missing]
+    if hasattr(backend, "generate_batches"):  # optional: results that finished together, one commit per list
+        for batch in backend.generate_batches(todo):
+            cache.put_many([(keys[missing[j]], value(g)) for j, g in batch if g.ok], op="generate",
+                           model=backend.model_id)
+            for j, gen in batch:
+                yield missing[j], gen
+        return
+    for j, gen in backend.generate(todo):
         i = missing[j]
         if gen.ok:
-            cache.put(keys[i], {"text": gen.text, "input_tokens": gen.input_tokens,
-                                "output_tokens": gen.output_tokens, "latency_s": round(gen.latency_s, 6),
-                                "finish_reason": gen.finish_reason}, op="generate", model=backend.model_id)
+            cache.put(keys[i], value(gen), op="generate", model=backend.model_id)
         yield i, gen
 
 

@@ -115,6 +115,23 @@ class ResponseCache:
                 (key, op, model, canonical_json(value), time.time()),
             )
 
+    def put_many(self, entries: list[tuple[str, Any]], *, op: str, model: str) -> None:
+        """Write several entries in one transaction (committed before returning): the same guarantee as ``put``
+        for each of them, at the cost of one commit."""
+        if not entries:
+            return
+        now = time.time()
+        rows = [(k, op, model, canonical_json(v), now) for k, v in entries]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO responses (key, op, model, value, created) VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
     def __len__(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -168,6 +168,12 @@ class _HTTPCore:
         """Run ``job(i)`` for i in range(n), at most ``max_concurrency`` at a time, yielding ``(i, result)`` as
         each finishes. An exception from a job (e.g. an auth BackendError) is raised here and stops the rest;
         closing the generator early cancels what is still running."""
+        for batch in self.stream_batches(n, job):
+            yield from batch
+
+    def stream_batches(self, n: int, job: Callable[[int], Awaitable[T]]) -> Iterator[list[tuple[int, T]]]:
+        """As ``stream``, but yields the results that finished together as one list, so the caller can persist
+        them in one transaction (one hand-off between threads instead of one per result)."""
         if n == 0:
             return
         loop = self._ensure_loop()
@@ -208,13 +214,26 @@ class _HTTPCore:
         received = 0
         try:
             while received < n:
-                for i, value in results.get():
+                batch = []
+                arrived = results.get()
+                while True:  # take whatever else has finished meanwhile: bigger lists, fewer commits downstream
+                    try:
+                        arrived = arrived + results.get_nowait()
+                    except queue.Empty:
+                        break
+                closed = False
+                for i, value in arrived:
                     if i is _ERROR:
                         raise value
-                    if i is _DONE:
-                        raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
-                    received += 1
-                    yield i, value
+                    if i is _DONE:  # the run finished: any results already drained above are still delivered
+                        closed = True
+                        continue
+                    batch.append((i, value))
+                if closed and received + len(batch) < n:
+                    raise BackendError(f"{self.safe_base_url}: backend was closed while calls were running")
+                received += len(batch)
+                if batch:
+                    yield batch
         finally:
             if received < n:  # stopped early or failed: cancel the rest (not a run that is just finishing)
                 future.cancel()
@@ -371,6 +390,16 @@ class OpenAICompatibleBackend:
             return _to_generation(await self._http.post("/chat/completions", self.payload(requests[i])))
 
         return self._http.stream(len(requests), one)
+
+    def generate_batches(self, requests: Sequence[GenerationRequest]) -> Iterator[list[tuple[int, Generation]]]:
+        """As ``generate``, in lists of results that finished together (the runner persists each list in one
+        transaction before using any of its results)."""
+        requests = list(requests)
+
+        async def one(i: int) -> Generation:
+            return _to_generation(await self._http.post("/chat/completions", self.payload(requests[i])))
+
+        return self._http.stream_batches(len(requests), one)
 
     def close(self) -> None:
         self._http.close()
