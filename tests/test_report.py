@@ -111,17 +111,18 @@ def probe() -> dict:
 
 
 def cost_brief_shape() -> dict:
-    """cost.json in the shape the brief first described (per-path histogram dicts, '$')."""
+    """cost.json in the shape cost/model.py writes (shared histogram bins, sensitivity outcomes per end)."""
     return {"tco": {"prompting": {"mean": 15000, "median": 14600, "p05": 11800, "p95": 18200,
                                   "breakdown": {"inference": 80, "sprint": 4500}},
                     "fine_tuning": {"mean": 68000, "median": 66000, "p05": 51000, "p95": 92000,
                                     "breakdown": {"inference": 47, "labeling": 6700}}},
             "p_finetune_cheaper": 0.0, "expected_net_value_of_finetuning": {"mean": -53000, "p05": -76000,
                                                                           "p95": -38000},
-            "breakeven_monthly_volume": None, "breakeven_note": "fine-tuning never breaks even",
-            "sensitivity": [{"input": "labeling.cost_per_label", "low": -47000, "high": -63000, "swing": 16000}],
-            "histogram": {"prompting": {"edges": [10000, 14000, 18000, 22000], "counts": [20, 60, 20]},
-                          "fine_tuning": {"edges": [50000, 70000, 90000, 110000], "counts": [30, 50, 20]}},
+            "breakeven_monthly_volume": None, "breakeven": {"reason": "fine-tuning never breaks even"},
+            "sensitivity": [{"input": "labeling.cost_per_label", "low": 0.5, "high": 3.0, "net_value_at_low": -47000,
+                             "net_value_at_high": -63000, "swing": 16000}],
+            "distribution": {"bin_edges": [10000, 30000, 50000, 70000, 90000, 110000],
+                             "prompting": [80, 20, 0, 0, 0], "fine_tuning": [0, 0, 30, 50, 20]},
             "horizon_months": 18}
 
 
@@ -306,7 +307,7 @@ def test_malformed_artifacts_are_listed_not_fatal(tmp_path):
     (tmp_path / "verdict.json").write_text(json.dumps(bad), encoding="utf-8")
     (tmp_path / "sprint.json").write_text(json.dumps({"candidates": "x", "target": "high"}), encoding="utf-8")
     (tmp_path / "cost.json").write_text(json.dumps({"tco": [], "sensitivity": [None, {"input": 1}],
-                                                    "histogram": {"prompting": {"edges": [1], "counts": [1]}}}),
+                                                    "distribution": {"bin_edges": [1], "prompting": [1]}}),
                                         encoding="utf-8")
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "Artifacts that could not be read" in md

@@ -68,6 +68,15 @@ def main(
     """Evidence for the keep-prompting / fine-tune decision."""
 
 
+def _printed_json(art: Any, as_json: bool) -> bool:
+    """With --json, the artifact goes to stdout as one line (and nothing else does); returns whether it did."""
+    if as_json:
+        from tunegate.artifacts import dumps
+
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+    return as_json
+
+
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[:60]
 
@@ -186,7 +195,7 @@ def audit_cmd(
     Exit code 0 when the gate passes, 3 when it fails, 4 when it is unknown (e.g. no annotations to measure
     agreement on).
     """
-    from tunegate.artifacts import dumps, write_json_atomic
+    from tunegate.artifacts import write_json_atomic
     from tunegate.pipeline import GATE_EXIT_CODES, audit_stage, build_audit
     from tunegate.spec import AuditSpec, load_spec
 
@@ -244,9 +253,7 @@ def audit_cmd(
     except ValueError as exc:  # statistics refuse impossible input (e.g. no item rated twice)
         _fail(str(exc))
 
-    if as_json:
-        sys.stdout.write(dumps(art, indent=None) + "\n")
-    else:
+    if not _printed_json(art, as_json):
         print_audit(art)
     raise typer.Exit(GATE_EXIT_CODES[art["gate"]])
 
@@ -267,7 +274,6 @@ def probe_cmd(
 ) -> None:
     """Does learning from the labels close the gap? Probes trained on train, scored on test with CIs, compared
     with the best prompt item by item, and a learning curve with a back-test and the labels needed."""
-    from tunegate.artifacts import dumps
     from tunegate.probe.stage import KINDS, probe_stage
     from tunegate.spec import load_spec
 
@@ -277,8 +283,7 @@ def probe_cmd(
                           progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")))
     except TunegateError as exc:
         _fail(str(exc))
-    if as_json:
-        sys.stdout.write(dumps(art, indent=None) + "\n")
+    if _printed_json(art, as_json):
         return
     print_probe(art)
     out.print(f"written: {escape(str(Path(out_dir) / 'probe.json'))}")
@@ -293,7 +298,6 @@ def cost_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print cost.json on stdout.")] = False,
 ) -> None:
     """The 18-month total cost of ownership of keep-prompting vs fine-tune, evaluation tax included, with uncertainty."""
-    from tunegate.artifacts import dumps
     from tunegate.pipeline import cost_stage
     from tunegate.spec import load_spec
 
@@ -301,8 +305,7 @@ def cost_cmd(
         art = cost_stage(load_spec(config), out_dir, n_draws=draws)
     except TunegateError as exc:
         _fail(str(exc))
-    if as_json:
-        sys.stdout.write(dumps(art, indent=None) + "\n")
+    if _printed_json(art, as_json):
         return
     print_cost(art)
     out.print(f"written: {escape(str(Path(out_dir) / 'cost.json'))}")
@@ -316,7 +319,6 @@ def decide_cmd(
 ) -> None:
     """The verdict from whatever artifacts exist: FIX_EVAL_FIRST, SHIP_PROMPT, IMPROVE_DATA_FIRST, KEEP_PROMPTING
     or FINE_TUNE, each condition held / not held / unknown with its evidence, and next actions."""
-    from tunegate.artifacts import dumps
     from tunegate.pipeline import decide_stage
     from tunegate.spec import load_spec
 
@@ -325,8 +327,7 @@ def decide_cmd(
         art = decide_stage(run_dir, spec)
     except TunegateError as exc:
         _fail(str(exc))
-    if as_json:
-        sys.stdout.write(dumps(art, indent=None) + "\n")
+    if _printed_json(art, as_json):
         return
     print_verdict(art)
 
@@ -412,7 +413,6 @@ def assess_cmd(
 ) -> None:
     """Walk through the framework's questions (criterion, data, sprint results, volumes, prices, team), write the
     answers as a spec with declared evidence, and print the verdict and the 18-month cost model at once."""
-    from tunegate.artifacts import dumps
     from tunegate.assess import QUESTIONS, answers_to_spec, ask, load_answers, write_spec
     from tunegate.pipeline import cost_stage, decide_stage
     from tunegate.spec import load_spec
@@ -434,8 +434,7 @@ def assess_cmd(
         verdict = decide_stage(run_dir, spec)
     except TunegateError as exc:
         _fail(str(exc))
-    if as_json:
-        sys.stdout.write(dumps(verdict, indent=None) + "\n")
+    if _printed_json(verdict, as_json):
         return
     out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(run_dir))}/cost.json, verdict.json")
     env = cost["expected_net_value_of_finetuning"]

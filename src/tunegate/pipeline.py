@@ -260,7 +260,7 @@ def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: 
             data.append(spec.resolve(spec.data.annotations.path))
     upstream = {"audit": [], "eval": [], "probe": [], "cost": ["probe.json", "sprint.json"],
                 "decide": ["evalcheck.json", "audit.json", "sprint.json", "probe.json", "cost.json"],
-                "report": ["verdict.json", "cost.json", "audit.json"]}[stage]
+                "report": ["verdict.json", "cost.json", "audit.json", "probe.json", "evalcheck.json", "sprint.json"]}[stage]
     payload = {"stage": stage, "config": spec.config_hash(), "data": _fingerprint(data), "profile": profile.name,
                "model": model, "upstream": _fingerprint([run_dir / u for u in upstream]),
                "evals": _fingerprint(sorted(run_dir.glob("eval-*/eval.json")))

@@ -353,9 +353,6 @@ class Spec(_Strict):
         canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
-    def price_for(self, model_id: str) -> PriceSpec:
-        b = self.models.backends.get(model_id)
-        return b.price if b else PriceSpec()
 
 
 def json_schema() -> dict[str, Any]:

@@ -77,12 +77,6 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
     )
 
 
-def primary_values(records: list[ItemRecord], metric: str, primary_scorer: str) -> np.ndarray:
-    """Per-item values of the primary metric on scored items (for accuracy-like metrics and comparisons)."""
-    name = primary_scorer if metric in CORPUS_METRICS else metric
-    return np.asarray([r.scores[name] for r in records if r.scores.get(name) is not None], dtype=float)
-
-
 def summarize(
     records: list[ItemRecord],
     *,

@@ -208,7 +208,7 @@ def run_eval(
     reasons: Counter[str] = Counter()
     labels = spec.task.label_names
 
-    def finish_item(ex: Example, output: str, *, gen: Generation | None, extra: dict[str, Any]) -> None:
+    def finish_item(ex: Example, output: str, *, extra: dict[str, Any]) -> None:
         cost = usage.record(role=options.role, model=model_id, input_tokens=extra.get("input_tokens", 0),
                             output_tokens=extra.get("output_tokens", 0), latency_s=extra.get("latency_s", 0.0),
                             price=price, cached=extra.get("cached", False), error=bool(extra.get("error")))
@@ -238,7 +238,7 @@ def run_eval(
             for i, gen in _generation_stream(backend, cache, identity, reqs):
                 extra = {"cached": gen.cached, "input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens,
                          "latency_s": round(gen.latency_s, 6), "error": gen.error}
-                finish_item(items[i], gen.text, gen=gen, extra=extra)
+                finish_item(items[i], gen.text, extra=extra)
         else:
             for i, res in _logprob_stream(backend, cache, identity, prompts, labels):
                 probs = _softmax(res["logprobs"])
@@ -246,7 +246,7 @@ def run_eval(
                 extra = {"cached": res["cached"], "input_tokens": res.get("input_tokens", 0),
                          "latency_s": res.get("latency_s", 0.0), "confidence": round(probs[best], 6),
                          "label_logprobs": dict(zip(labels, res["logprobs"]))}
-                finish_item(items[i], labels[best], gen=None, extra=extra)
+                finish_item(items[i], labels[best], extra=extra)
     finally:
         sink.close()
         if own_cache:

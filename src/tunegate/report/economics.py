@@ -33,53 +33,36 @@ from tunegate.report.doc import (
 )
 from tunegate.report.sections import condition_line, missing
 
-# cost.json key -> aliases, first present wins. Adjust here when the cost model renames something.
-COST_KEYS: dict[str, tuple[str, ...]] = {
-    "tco": ("tco",),
-    "p_cheaper": ("p_finetune_cheaper", "p_fine_tuning_cheaper"),
-    "net_value": ("expected_net_value_of_finetuning", "expected_net_value", "net_value"),
-    "breakeven": ("breakeven_monthly_volume",),
-    "breakeven_note": ("breakeven_note",),
-    "breakeven_detail": ("breakeven",),  # {"reason", "inference_cost_per_1k_requests", ...}
-    "sensitivity": ("sensitivity", "tornado"),
-    "histogram": ("histogram", "distribution", "distributions"),
-    "horizon": ("horizon_months", "horizon"),
-    "currency": ("currency",),
-    "inputs": ("inputs",),
-    "n_draws": ("n_draws",),
+# The cost.json keys the report reads (cost/model.py CostResult.to_dict()): one place to change if they move.
+COST_KEYS: dict[str, str] = {
+    "tco": "tco", "p_cheaper": "p_finetune_cheaper", "net_value": "expected_net_value_of_finetuning",
+    "breakeven": "breakeven_monthly_volume", "breakeven_detail": "breakeven", "sensitivity": "sensitivity",
+    "histogram": "distribution", "horizon": "horizon_months", "currency": "currency", "inputs": "inputs",
+    "n_draws": "n_draws",
 }
-PATHS: dict[str, tuple[str, ...]] = {"prompting": ("prompting", "prompt", "keep_prompting"),
-                                     "fine_tuning": ("fine_tuning", "finetuning", "fine_tune", "finetune")}
+PATHS = ("prompting", "fine_tuning")
 PATH_NAMES = {"prompting": "Keep prompting", "fine_tuning": "Fine-tune"}
 PATH_COLORS = {"prompting": charts.BLUE, "fine_tuning": charts.ORANGE}
-Q = {"p05": ("p05", "p5", "q05"), "median": ("median", "p50", "q50"), "p95": ("p95", "q95"), "mean": ("mean",)}
-# A sensitivity row: outcome at the input's low / high end; without those keys, "low"/"high" are taken as outcomes.
-SENS_AT_LOW, SENS_AT_HIGH = ("net_value_at_low", "at_low", "outcome_low"), ("net_value_at_high", "at_high",
-                                                                              "outcome_high")
+QUANTILES = ("p05", "median", "p95", "mean")
 
 
 def cost_view(cost: dict[str, Any]) -> dict[str, Any]:
     """cost.json normalised: the keys of ``COST_KEYS`` plus per-path summaries and histograms."""
-    v = {k: get(cost, *aliases) for k, aliases in COST_KEYS.items()}
+    v = {k: get(cost, key) for k, key in COST_KEYS.items()}
     tco = as_dict(v["tco"])
-    v["paths"] = {p: as_dict(get(tco, *aliases)) for p, aliases in PATHS.items()}
-    v["quantiles"] = {p: {q: num(get(s, *qa)) for q, qa in Q.items()} for p, s in v["paths"].items()}
+    v["paths"] = {p: as_dict(get(tco, p)) for p in PATHS}
+    v["quantiles"] = {p: {q: num(get(s, q)) for q in QUANTILES} for p, s in v["paths"].items()}
     v["hist"] = _histograms(as_dict(v["histogram"]))
-    if v["breakeven_note"] is None:
-        v["breakeven_note"] = get(v["breakeven_detail"], "reason", "note")
+    v["breakeven_note"] = get(v["breakeven_detail"], "reason")
     return v
 
 
 def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
-    """Two shapes: shared ``bin_edges`` + counts per path, or per path ``{"edges", "counts"}``."""
-    shared = get(h, "bin_edges", "edges")
+    """cost.json's ``distribution``: shared ``bin_edges`` and one list of counts per path."""
+    edges = get(h, "bin_edges")
     out = {}
-    for p, aliases in PATHS.items():
-        s = get(h, *aliases)
-        if isinstance(s, dict):
-            edges, counts = get(s, "edges", "bin_edges"), get(s, "counts")
-        else:
-            edges, counts = shared, s
+    for p in PATHS:
+        counts = get(h, p)
         if isinstance(edges, list) and isinstance(counts, list):
             out[p] = (edges, counts)
     return out
@@ -87,7 +70,7 @@ def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
 
 def economics_section(arts: RunArtifacts) -> list:
     cost = arts.get("cost")
-    horizon = num(get(cost, *COST_KEYS["horizon"])) if cost else None
+    horizon = num(get(cost, COST_KEYS["horizon"])) if cost else None
     h = f"{int(horizon)}-month total cost of ownership" if horizon else "total cost of ownership over the horizon"
     out: list = [Heading(2, f"Economics — {h}", anchor="economics"),
                  Para(["Is fine-tuning worth its total cost over the horizon, evaluation tax included?"], kind="note"),
@@ -100,8 +83,8 @@ def economics_section(arts: RunArtifacts) -> list:
     stats = [("P(fine-tuning is cheaper)", fmt_pct(v["p_cheaper"]) if v["p_cheaper"] is not None else "–",
               f"share of {fmt_num(v['n_draws'])} Monte Carlo draws" if v["n_draws"] else "share of Monte Carlo draws")]
     if nv:
-        rng = (f"5–95%: {money(get(nv, *Q['p05']))} to {money(get(nv, *Q['p95']))}"
-               if get(nv, *Q["p05"]) is not None else "")
+        rng = (f"5–95%: {money(get(nv, 'p05'))} to {money(get(nv, 'p95'))}"
+               if get(nv, "p05") is not None else "")
         stats.append(("expected net value of fine-tuning", money(get(nv, "mean", "median")), rng))
     be = num(v["breakeven"])
     stats.append(("break-even monthly volume", f"{fmt_count(be)} requests" if be is not None else "none",
@@ -158,13 +141,10 @@ def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
     for r in sens:
         if not isinstance(r, dict):
             continue
-        at_low, at_high = get(r, *SENS_AT_LOW), get(r, *SENS_AT_HIGH)
-        has_outcomes = at_low is not None or at_high is not None
-        if not has_outcomes:
-            at_low, at_high = r.get("low"), r.get("high")
-        rows.append({"label": str(get(r, "input", "name", default="")), "at_low": num(at_low),
-                     "at_high": num(at_high), "swing": num(r.get("swing")),
-                     "range": f"{fmt_num(r.get('low'))} → {fmt_num(r.get('high'))}" if has_outcomes else "",
+        # low / high are the input's 10th / 90th percentile; net_value_at_* the outcomes there
+        rows.append({"label": str(get(r, "input", default="")), "at_low": num(r.get("net_value_at_low")),
+                     "at_high": num(r.get("net_value_at_high")), "swing": num(r.get("swing")),
+                     "range": f"{fmt_num(r.get('low'))} → {fmt_num(r.get('high'))}",
                      "dist": str(r.get("distribution") or ""), "p_low": r.get("p_positive_at_low"),
                      "p_high": r.get("p_positive_at_high")})
     if not rows:
