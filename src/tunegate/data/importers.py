@@ -72,6 +72,14 @@ def _ls_user(cb: Any) -> str | None:
     return None if cb in (None, "") else str(cb)
 
 
+def _check_choice(found: set[str], wanted: str | None, what: str, option: str, path: Path) -> None:
+    """An export with several label controls / questions needs the caller to name one, and the name must exist."""
+    if wanted is None and len(found) > 1:
+        raise DataError(f"several {what}s ({', '.join(sorted(found))}); pass {option}", file=path)
+    if wanted is not None and found and wanted not in found:
+        raise DataError(f"no {what} named '{wanted}' (found: {', '.join(sorted(found))})", file=path)
+
+
 def import_label_studio(path: str | Path, *, from_name: str | None = None,
                         id_field: str | None = None) -> ImportedAnnotations:
     """Read a Label Studio JSON export (a list of tasks with ``annotations``; pre-1.0 ``completions`` too).
@@ -87,10 +95,7 @@ def import_label_studio(path: str | Path, *, from_name: str | None = None,
         for a in (t.get("annotations") or t.get("completions") or []) if isinstance(t, dict) else []:
             names |= {r.get("from_name") for r in a.get("result") or [] if r.get("type") == "choices"}
     names.discard(None)
-    if from_name is None and len(names) > 1:
-        raise DataError(f"several choices controls ({', '.join(sorted(names))}); pass from_name", file=p)
-    if from_name is not None and names and from_name not in names:
-        raise DataError(f"no choices control named '{from_name}' (found: {', '.join(sorted(names))})", file=p)
+    _check_choice(names, from_name, "choices control", "from_name", p)
     rows: list[Annotation] = []
     skipped: Counter = Counter()
     for n, (line, t) in enumerate(recs):
@@ -166,10 +171,7 @@ def import_argilla(path: str | Path, *, question: str | None = None, id_field: s
     """
     p, recs = _load_records(path)
     names = {q for _, r in recs if isinstance(r, dict) for q, *_ in _argilla_responses(r)}
-    if question is None and len(names) > 1:
-        raise DataError(f"records answer several questions ({', '.join(sorted(names))}); pass question", file=p)
-    if question is not None and names and question not in names:
-        raise DataError(f"no question named '{question}' (found: {', '.join(sorted(names))})", file=p)
+    _check_choice(names, question, "question", "question", p)
     rows: list[Annotation] = []
     skipped: Counter = Counter()
     no_status = 0
