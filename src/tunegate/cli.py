@@ -18,18 +18,21 @@ import typer
 from rich.markup import escape
 
 from tunegate.cli_output import (
+    EXIT_INTERRUPTED,
     err,
+    fail as _fail,
     fmt,
     out,
     print_audit,
     print_cost,
     print_eval,
+    print_json as _printed_json,
     print_probe,
     print_verdict,
     progress_bar,
 )
 
-from tunegate import __version__
+from tunegate import __version__, cli_checkeval, cli_monitor, cli_sprint
 from tunegate.errors import TunegateError
 
 app = typer.Typer(
@@ -44,15 +47,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"tunegate {__version__}")
@@ -66,15 +60,6 @@ def main(
     ] = False,
 ) -> None:
     """Evidence for the keep-prompting / fine-tune decision."""
-
-
-def _printed_json(art: Any, as_json: bool) -> bool:
-    """With --json, the artifact goes to stdout as one line (and nothing else does); returns whether it did."""
-    if as_json:
-        from tunegate.artifacts import dumps
-
-        sys.stdout.write(dumps(art, indent=None) + "\n")
-    return as_json
 
 
 def _slug(s: str) -> str:
@@ -588,6 +573,11 @@ def validate_cmd(
         out.print(f"  [yellow]skipped[/] {escape(where)}")
     if ds.skipped:
         raise typer.Exit(1)
+
+
+# Stage commands that live in their own modules (one job each) add themselves to `app` here.
+for _module in (cli_checkeval, cli_sprint, cli_monitor):
+    _module.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,12 +9,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sys
+
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 out = Console(emoji=False, highlight=False)
 err = Console(stderr=True, emoji=False, highlight=False)
+
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    """Print a user-fixable error as one line on stderr and exit non-zero."""
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(art: Any, as_json: bool) -> bool:
+    """With --json, the artifact goes to stdout as one line (and nothing else does); returns whether it did."""
+    if as_json:
+        from tunegate.artifacts import dumps
+
+        sys.stdout.write(dumps(art, indent=None) + "\n")
+    return as_json
 
 
 def fmt(x: float | None, digits: int = 3) -> str:

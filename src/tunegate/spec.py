@@ -2,8 +2,8 @@
 
 The spec is validated once, at the edge: everything downstream receives typed objects and never re-checks.
 Validation errors name the file, the line and the dotted key (``data.split.ratios``), because a user fixing a
-YAML file needs the place, not a stack trace. Sections for later stages (``sprint``, ``probe``, ``costs``,
-``monitor``) are accepted as free-form mappings until those stages define them.
+YAML file needs the place, not a stack trace. Each stage's own section (``check_eval``, ``sprint``, ``costs``,
+``monitor``) is a model defined beside that stage and imported here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tunegate.cost.inputs import CostInputs
 from tunegate.errors import SpecError
+from tunegate.evals.criterion_config import CheckEvalSpec
+from tunegate.monitor.config import MonitorSpec
+from tunegate.sprint.config import SprintSpec
 
 SCHEMA_VERSION = 1
 TaskKind = Literal["classification", "extraction", "generation"]
@@ -307,10 +310,11 @@ class Spec(_Strict):
     evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
     costs: CostInputs = Field(default_factory=CostInputs, description="The 18-month cost model's inputs "
                               "(docs/cost-model.md).")
-    # Later stages: accepted as mappings now, typed as those stages land.
-    sprint: dict[str, Any] = Field(default_factory=dict)
+    check_eval: CheckEvalSpec = Field(default_factory=CheckEvalSpec, description="Criterion-gate thresholds "
+                                      "and inputs (tunegate check-eval).")
+    sprint: SprintSpec = Field(default_factory=SprintSpec, description="The prompt sprint (tunegate sprint).")
     probe: dict[str, Any] = Field(default_factory=dict)
-    monitor: dict[str, Any] = Field(default_factory=dict)
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec, description="Monitoring (tunegate monitor).")
 
     # Where the spec came from; relative paths in it resolve against this directory.
     _source: Path | None = None

@@ -1,0 +1,1 @@
+"""After shipping: drift tests, performance tracking, regression on model change, the portfolio store."""

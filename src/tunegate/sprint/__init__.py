@@ -1,0 +1,1 @@
+"""The prompting gate: prompt strategies, candidate racing and the sprint (``tunegate sprint``)."""
