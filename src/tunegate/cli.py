@@ -32,7 +32,7 @@ from tunegate.cli_output import (
     progress_bar,
 )
 
-from tunegate import __version__, cli_checkeval, cli_monitor, cli_sprint
+from tunegate import __version__, cli_checkeval, cli_monitor, cli_portfolio, cli_sprint
 from tunegate.errors import TunegateError
 
 app = typer.Typer(
@@ -576,7 +576,7 @@ def validate_cmd(
 
 
 # Stage commands that live in their own modules (one job each) add themselves to `app` here.
-for _module in (cli_checkeval, cli_sprint, cli_monitor):
+for _module in (cli_checkeval, cli_sprint, cli_monitor, cli_portfolio):
     _module.register(app)
 
 

@@ -1,4 +1,4 @@
-"""CLI commands for monitoring (`tunegate monitor`, `tunegate portfolio`): parse, call one function, print.
+"""CLI commands for monitoring (`tunegate monitor`): parse, call one function, print.
 
 Kept out of cli.py so each stage's command layer is one small module; cli.py calls ``register(app)``.
 """
