@@ -1,0 +1,211 @@
+"""Regression check on a base-model change: the saved suite on both versions, compared item by item.
+
+A hosted endpoint can lose 30 points between snapshots, and a fine-tune dies with its base model, so a model change
+is the one event that must always trigger a re-evaluation. Both versions answer the *same* test items, so the
+comparison is paired: the bootstrap interval of (new − old) over items, and the exact McNemar test on the items
+where exactly one version is right. Per slice the same, with Holm's correction across slices so that many small
+slices do not raise false alarms. The result has the monitor's shape (``status``, ``tests``) so a monitor run and
+a regression run land in the same history.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunegate.artifacts import RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.evals.compare import compare_runs, load_run
+from tunegate.evals.runner import EvalOptions, ProgressFn, run_eval
+from tunegate.evals.stats import holm_correction, mcnemar_exact, paired_bootstrap_diff
+from tunegate.spec import Spec
+
+REGRESSION_SCHEMA_VERSION = 1
+ALPHA = 0.05
+MIN_SLICE_ITEMS = 5  # below this a slice's test has almost no power; it is tabled but not tested
+
+
+def _r(x: Any) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def _scorer_for(metric: str) -> str:
+    return "label_match" if metric in ("accuracy", "macro_f1") else metric
+
+
+def _value(rec: dict, scorer: str) -> float | None:
+    return None if rec.get("error") else (rec.get("scores") or {}).get(scorer)
+
+
+def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, spec: Spec, alpha: float,
+                ) -> list[dict[str, Any]]:
+    """Per slice value: both versions' mean score, the paired difference with CI, McNemar, Holm across slices."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for i in shared:
+        for col, val in (rows_old[i].get("slices") or {}).items():
+            groups.setdefault((col, str(val)), []).append(i)
+    boot = spec.eval.bootstrap
+    table = []
+    for (col, val), ids in sorted(groups.items()):
+        a = np.asarray([_value(rows_old[i], scorer) for i in ids], dtype=float)
+        b = np.asarray([_value(rows_new[i], scorer) for i in ids], dtype=float)
+        row: dict[str, Any] = {"column": col, "value": val, "n": len(ids), "old": _r(a.mean()), "new": _r(b.mean()),
+                               "diff": _r(b.mean() - a.mean()), "diff_ci_low": None, "diff_ci_high": None,
+                               "mcnemar": None, "p_value_raw": None, "p_value_holm": None, "status": "untested"}
+        if len(ids) >= MIN_SLICE_ITEMS:
+            iv = paired_bootstrap_diff(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence,
+                                       seed=boot.seed)
+            row["diff_ci_low"], row["diff_ci_high"] = _r(iv.low), _r(iv.high)
+            if np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))):
+                m = mcnemar_exact(a.astype(bool), b.astype(bool))
+                row["mcnemar"] = {"b01": m.b01, "b10": m.b10, "p_value": m.pvalue}
+                row["p_value_raw"] = m.pvalue
+        table.append(row)
+    tested = [r for r in table if r["p_value_raw"] is not None]
+    if tested:
+        for r, p in zip(tested, holm_correction([r["p_value_raw"] for r in tested])):
+            r["p_value_holm"] = _r(p)
+            worse = r["mcnemar"]["b10"] > r["mcnemar"]["b01"]
+            r["status"] = "alert" if (p < alpha and worse) else "ok"
+    return table
+
+
+def _side(art: Any) -> dict[str, Any]:
+    return {"model": art.model, "value": art.value, "ci_low": art.ci_low, "ci_high": art.ci_high,
+            "confidence": art.confidence, "n": art.n, "n_total": art.n_total, "n_unscored": art.n_unscored,
+            "n_errors": art.n_errors, "method": art.method, "usage": art.usage.get("total", {})}
+
+
+def run_regression(
+    spec: Spec,
+    old_model: str,
+    new_model: str,
+    *,
+    out_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    backend_factory: Callable[[str], Any] | None = None,
+    cache: Any = None,
+    split: str = "test",
+    limit: int | None = None,
+    method: str = "auto",
+    old_params: dict[str, Any] | None = None,
+    new_params: dict[str, Any] | None = None,
+    alpha: float = ALPHA,
+    cache_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run the spec's eval suite (``split``, default test) on ``old_model`` and ``new_model`` and compare.
+
+    ``backend_factory(model_id)`` builds each backend (default: the registry); ``cache`` is a shared
+    ``ResponseCache`` (default: the one at ``cache_path`` / ``$TUNEGATE_HOME``). ``old_params`` / ``new_params``
+    override sampling parameters per side, so one model id under two settings is a valid "version change".
+    ``status`` is ``alert`` when the new version is significantly worse overall (exact McNemar p < alpha, or the
+    paired-bootstrap CI of new − old wholly below 0) or on some slice (Holm-adjusted McNemar p < alpha).
+    With ``out_dir``, both eval runs and ``regression.json`` are written there.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
+                  spec_path=str(spec.source) if spec.source else None, packages=package_versions())
+    tmp = tempfile.TemporaryDirectory(prefix="tunegate-regress-") if out_dir is None else None
+    base = Path(tmp.name if tmp else out_dir)
+    try:
+        arts = {}
+        offset = [0]
+
+        def step(done: int, total: int) -> None:
+            if progress:
+                progress(offset[0] + done, 2 * total)
+
+        for side, model, params in (("old", old_model, old_params), ("new", new_model, new_params)):
+            backend = backend_factory(model) if backend_factory else None
+            try:
+                opts = EvalOptions(model=model, split=split, limit=limit, method=method, out_dir=base / side,
+                                   cache_path=cache_path, params=dict(params or {}))
+                arts[side] = run_eval(spec, opts, backend=backend, cache=cache, progress=step)
+            finally:
+                if backend is not None:
+                    backend.close()
+            offset[0] = arts[side].n_total
+        boot = spec.eval.bootstrap
+        cmp = compare_runs(base / "old", base / "new", metric=spec.eval.metric, n_resamples=boot.n_resamples,
+                           seed=boot.seed, confidence=boot.confidence)
+        _, rows_old = load_run(base / "old")
+        _, rows_new = load_run(base / "new")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    scorer = _scorer_for(spec.eval.metric)
+    shared = sorted(i for i in rows_old if i in rows_new and _value(rows_old[i], scorer) is not None
+                    and _value(rows_new[i], scorer) is not None)
+    slices = _slice_rows(rows_old, rows_new, shared, scorer, spec, alpha)
+
+    tests = []
+    diff = cmp.diff
+    ci_hi = cmp.diff_ci_high
+    tests.append({
+        "name": "regression.overall.paired_bootstrap", "kind": "regression", "statistic": diff,
+        "p_value": None, "threshold": 0.0, "ci_low": cmp.diff_ci_low, "ci_high": ci_hi,
+        "status": "alert" if ci_hi is not None and ci_hi < 0 else "ok",
+        "detail": f"{cmp.metric} new − old on {cmp.n_shared} shared items; alert when the whole "
+                  f"{cmp.confidence:.0%} CI is below 0",
+    })
+    if cmp.mcnemar:
+        m = cmp.mcnemar
+        tests.append({
+            "name": "regression.overall.mcnemar", "kind": "regression", "statistic": diff,
+            "p_value": m["p_value"], "threshold": alpha, "b01": m["b01"], "b10": m["b10"],
+            "status": "alert" if m["p_value"] < alpha and m["b10"] > m["b01"] else "ok",
+            "detail": f"exact McNemar: old right/new wrong {m['b10']}, old wrong/new right {m['b01']}",
+        })
+    for s in slices:
+        if s["p_value_holm"] is None:
+            continue
+        tests.append({
+            "name": f"regression.slice.{s['column']}={s['value']}.mcnemar", "kind": "regression",
+            "statistic": s["diff"], "p_value": s["p_value_holm"], "p_value_raw": s["p_value_raw"],
+            "threshold": alpha, "status": s["status"],
+            "detail": f"n={s['n']}, Holm-adjusted across {sum(x['p_value_holm'] is not None for x in slices)} slices",
+        })
+    status = "alert" if any(t["status"] == "alert" for t in tests) else "ok"
+    worse = [t["name"] for t in tests if t["status"] == "alert"]
+    summary = (f"{new_model} vs {old_model} on {cmp.n_shared} {split} items: {cmp.metric} "
+               f"{_fmt(cmp.value_a)} → {_fmt(cmp.value_b)} (new − old {_fmt(diff, sign=True)}, "
+               f"CI {_fmt(cmp.diff_ci_low, sign=True)} to {_fmt(ci_hi, sign=True)})"
+               + (f"; significantly worse: {', '.join(worse)}" if worse else "; no significant regression"))
+    run.finished = now_iso()
+    new = _side(arts["new"])
+    doc = {
+        "schema_version": REGRESSION_SCHEMA_VERSION,
+        "artifact": "regression",
+        "status": status,
+        "summary": summary,
+        "task": spec.task.name,
+        "split": split,
+        "metric": cmp.metric,
+        "alpha": alpha,
+        "old_model": old_model,
+        "new_model": new_model,
+        "old_params": old_params or {},
+        "new_params": new_params or {},
+        "old": _side(arts["old"]),
+        "new": new,
+        "evaluation": {"metric": cmp.metric, "value": new["value"], "ci_low": new["ci_low"],
+                       "ci_high": new["ci_high"], "model": new_model},
+        "comparison": cmp.model_dump(mode="json", exclude={"run_a", "run_b"}) | (
+            {"runs": {"old": str(base / "old"), "new": str(base / "new")}} if tmp is None else {}),
+        "tests": tests,
+        "slices": slices,
+        "run": run.model_dump(mode="json"),
+    }
+    if out_dir is not None:
+        write_json_atomic(Path(out_dir) / "regression.json", doc)
+    return doc
+
+
+def _fmt(x: float | None, sign: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{x:+.3f}" if sign else f"{x:.3f}"
