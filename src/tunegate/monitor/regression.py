@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from tunegate.artifacts import RunInfo, now_iso, package_versions, write_json_atomic
-from tunegate.evals.compare import compare_runs, load_run
+from tunegate.errors import TunegateError
+from tunegate.evals.compare import load_run
 from tunegate.evals.runner import EvalOptions, ProgressFn, run_eval
 from tunegate.evals.stats import holm_correction, mcnemar_exact, paired_bootstrap_diff
 from tunegate.spec import Spec
@@ -37,7 +38,26 @@ def _scorer_for(metric: str) -> str:
 
 
 def _value(rec: dict, scorer: str) -> float | None:
-    return None if rec.get("error") else (rec.get("scores") or {}).get(scorer)
+    """The item's score; an answer the scorer could not parse counts as 0 (a new version that stops following the
+    output format has regressed), a failed call is None (infrastructure, not the model: left out)."""
+    if rec.get("error"):
+        return None
+    v = (rec.get("scores") or {}).get(scorer)
+    return 0.0 if v is None else float(v)
+
+
+def _paired(a: np.ndarray, b: np.ndarray, spec: Spec) -> dict[str, Any]:
+    """Means, the paired-bootstrap CI of b − a (the spec's bootstrap settings) and exact McNemar for 0/1 scores."""
+    boot = spec.eval.bootstrap
+    iv = paired_bootstrap_diff(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
+    out: dict[str, Any] = {"n": int(a.size), "old": _r(a.mean()), "new": _r(b.mean()), "diff": _r(b.mean() - a.mean()),
+                           "diff_ci_low": _r(iv.low), "diff_ci_high": _r(iv.high), "confidence": boot.confidence,
+                           "mcnemar": None}
+    if np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))):
+        m = mcnemar_exact(a.astype(bool), b.astype(bool))
+        out["mcnemar"] = {"b01": m.b01, "b10": m.b10, "n_discordant": m.n_discordant, "p_value": m.pvalue,
+                          "midp_p_value": m.midp_pvalue}
+    return out
 
 
 def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, spec: Spec, alpha: float,
@@ -47,7 +67,6 @@ def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, 
     for i in shared:
         for col, val in (rows_old[i].get("slices") or {}).items():
             groups.setdefault((col, str(val)), []).append(i)
-    boot = spec.eval.bootstrap
     table = []
     for (col, val), ids in sorted(groups.items()):
         a = np.asarray([_value(rows_old[i], scorer) for i in ids], dtype=float)
@@ -56,18 +75,14 @@ def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, 
                                "diff": _r(b.mean() - a.mean()), "diff_ci_low": None, "diff_ci_high": None,
                                "mcnemar": None, "p_value_raw": None, "p_value_holm": None, "status": "untested"}
         if len(ids) >= MIN_SLICE_ITEMS:
-            iv = paired_bootstrap_diff(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence,
-                                       seed=boot.seed)
-            row["diff_ci_low"], row["diff_ci_high"] = _r(iv.low), _r(iv.high)
-            if np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))):
-                m = mcnemar_exact(a.astype(bool), b.astype(bool))
-                row["mcnemar"] = {"b01": m.b01, "b10": m.b10, "p_value": m.pvalue}
-                row["p_value_raw"] = m.pvalue
+            pr = _paired(a, b, spec)
+            row.update(diff_ci_low=pr["diff_ci_low"], diff_ci_high=pr["diff_ci_high"], mcnemar=pr["mcnemar"])
+            row["p_value_raw"] = pr["mcnemar"]["p_value"] if pr["mcnemar"] else None
         table.append(row)
     tested = [r for r in table if r["p_value_raw"] is not None]
     if tested:
         for r, p in zip(tested, holm_correction([r["p_value_raw"] for r in tested])):
-            r["p_value_holm"] = _r(p)
+            r["p_value_holm"] = float(p)
             worse = r["mcnemar"]["b10"] > r["mcnemar"]["b01"]
             r["status"] = "alert" if (p < alpha and worse) else "ok"
     return table
@@ -129,9 +144,6 @@ def run_regression(
                 if backend is not None:
                     backend.close()
             offset[0] = arts[side].n_total
-        boot = spec.eval.bootstrap
-        cmp = compare_runs(base / "old", base / "new", metric=spec.eval.metric, n_resamples=boot.n_resamples,
-                           seed=boot.seed, confidence=boot.confidence)
         _, rows_old = load_run(base / "old")
         _, rows_new = load_run(base / "new")
     finally:
@@ -140,20 +152,25 @@ def run_regression(
     scorer = _scorer_for(spec.eval.metric)
     shared = sorted(i for i in rows_old if i in rows_new and _value(rows_old[i], scorer) is not None
                     and _value(rows_new[i], scorer) is not None)
+    if not shared:
+        raise TunegateError(f"the two versions share no answered items on the {split} split (every call failed?)")
+    a = np.asarray([_value(rows_old[i], scorer) for i in shared], dtype=float)
+    b = np.asarray([_value(rows_new[i], scorer) for i in shared], dtype=float)
+    overall = _paired(a, b, spec)
     slices = _slice_rows(rows_old, rows_new, shared, scorer, spec, alpha)
+    metric = "accuracy" if scorer == "label_match" else scorer
 
     tests = []
-    diff = cmp.diff
-    ci_hi = cmp.diff_ci_high
+    diff, ci_hi = overall["diff"], overall["diff_ci_high"]
     tests.append({
         "name": "regression.overall.paired_bootstrap", "kind": "regression", "statistic": diff,
-        "p_value": None, "threshold": 0.0, "ci_low": cmp.diff_ci_low, "ci_high": ci_hi,
+        "p_value": None, "threshold": 0.0, "ci_low": overall["diff_ci_low"], "ci_high": ci_hi,
         "status": "alert" if ci_hi is not None and ci_hi < 0 else "ok",
-        "detail": f"{cmp.metric} new − old on {cmp.n_shared} shared items; alert when the whole "
-                  f"{cmp.confidence:.0%} CI is below 0",
+        "detail": f"{metric} new − old on {len(shared)} shared items; alert when the whole "
+                  f"{overall['confidence']:.0%} CI is below 0",
     })
-    if cmp.mcnemar:
-        m = cmp.mcnemar
+    if overall["mcnemar"]:
+        m = overall["mcnemar"]
         tests.append({
             "name": "regression.overall.mcnemar", "kind": "regression", "statistic": diff,
             "p_value": m["p_value"], "threshold": alpha, "b01": m["b01"], "b10": m["b10"],
@@ -171,12 +188,13 @@ def run_regression(
         })
     status = "alert" if any(t["status"] == "alert" for t in tests) else "ok"
     worse = [t["name"] for t in tests if t["status"] == "alert"]
-    summary = (f"{new_model} vs {old_model} on {cmp.n_shared} {split} items: {cmp.metric} "
-               f"{_fmt(cmp.value_a)} → {_fmt(cmp.value_b)} (new − old {_fmt(diff, sign=True)}, "
-               f"CI {_fmt(cmp.diff_ci_low, sign=True)} to {_fmt(ci_hi, sign=True)})"
+    summary = (f"{new_model} vs {old_model} on {len(shared)} {split} items: {metric} "
+               f"{_fmt(overall['old'])} → {_fmt(overall['new'])} (new − old {_fmt(diff, sign=True)}, "
+               f"CI {_fmt(overall['diff_ci_low'], sign=True)} to {_fmt(ci_hi, sign=True)})"
                + (f"; significantly worse: {', '.join(worse)}" if worse else "; no significant regression"))
     run.finished = now_iso()
     new = _side(arts["new"])
+    new_art_metric = arts["new"].metric
     doc = {
         "schema_version": REGRESSION_SCHEMA_VERSION,
         "artifact": "regression",
@@ -184,7 +202,11 @@ def run_regression(
         "summary": summary,
         "task": spec.task.name,
         "split": split,
-        "metric": cmp.metric,
+        "metric": metric,
+        "scorer": scorer,
+        "spec_metric": spec.eval.metric,
+        "n_items": arts["old"].n_total,
+        "n_shared": len(shared),
         "alpha": alpha,
         "old_model": old_model,
         "new_model": new_model,
@@ -192,10 +214,10 @@ def run_regression(
         "new_params": new_params or {},
         "old": _side(arts["old"]),
         "new": new,
-        "evaluation": {"metric": cmp.metric, "value": new["value"], "ci_low": new["ci_low"],
+        "evaluation": {"metric": new_art_metric, "value": new["value"], "ci_low": new["ci_low"],
                        "ci_high": new["ci_high"], "model": new_model},
-        "comparison": cmp.model_dump(mode="json", exclude={"run_a", "run_b"}) | (
-            {"runs": {"old": str(base / "old"), "new": str(base / "new")}} if tmp is None else {}),
+        "comparison": overall,
+        "runs": {"old": str(base / "old"), "new": str(base / "new")} if tmp is None else None,
         "tests": tests,
         "slices": slices,
         "run": run.model_dump(mode="json"),

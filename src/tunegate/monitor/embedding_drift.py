@@ -1,0 +1,133 @@
+"""Embedding drift: has what users *ask about* changed, beyond what column statistics can see?
+
+Two tests on a seeded sample of each window's inputs, each with a permutation p-value:
+- ``mmd`` (default): the kernel maximum mean discrepancy (Gretton et al. 2012, JMLR 13:723) with an RBF kernel
+  whose bandwidth is the median pairwise distance. All permutations reuse one kernel matrix, so thousands cost
+  about a second. The witness function ranks the current items most responsible.
+- ``classifier``: a logistic-regression domain classifier's out-of-fold ROC AUC (0.5 = indistinguishable); each
+  permutation refits it, so it is slower and capped at 200 permutations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tunegate.monitor.drift import Context, TestResult, register_test
+from tunegate.monitor.windows import Window
+
+CLASSIFIER_MAX_PERMUTATIONS = 200
+_CHUNK = 256
+
+
+def rbf_kernel(z: np.ndarray) -> tuple[np.ndarray, float]:
+    """RBF kernel matrix exp(-d^2 / median(d^2)) of the pooled sample, and that median (the bandwidth)."""
+    z = np.asarray(z, dtype=np.float64)
+    sq = np.sum(z * z, axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    off = d2[np.triu_indices_from(d2, k=1)]
+    med = float(np.median(off)) if off.size else 1.0
+    med = med if med > 0 else 1.0
+    return np.exp(-d2 / med), med
+
+
+def _weights(n: int, m: int) -> np.ndarray:
+    return np.concatenate([np.full(n, 1.0 / n), np.full(m, -1.0 / m)])
+
+
+def mmd_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Biased MMD^2 of x vs y, its permutation p-value, and the witness value of each y item."""
+    n, m = len(x), len(y)
+    k, bandwidth = rbf_kernel(np.vstack([x, y]))
+    w = _weights(n, m)
+    observed = float(w @ k @ w)
+    rng = np.random.default_rng(seed)
+    hits, done = 0, 0
+    while done < permutations:
+        b = min(_CHUNK, permutations - done)
+        wp = np.stack([w[rng.permutation(n + m)] for _ in range(b)], axis=1)
+        stats = np.einsum("ib,ib->b", wp, k @ wp)
+        hits += int(np.sum(stats >= observed - 1e-12))
+        done += b
+    witness = k[n:, n:].mean(axis=1) - k[n:, :n].mean(axis=1)
+    return {"statistic": max(observed, 0.0), "p_value": (1 + hits) / (1 + permutations),
+            "bandwidth": bandwidth, "witness": witness}
+
+
+def _auc(scores: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _oof_scores(z: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(y))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(z, y):
+        clf = LogisticRegression(C=1.0, max_iter=300).fit(z[tr], y[tr])
+        out[te] = clf.predict_proba(z[te])[:, 1]
+    return out
+
+
+def classifier_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 100, seed: int = 0) -> dict[str, Any]:
+    """Out-of-fold AUC of a reference-vs-current classifier and its permutation p-value (refit each time)."""
+    z = np.vstack([x, y]).astype(np.float64)
+    lab = np.concatenate([np.zeros(len(x), int), np.ones(len(y), int)])
+    scores = _oof_scores(z, lab, seed)
+    observed = _auc(scores, lab)
+    rng = np.random.default_rng(seed)
+    b = min(permutations, CLASSIFIER_MAX_PERMUTATIONS)
+    hits = sum(_auc(_oof_scores(z, yp, seed), yp) >= observed - 1e-12
+               for yp in (rng.permutation(lab) for _ in range(b)))
+    return {"statistic": observed, "p_value": (1 + hits) / (1 + b), "permutations": b,
+            "witness": scores[len(x):]}
+
+
+def _sample(win: Window, k: int, rng: np.random.Generator) -> list[int]:
+    idx = np.arange(len(win))
+    if len(win) > k:
+        idx = np.sort(rng.choice(len(win), size=k, replace=False))
+    return idx.tolist()
+
+
+@register_test("embedding")
+class EmbeddingDrift:
+    """MMD or domain-classifier AUC on embeddings of a sample of inputs."""
+
+    def run(self, reference: Window, current: Window, ctx: Context) -> list[TestResult]:
+        cfg = ctx.cfg.embedding
+        if not cfg.enabled:
+            return ctx.skip("embedding", "embedding drift is disabled (monitor.embedding.enabled / --no-embeddings)")
+        if ctx.embedder is None:
+            return ctx.skip("embedding", "no embedding model configured")
+        rng = np.random.default_rng(ctx.seed)
+        ri, ci = _sample(reference, cfg.max_items, rng), _sample(current, cfg.max_items, rng)
+        emb = ctx.embedder()
+        model_id = getattr(emb, "model_id", "embedder")
+        ctx.note(f"embedding {len(ri) + len(ci)} texts with {model_id}")
+        vecs = np.asarray(emb.embed([reference.records[i].text for i in ri] +
+                                    [current.records[i].text for i in ci]), dtype=np.float64)
+        x, y = vecs[: len(ri)], vecs[len(ri):]
+        ctx.note(f"embedding drift: {cfg.method} with permutations")
+        if cfg.method == "mmd":
+            res = mmd_test(x, y, permutations=cfg.permutations, seed=ctx.seed)
+            name, detail = "mmd:embedding", (f"MMD^2 (RBF, median bandwidth {res['bandwidth']:.3g}), "
+                                             f"{cfg.permutations} permutations; {model_id}")
+            extra = {"permutations": cfg.permutations}
+        else:
+            res = classifier_test(x, y, permutations=cfg.permutations, seed=ctx.seed)
+            name, detail = "auc:embedding", (f"domain-classifier out-of-fold AUC (0.5 = no drift), "
+                                             f"{res['permutations']} permutations; {model_id}")
+            extra = {"permutations": res["permutations"]}
+        order = np.argsort(-res["witness"])[: cfg.examples]
+        examples = [{"line": current.records[ci[j]].line, "text": current.records[ci[j]].text[:200],
+                     "score": round(float(res["witness"][j]), 5)} for j in order]
+        return [TestResult(name, "input", res["statistic"], p_value=res["p_value"], n_reference=len(ri),
+                           n_current=len(ci), detail=detail, examples=examples,
+                           extra={**extra, "embedding_model": model_id})]

@@ -1,0 +1,183 @@
+"""The monitor stage: stream the log, cut windows, run every registered drift test, correct for multiplicity,
+write ``monitor.json`` and (optionally) POST a webhook.
+
+Multiple testing: with many columns, a per-test alpha of 0.05 alarms on almost every run. All p-value tests of
+one run form one family, Holm-corrected at ``thresholds.alpha`` (default 0.01), so the chance that a run with no
+real change alerts on *any* of them is at most alpha (Holm holds under any dependence between tests). PSI is an
+effect size: it alerts only above its threshold *and* when its paired significance test (KS or chi-square on the
+same column) survives the correction; findings (a model-version change) alert by themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.errors import SpecError
+from tunegate.evals.stats import holm_correction
+from tunegate.monitor.config import LogColumns, MonitorSpec
+from tunegate.monitor.drift import Context, TestResult, registered_tests
+from tunegate.monitor.logs import ReadStats, Record, read_log
+from tunegate.monitor.windows import Window, cut_windows, whole_file_window
+
+ProgressFn = Callable[[str], None]
+EXIT_CODES = {"ok": 0, "alert": 3}
+
+
+def finalize(results: list[TestResult], alpha: float) -> None:
+    """Holm-correct every p-value test together and set each status (see the module docstring)."""
+    tested = [r for r in results if r.p_value is not None]
+    if tested:
+        for r, adj in zip(tested, holm_correction([min(1.0, max(0.0, r.p_value)) for r in tested])):
+            r.p_adjusted = float(adj)
+            if r.status is None:
+                r.status = "alert" if adj < alpha else "ok"
+    by_name = {r.name: r for r in results}
+    for r in results:
+        if r.status is not None:
+            continue
+        if r.threshold is not None and r.statistic is not None:
+            big = r.statistic > r.threshold
+            pair = by_name.get(r.pair) if r.pair else None
+            r.status = "alert" if big and (pair is None or pair.status == "alert") else "ok"
+        else:
+            r.status = "ok"
+
+
+def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResult]:
+    """Every selected registered test, then the family-wise correction."""
+    tests = registered_tests()
+    names = ctx.cfg.tests or list(tests)
+    unknown = [n for n in names if n not in tests]
+    if unknown:
+        raise SpecError(f"unknown drift test(s) {', '.join(unknown)} (registered: {', '.join(sorted(tests))})",
+                        field="monitor.tests")
+    results: list[TestResult] = []
+    for name in names:
+        ctx.note(f"drift test: {name}")
+        results += tests[name].run(reference, current, ctx)
+    finalize(results, ctx.cfg.thresholds.alpha)
+    return results
+
+
+def build_doc(results: list[TestResult], reference: Window, current: Window, ctx: Context, *, run: RunInfo,
+              reads: list[ReadStats], task: str | None = None, model: str | None = None) -> dict[str, Any]:
+    tests = [r.as_dict() for r in results]
+    alerts = [t["name"] for t in tests if t["status"] == "alert"]
+    th = ctx.cfg.thresholds
+    n_p = sum(1 for t in tests if t["p_value"] is not None)
+    run.finished = now_iso()
+    return {
+        "schema_version": ARTIFACT_SCHEMA_VERSION,
+        "artifact": "monitor",
+        "task": task,
+        "model": model,
+        "status": "alert" if alerts else "ok",
+        "alerts": alerts,
+        "tests": tests,
+        "not_run": ctx.not_run,
+        "multiple_testing": {
+            "method": "holm", "alpha": th.alpha, "family_size": n_p,
+            "note": (f"all {n_p} p-value tests are Holm-corrected together: with no real change, P(any of them "
+                     f"alerts) <= {th.alpha}. PSI alerts only above {th.psi} and with its paired test "
+                     "significant."),
+        },
+        "reference": reference.describe(),
+        "current": current.describe(),
+        "inputs": [r.as_dict() for r in reads],
+        "run": run.model_dump(mode="json"),
+    }
+
+
+def _finish(doc: dict[str, Any], out_dir: Path | None, webhook_env: str | None) -> dict[str, Any]:
+    if webhook_env:
+        from tunegate.monitor.alerts import send_webhook
+
+        doc["webhook"] = send_webhook(doc, webhook_env)
+    if out_dir is not None:
+        write_json_atomic(Path(out_dir) / "monitor.json", doc)
+    return doc
+
+
+def _run_info(seed: int, spec: Any = None) -> RunInfo:
+    return RunInfo(seed=seed, config_hash=spec.config_hash() if spec else None,
+                   spec_path=str(spec.source) if spec is not None and spec.source else None,
+                   packages=package_versions(("numpy", "scipy", "scikit-learn", "sentence-transformers", "torch")))
+
+
+def _embedder_factory(model_id: str, models: Any = None) -> Callable[[], Any]:
+    def make() -> Any:
+        from tunegate.models.registry import create_embedder
+
+        return create_embedder(model_id, models)
+
+    return make
+
+
+def _training_reference(spec: Any, skip_invalid: bool) -> Window:
+    from tunegate.data.examples import load_examples
+
+    ds = load_examples(spec, skip_invalid=skip_invalid)
+    train = ds.split("train") or ds.examples
+    recs = [Record(line=i + 1, ts=None, text=e.input_text(), output=None, version=None, label=e.label,
+                   feedback=None, confidence=None,
+                   numeric=tuple(None for _ in spec.monitor.columns.numeric),
+                   categorical=tuple(None for _ in spec.monitor.columns.categorical))
+            for i, e in enumerate(train)]
+    return Window("reference", f"training data ({len(recs)} train examples)", recs, training=True)
+
+
+def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Path | None = None,
+                  skip_invalid: bool = False, embeddings: bool | None = None, webhook: bool = True,
+                  progress: ProgressFn | None = None, model_name: str | None = None) -> dict[str, Any]:
+    """`tunegate monitor CONFIG --log FILE`: the spec's monitor section applied to one log."""
+    cfg: MonitorSpec = spec.monitor
+    if embeddings is not None:
+        cfg = cfg.model_copy(update={"embedding": cfg.embedding.model_copy(update={"enabled": embeddings})})
+    path = log or cfg.log
+    if path is None:
+        raise SpecError("no log file: pass --log FILE or set monitor.log", file=spec.source, field="monitor.log")
+    path = spec.resolve(path) if log is None else Path(path)
+    seed = cfg.seed if cfg.seed is not None else spec.seed
+    labels = spec.task.label_names if spec.task.kind == "classification" else None
+    ctx = Context(cfg=cfg, labels=labels or None, seed=seed, progress=progress,
+                  spec_path=str(spec.source) if spec.source else "tunegate.yaml",
+                  embedder=_embedder_factory(cfg.embedding.model or spec.models.embedding, spec.models))
+    reference = _training_reference(spec, skip_invalid) if cfg.window.reference == "training" else None
+    stats = ReadStats(str(path), "")
+    if progress:
+        progress(f"reading {path}")
+    ref, cur = cut_windows(read_log(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid, stats=stats),
+                           cfg.window, source=str(path), reference=reference)
+    results = run_tests(ref, cur, ctx)
+    doc = build_doc(results, ref, cur, ctx, run=_run_info(seed, spec), reads=[stats], task=spec.task.name,
+                    model=model_name or cfg.portfolio_model)
+    doc["window"] = cfg.window.model_dump(mode="json")
+    return _finish(doc, Path(out_dir) if out_dir else None, cfg.webhook_url_env if webhook else None)
+
+
+def monitor_files(reference: str | Path, current: str | Path, *, columns: LogColumns | None = None,
+                  cfg: MonitorSpec | None = None, labels: list[str] | None = None,
+                  out_dir: str | Path | None = None, skip_invalid: bool = False, embedding_model: str = "local:minilm",
+                  webhook_env: str | None = None, progress: ProgressFn | None = None,
+                  seed: int = 0) -> dict[str, Any]:
+    """The stand-alone form: one whole file is the reference window, another the current one."""
+    cfg = cfg or MonitorSpec()
+    if columns is not None:
+        cfg = cfg.model_copy(update={"columns": columns})
+    ctx = Context(cfg=cfg, labels=labels, seed=seed, progress=progress,
+                  embedder=_embedder_factory(embedding_model))
+    reads = []
+    wins = []
+    for name, p in (("reference", reference), ("current", current)):
+        st = ReadStats(str(p), "")
+        if progress:
+            progress(f"reading {p}")
+        wins.append(whole_file_window(read_log(p, cfg.columns, skip_invalid=skip_invalid, stats=st), name,
+                                      str(p), min_rows=cfg.window.min_rows))
+        reads.append(st)
+    results = run_tests(wins[0], wins[1], ctx)
+    doc = build_doc(results, wins[0], wins[1], ctx, run=_run_info(seed), reads=reads)
+    return _finish(doc, Path(out_dir) if out_dir else None, webhook_env)
