@@ -1,0 +1,170 @@
+"""Regression on a base-model change: the saved suite on both versions, paired comparison, per slice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tunegate.models.base import Backend, Generation
+from tunegate.models.cache import ResponseCache
+from tunegate.monitor.regression import run_regression
+from tunegate.monitor.store import PortfolioStore
+from tunegate.spec import load_spec
+
+LABELS = ["billing", "shipping"]
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support-triage" / "tunegate.yaml"
+
+
+def make_task(tmp_path: Path, n: int = 60) -> Path:
+    """n test items, alternating labels; slice channel = email for k < n/2, chat otherwise."""
+    with (tmp_path / "d.jsonl").open("w") as fh:
+        for k in range(n):
+            fh.write(json.dumps({"id": f"x{k:03d}", "text": f"message {k} end", "intent": LABELS[k % 2],
+                                 "channel": "email" if k < n // 2 else "chat", "split": "test"}) + "\n")
+    spec = tmp_path / "tunegate.yaml"
+    spec.write_text("""\
+task: {name: toy, kind: classification, labels: [billing, shipping]}
+data:
+  path: d.jsonl
+  fields: {input: text, label: intent, id: id, split: split, slices: [channel]}
+eval:
+  metric: accuracy
+  prompt: {inline: "Classify: {{input}}"}
+  bootstrap: {n_resamples: 1000, seed: 0}
+""")
+    return spec
+
+
+class FixedBackend:
+    """A deterministic model version: a fixed answer per item number (wrong on the items in ``wrong``)."""
+
+    capabilities = frozenset({"generate"})
+
+    def __init__(self, model_id: str, wrong: set[int], garbled: set[int] = frozenset()) -> None:
+        self.model_id = model_id
+        self.wrong, self.garbled = wrong, garbled
+        self.calls = 0
+        self.closed = False
+
+    def cache_identity(self):
+        return {"kind": "fixed", "model": self.model_id}
+
+    def generate(self, requests):
+        for i, r in enumerate(requests):
+            self.calls += 1
+            k = int(r.messages[-1]["content"].split("message ")[1].split(" ")[0])
+            truth = LABELS[k % 2]
+            text = ("no idea" if k in self.garbled else
+                    LABELS[1 - LABELS.index(truth)] if k in self.wrong else truth)
+            yield i, Generation(text, 10, 1, 0.001)
+
+    def close(self):
+        self.closed = True
+
+
+def test_fake_backend_implements_the_protocol():
+    assert isinstance(FixedBackend("fixed:a", set()), Backend)
+
+
+def factory(versions):
+    made = {}
+
+    def make(model_id):
+        made[model_id] = versions[model_id]
+        return versions[model_id]
+
+    return make, made
+
+
+def test_a_version_that_lowers_accuracy_alerts_overall_and_on_its_slice(tmp_path):
+    spec = load_spec(make_task(tmp_path))
+    # old: right on all 60. new: wrong on 15 of the 30 email items (k = 0, 2, ..., 28), right elsewhere.
+    versions = {"fixed:v1": FixedBackend("fixed:v1", set()), "fixed:v2": FixedBackend("fixed:v2", set(range(0, 30, 2)))}
+    make, made = factory(versions)
+    seen = []
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    try:
+        doc = run_regression(spec, "fixed:v1", "fixed:v2", out_dir=tmp_path / "reg", backend_factory=make,
+                             cache=cache, progress=lambda d, t: seen.append((d, t)))
+    finally:
+        cache.close()
+    assert all(b.closed for b in made.values())
+    assert doc["status"] == "alert" and doc["n_shared"] == 60
+    c = doc["comparison"]
+    assert c["old"] == 1.0 and c["new"] == 0.75 and c["diff"] == -0.25
+    # exact McNemar: b10 = 15 discordant items all against the new version: p = 2 * 0.5**15
+    assert c["mcnemar"]["b10"] == 15 and c["mcnemar"]["b01"] == 0
+    assert c["mcnemar"]["p_value"] == pytest.approx(2 * 0.5**15)
+    assert c["diff_ci_high"] < 0
+    tests = {t["name"]: t for t in doc["tests"]}
+    assert tests["regression.overall.mcnemar"]["status"] == "alert"
+    assert tests["regression.overall.paired_bootstrap"]["status"] == "alert"
+    for t in doc["tests"]:
+        assert {"name", "statistic", "p_value", "threshold", "status"} <= set(t)
+    sl = {s["value"]: s for s in doc["slices"]}
+    assert sl["email"]["n"] == 30 and sl["email"]["diff"] == -0.5 and sl["email"]["status"] == "alert"
+    # Holm over 2 slices: email p = 2 * 0.5**15 is the smaller, multiplied by 2; chat p = 1 (no discordant items)
+    assert sl["email"]["p_value_holm"] == pytest.approx(min(1, 4 * 0.5**15), rel=1e-5)
+    assert sl["chat"]["diff"] == 0.0 and sl["chat"]["status"] == "ok" and sl["chat"]["p_value_holm"] == 1.0
+    assert tests["regression.slice.channel=chat.mcnemar"]["status"] == "ok"
+    assert doc["evaluation"]["value"] == 0.75 and doc["evaluation"]["model"] == "fixed:v2"
+    saved = json.loads((tmp_path / "reg" / "regression.json").read_text())
+    assert saved["status"] == "alert" and saved["schema_version"] == 1 and "run" in saved
+    assert (tmp_path / "reg" / "old" / "eval.json").exists() and (tmp_path / "reg" / "new" / "results.jsonl").exists()
+    assert seen[-1] == (120, 120)
+
+
+def test_a_balanced_change_is_no_regression_and_garbled_answers_count_as_wrong(tmp_path):
+    spec = load_spec(make_task(tmp_path, n=40))
+    # one item each way: McNemar p = 1 -> ok
+    versions = {"fixed:a": FixedBackend("fixed:a", {3}), "fixed:b": FixedBackend("fixed:b", {5})}
+    doc = run_regression(spec, "fixed:a", "fixed:b", backend_factory=factory(versions)[0],
+                         cache_path=tmp_path / "c.sqlite")
+    assert doc["status"] == "ok" and doc["comparison"]["diff"] == 0.0
+    assert doc["comparison"]["mcnemar"]["p_value"] == 1.0 and doc["runs"] is None
+    # a new version whose answers stop parsing on 12 items has regressed, even though it is never "wrong"
+    versions = {"fixed:a": FixedBackend("fixed:a", set()), "fixed:c": FixedBackend("fixed:c", set(), set(range(12)))}
+    doc = run_regression(spec, "fixed:a", "fixed:c", backend_factory=factory(versions)[0],
+                         cache_path=tmp_path / "c2.sqlite")
+    assert doc["new"]["n_unscored"] == 12 and doc["comparison"]["new"] == pytest.approx(28 / 40)
+    assert doc["status"] == "alert" and doc["comparison"]["mcnemar"]["b10"] == 12
+
+
+def test_regression_result_lands_in_the_portfolio_history(tmp_path):
+    spec = load_spec(make_task(tmp_path, n=40))
+    versions = {"fixed:v1": FixedBackend("fixed:v1", set()), "fixed:v2": FixedBackend("fixed:v2", set(range(0, 40, 3)))}
+    doc = run_regression(spec, "fixed:v1", "fixed:v2", backend_factory=factory(versions)[0],
+                         cache_path=tmp_path / "c.sqlite")
+    with PortfolioStore(tmp_path / "p.sqlite") as st:
+        st.add_model("toy", path="prompt", base_model="fixed:v1")
+        m = st.record_monitor_run("toy", doc)
+        assert m["status"] == "alert" and m["last_evaluation"]["value"] == doc["evaluation"]["value"]
+        assert "regression.overall.mcnemar" in {a["name"] for a in m["open_alerts"]}
+        (h,) = st.history("toy")
+        assert h["kind"] == "regression" and h["status"] == "alert"
+
+
+@pytest.mark.integration
+def test_smollm2_against_itself_with_other_params_on_10_items(tmp_path):
+    """Real local model: the same model id under two generation settings is a 'version change'."""
+    spec = load_spec(EXAMPLE)
+    kw = dict(limit=10, method="generate", cache_path=tmp_path / "c.sqlite", out_dir=tmp_path / "r")
+    doc = run_regression(spec, "local:smollm2", "local:smollm2", old_params={"max_tokens": 16},
+                         new_params={"max_tokens": 2}, **kw)
+    assert doc["n_items"] == 10 and doc["old"]["n_total"] == doc["new"]["n_total"] == 10
+    c = doc["comparison"]
+    assert c["n"] == doc["n_shared"] <= 10
+    assert c["diff"] == pytest.approx(c["new"] - c["old"], abs=1e-6)
+    assert c["diff_ci_low"] <= c["diff"] <= c["diff_ci_high"]
+    assert doc["status"] in ("ok", "alert") and doc["tests"][0]["name"] == "regression.overall.paired_bootstrap"
+    assert {s["column"] for s in doc["slices"]} <= {"channel", "edge_case"} and doc["slices"]
+    old_rows = [json.loads(x) for x in (tmp_path / "r" / "old" / "results.jsonl").read_text().splitlines()]
+    new_rows = [json.loads(x) for x in (tmp_path / "r" / "new" / "results.jsonl").read_text().splitlines()]
+    assert max(r["output_tokens"] for r in new_rows) <= 2 < max(r["output_tokens"] for r in old_rows)
+    # a second run is served from the cache (the params are part of the key, so the sides did not collapse)
+    again = run_regression(spec, "local:smollm2", "local:smollm2", old_params={"max_tokens": 16},
+                           new_params={"max_tokens": 2}, **{**kw, "out_dir": tmp_path / "r2"})
+    assert again["old"]["usage"]["cache_hits"] == 10 and again["new"]["usage"]["cache_hits"] == 10
+    assert again["comparison"] == c
