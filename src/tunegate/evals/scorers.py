@@ -40,6 +40,13 @@ class ScorerContext:
 
     spec: Spec
     embedder: Callable[[], Any] | None = None  # lazily created embedding backend
+    # For scorers that call a model (LLM judges): the subject model (a judge must not grade itself), a
+    # backend factory (model id -> backend), the response cache and the usage tracker of the run. Each may be
+    # None; a judge then makes its own.
+    subject_model: str | None = None
+    backend_factory: Callable[[str], Any] | None = None
+    cache: Any = None
+    usage: Any = None
 
 
 class Scorer:
@@ -47,6 +54,8 @@ class Scorer:
 
     name: ClassVar[str] = ""
     binary: bool = True  # values are 0/1 (enables McNemar in comparisons)
+    stochastic: bool = False  # the same output can get different scores (a model judge): re-run to check
+    accept_at: float | None = None  # a value at or above this accepts the output (None: the gate's default)
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         self.options = options
@@ -55,6 +64,11 @@ class Scorer:
 
     def score(self, output: str, example: Example) -> ItemScore:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def score_many(self, outputs: list[str], examples: list[Example], *, epoch: int = 0) -> list[ItemScore]:
+        """Score many outputs at once; model-backed scorers override this to batch their calls. ``epoch`` is
+        the repeat index (a re-run of a stochastic scorer must not be answered from the first run's cache)."""
+        return [self.score(o, e) for o, e in zip(outputs, examples)]
 
     def option(self, name: str, default: Any = None, *, required: bool = False) -> Any:
         if required and name not in self.options:
@@ -84,6 +98,8 @@ def default_scorers(spec: Spec) -> list[ScorerSpec]:
 
 
 def build_scorers(spec: Spec, ctx: ScorerContext | None = None) -> list[Scorer]:
+    import tunegate.evals.judge  # noqa: F401  (registers llm_judge; imported here to avoid an import cycle)
+
     ctx = ctx or ScorerContext(spec)
     entries = spec.eval.scorers or default_scorers(spec)
     out: list[Scorer] = []

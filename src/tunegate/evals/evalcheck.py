@@ -1,0 +1,259 @@
+"""The criterion gate (`tunegate check-eval`): does the evaluation suite reliably tell good outputs from bad?
+
+Why first: every later number — the prompt sprint, the probe, the monitor — is measured with this suite. If it
+cannot separate a known-good output from a known-bad one, re-scores the same output differently, disagrees with
+the people who define "good", or is too small to see the difference that matters, no later result can be trusted.
+
+What runs: known-good outputs (gold answers; outputs people rated good) and known-bad ones (outputs people rated
+bad; generated negatives) are scored by every scorer and by the suite (discrimination); stochastic scorers (LLM
+judges) are re-run (consistency) on a smaller subset, since each output costs a model call per repeat; scorer
+verdicts are compared with human ratings (agreement); the eval split's size gives the minimal detectable
+difference (power). ``evalgate`` turns the numbers into checks and the gate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.data.examples import load_examples
+from tunegate.errors import SpecError, TunegateError
+from tunegate.evals import evalgate
+from tunegate.evals.consistency import consistency
+from tunegate.evals.discrimination import SUITE, accepts_broken, discrimination_table, suite_values
+from tunegate.evals.human_agreement import consensus, human_ceiling, load_rated_outputs, load_ratings, scorer_vs_humans
+from tunegate.evals.negatives import (Candidate, annotation_confusions, build_candidates, near_miss_table,
+                                      sample_items)
+from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
+from tunegate.evals.stats import minimal_detectable_difference, required_n_for_difference
+from tunegate.models.usage import UsageTracker
+from tunegate.spec import Spec
+
+ProgressFn = Callable[[str], None]
+
+
+def _scorer_labels(scorers: list[Scorer]) -> list[str]:
+    names = [s.name for s in scorers]
+    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+
+
+def _near_miss(spec: Spec, dataset: Any) -> dict[str, str]:
+    if spec.task.kind != "classification":
+        return {}
+    conf = None
+    ann = spec.data.annotations if spec.data else None
+    if ann:
+        from tunegate.data.annotations import load_annotations
+
+        anns = load_annotations(spec.resolve(ann.path), ann.fields, labels=spec.task.label_names,
+                                item_ids=set(dataset.by_id()))
+        conf = annotation_confusions(anns, {e.id: e.label for e in dataset.examples})
+    return near_miss_table(spec, conf)
+
+
+def _human_candidates(spec: Spec, dataset: Any) -> tuple[list[Candidate], dict | None, list[str]]:
+    """Rated outputs as candidates (good/bad by the raters' majority; ties left out of discrimination)."""
+    cfg = spec.check_eval
+    if not cfg.human_ratings and not cfg.rated_outputs:
+        return [], None, []
+    if not (cfg.human_ratings and cfg.rated_outputs):
+        raise SpecError("human ratings need both check_eval.human_ratings and check_eval.rated_outputs",
+                        file=spec.source, field="check_eval.human_ratings" if not cfg.human_ratings
+                        else "check_eval.rated_outputs")
+    by_id = dataset.by_id()
+    rated = load_rated_outputs(spec.resolve(cfg.rated_outputs), set(by_id))
+    ratings = load_ratings(spec.resolve(cfg.human_ratings), cfg.ratings_fields, {r.id for r in rated},
+                           cfg.human_good_at)
+    cons = consensus(ratings)
+    cands = [Candidate(f"rated:{r.id}", by_id[r.item_id], r.output, bool(cons[r.id]),
+                       "human_good" if cons[r.id] else "human_bad", r.item_id)
+             for r in rated if cons.get(r.id) is not None]
+    return cands, ratings, [r.id for r in rated if r.id in ratings]
+
+
+def _power(spec: Spec, n: int) -> dict[str, Any]:
+    """Minimal detectable difference at the split's size, and the size needed for the gap that matters.
+
+    The comparison that matters is two systems near the target, one ``gap`` below it; their discordance (share of
+    items where they disagree) defaults to 2p(1-p) at p = target - gap (independent errors; conservative)."""
+    cfg = spec.check_eval
+    gap = cfg.gap_that_matters
+    if cfg.baseline_accuracy is not None:
+        p, source = cfg.baseline_accuracy, "check_eval.baseline_accuracy"
+    elif spec.eval.target is not None and 0 < spec.eval.target - gap < 1:
+        p, source = spec.eval.target - gap, "eval.target - gap_that_matters"
+    else:
+        p, source = 0.5, "0.5 (worst case)"
+    psi = 2 * p * (1 - p)
+    mdd = minimal_detectable_difference(n, discordance=psi)
+    try:
+        need = required_n_for_difference(gap, discordance=psi)
+    except ValueError:
+        need = None
+    return {"n": n, "split": cfg.split, "baseline": round(p, 4), "baseline_source": source,
+            "discordance": round(psi, 4), "design": "paired (McNemar), alpha 0.05, power 0.8, discordance 2p(1-p)",
+            "minimal_detectable_difference": round(mdd, 4) if math.isfinite(mdd) else None,
+            "gap_that_matters": gap, "required_n": need,
+            "note": None if spec.task.kind == "classification" or spec.eval.metric == "accuracy" else
+            f"computed for a proportion; {spec.eval.metric} is treated as one"}
+
+
+def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | Path | None = None,
+                     backend: Any = None, cache: Any = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Run the criterion gate; writes ``out_dir/evalcheck.json`` (when given) and returns its content.
+
+    ``backend`` (optional) answers every model-backed scorer (tests, or a shared server); ``cache`` a shared
+    ResponseCache; ``progress`` receives one-line messages.
+    """
+    note = progress or (lambda _m: None)
+    cfg = spec.check_eval
+    boot = spec.eval.bootstrap
+    run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
+                  spec_path=str(spec.source) if spec.source else None, packages=package_versions())
+    dataset = load_examples(spec)
+    pool = dataset.split(cfg.split)
+    if len(pool) < 2:
+        raise TunegateError(f"check_eval.split '{cfg.split}' has {len(pool)} items; the gate needs at least 2")
+    items = sample_items(pool, cfg.items, spec.seed)
+    judge_ids = {e.id for e in items[: cfg.judge_items]}
+    near = _near_miss(spec, dataset)
+    cands, skipped = build_candidates(spec, items, list(cfg.negatives), seed=spec.seed, near_miss=near)
+    human_cands, ratings, rated_ids = _human_candidates(spec, dataset)
+    cands += human_cands
+    note(f"criterion gate: {len(items)} items, {len(cands)} outputs ({len(human_cands)} rated by people)")
+
+    usage = UsageTracker()
+    own_cache = cache is None
+    if cache is None:
+        from tunegate.models.cache import ResponseCache
+
+        cache = ResponseCache()
+    ctx = ScorerContext(spec, None, subject_model=spec.models.default, cache=cache, usage=usage,
+                        backend_factory=(lambda _model: backend) if backend is not None else None)
+    emb: dict[str, Any] = {}
+
+    def embedder() -> Any:
+        if "e" not in emb:
+            from tunegate.models.registry import create_embedder
+
+            emb["e"] = create_embedder(spec.models.embedding, spec.models)
+        return emb["e"]
+
+    ctx.embedder = embedder
+    scorers: list[Scorer] = []
+    try:
+        scorers = build_scorers(spec, ctx)
+        labels = _scorer_labels(scorers)
+        accept_at = {k: (s.accept_at if s.accept_at is not None else cfg.accept_threshold)
+                     for k, s in zip(labels, scorers)}
+        sets: dict[str, list[Candidate]] = {}
+        values: dict[str, dict[str, float | None]] = {}
+        reps: dict[str, list[dict[str, float | None]]] = {}
+        for k, s in zip(labels, scorers):
+            mine = [c for c in cands if not s.stochastic or c.cluster in judge_ids or c.source.startswith("human")]
+            sets[k] = mine
+            r = (cfg.repeats or getattr(s, "repeats", 3)) if s.stochastic else 1
+            reps[k] = []
+            for epoch in range(max(r, 1)):
+                note(f"scoring {len(mine)} outputs with {k}" + (f" (repeat {epoch + 1}/{r})" if r > 1 else ""))
+                scored = s.score_many([c.output for c in mine], [c.example for c in mine], epoch=epoch)
+                reps[k].append({c.cid: sc.value for c, sc in zip(mine, scored)})
+            values[k] = reps[k][0]
+    finally:
+        for s in scorers:
+            if hasattr(s, "close"):
+                s.close()
+        if own_cache:
+            cache.close()
+
+    # discrimination: each scorer on its own outputs; the suite on the outputs every scorer scored
+    per_scorer = {k: discrimination_table(sets[k], [values[k][c.cid] for c in sets[k]], accept_at[k], boot=boot)
+                  for k in labels}
+    common = [c for c in cands if all(c.cid in values[k] for k in labels)]
+    sv, sa = suite_values({k: [values[k][c.cid] for c in common] for k in labels}, accept_at)
+    suite = discrimination_table(common, sv, 0.5, accepted=sa, boot=boot)
+    suite["rule"] = "score = mean of the scorers' values (unscored = 0); accepted = every scorer accepts"
+    broken = {k: accepts_broken(t, cfg.max_accept_rate) for k, t in per_scorer.items()}
+    accepted_bad = [{"id": c.cid, "source": c.source, "output": c.output[:200]} for c, a in zip(common, sa)
+                    if a and not c.good][:25]
+
+    # consistency of stochastic scorers
+    cons = {}
+    for k, s in zip(labels, scorers):
+        if s.stochastic and len(reps[k]) >= 2:
+            ids = [c.cid for c in sets[k]]
+            cons[k] = consistency(ids, [[rep[i] for i in ids] for rep in reps[k]], accept_at[k],
+                                  level="nominal" if s.binary else "ordinal", n_resamples=min(boot.n_resamples, 1000),
+                                  confidence=boot.confidence, seed=boot.seed)
+
+    # agreement with people: every scorer's verdict on the rated outputs; the judge (or the suite) is the headline
+    human: dict[str, Any] | None = None
+    ceiling = None
+    judged = None
+    if ratings:
+        ceiling = human_ceiling(rated_ids, ratings, boot)
+        human = {}
+        for k in labels:
+            acc = [None if (v := values[k].get(f"rated:{i}")) is None else v >= accept_at[k] - 1e-12
+                   for i in rated_ids]
+            human[k] = scorer_vs_humans(rated_ids, acc, ratings, boot)
+        judged = next((k for k, s in zip(labels, scorers) if s.stochastic), labels[0] if len(labels) == 1 else None)
+        if judged is None:
+            suite_acc = [all((values[k].get(f"rated:{i}") or 0.0) >= accept_at[k] - 1e-12 for k in labels)
+                         for i in rated_ids]
+            human[SUITE] = scorer_vs_humans(rated_ids, suite_acc, ratings, boot)
+            judged = SUITE
+    has_judge = any(s.stochastic for s in scorers)
+
+    power = _power(spec, len(pool))
+    checks = [*evalgate.discrimination_checks(cfg, suite, per_scorer), evalgate.negatives_check(cfg, suite, broken),
+              evalgate.consistency_check(cfg, cons),
+              evalgate.human_check(cfg, human.get(judged) if human else None, ceiling, judged, has_judge),
+              evalgate.power_check(cfg, power)]
+    gate, reasons = evalgate.gate(checks)
+
+    warnings = [w for s in scorers for w in getattr(s, "warnings", [])]
+    if skipped:
+        warnings.append("negatives not generated where they could not be made bad: " +
+                        ", ".join(f"{t} × {n}" for t, n in sorted(skipped.items())))
+    diff = None
+    if against is not None:
+        from tunegate.evals.criterion_diff import diff_criteria, load_against
+
+        note(f"comparing the criterion with {against}")
+        old = load_against(spec, against)
+        diff = diff_criteria(old, spec, outputs=[(c.cluster, c.output) for c in cands
+                                                 if not c.source.startswith("human")],
+                             new_examples=dataset.examples)
+        if diff["changed"]:
+            g, sh = diff["gold"], diff["metric_shift"]
+            warnings.append(f"the criterion changed since {against}: {g['n_changed']} expected answers changed, "
+                            f"{g['n_added']} added, {g['n_removed']} removed, {len(diff['scorers'])} scorer "
+                            f"settings changed; the metric on the same outputs moved {sh.get('shift')}")
+
+    run.finished = now_iso()
+    art: dict[str, Any] = {
+        "schema_version": ARTIFACT_SCHEMA_VERSION, "run": run.model_dump(mode="json"), "task": spec.task.name,
+        "gate": gate, "reasons": reasons, "checks": checks,
+        "auc": suite["auc"], "auc_ci_low": suite["auc_ci_low"], "auc_ci_high": suite["auc_ci_high"],
+        "judge_human_kappa": human[judged]["kappa"] if human and judged else None,
+        "judge_human_kappa_of": judged,
+        "human_human_kappa": ceiling["kappa"] if ceiling else None,
+        "flip_rate": max((c["flip_rate"] for c in cons.values() if c["flip_rate"] is not None), default=None),
+        "minimal_detectable_difference": power["minimal_detectable_difference"],
+        "scorers": [{"name": k, "type": s.name, "stochastic": s.stochastic, "accept_at": accept_at[k],
+                     "model": getattr(s, "model", None)} for k, s in zip(labels, scorers)],
+        "discrimination": {"suite": suite, "per_scorer": per_scorer, "accepts_broken": broken,
+                           "accepted_bad_examples": accepted_bad},
+        "negatives": {"types": list(cfg.negatives), "items": len(items), "judge_items": len(judge_ids),
+                      "skipped": skipped, "near_miss": near or None},
+        "consistency": cons, "human_agreement": {"ceiling": ceiling, "per_scorer": human} if ratings else None,
+        "power": power, "criterion_diff": diff, "warnings": warnings, "usage": usage.to_dict(),
+        "thresholds": cfg.model_dump(mode="json"),
+    }
+    if out_dir:
+        write_json_atomic(Path(out_dir) / "evalcheck.json", art)
+    return art
