@@ -68,33 +68,37 @@ def _human_candidates(spec: Spec, dataset: Any) -> tuple[list[Candidate], dict |
     ratings = load_ratings(spec.resolve(cfg.human_ratings), cfg.ratings_fields, {r.id for r in rated},
                            cfg.human_good_at)
     cons = consensus(ratings)
-    cands = [Candidate(f"rated:{r.id}", by_id[r.item_id], r.output, bool(cons[r.id]),
-                       "human_good" if cons[r.id] else "human_bad", r.item_id)
-             for r in rated if cons.get(r.id) is not None]
+    # a tie among the raters is neither known-good nor known-bad: scored (for agreement), left out of discrimination
+    cands = [Candidate(f"rated:{r.id}", by_id[r.item_id], r.output, bool(cons.get(r.id)),
+                       "human_tie" if cons.get(r.id) is None else ("human_good" if cons[r.id] else "human_bad"),
+                       r.item_id) for r in rated if r.id in ratings]
     return cands, ratings, [r.id for r in rated if r.id in ratings]
 
 
 def _power(spec: Spec, n: int) -> dict[str, Any]:
     """Minimal detectable difference at the split's size, and the size needed for the gap that matters.
 
-    The comparison that matters is two systems near the target, one ``gap`` below it; their discordance (share of
-    items where they disagree) defaults to 2p(1-p) at p = target - gap (independent errors; conservative)."""
+    The comparison that matters is two systems ``gap`` apart near the target (p2 = target, p1 = target - gap).
+    Their discordance (share of items where exactly one is right) is taken as p1(1-p2) + p2(1-p1), its value
+    under independent errors: conservative, since systems usually fail on the same hard items."""
     cfg = spec.check_eval
     gap = cfg.gap_that_matters
     if cfg.baseline_accuracy is not None:
-        p, source = cfg.baseline_accuracy, "check_eval.baseline_accuracy"
+        p1, source = cfg.baseline_accuracy, "check_eval.baseline_accuracy"
     elif spec.eval.target is not None and 0 < spec.eval.target - gap < 1:
-        p, source = spec.eval.target - gap, "eval.target - gap_that_matters"
+        p1, source = spec.eval.target - gap, "eval.target - gap_that_matters"
     else:
-        p, source = 0.5, "0.5 (worst case)"
-    psi = 2 * p * (1 - p)
+        p1, source = 0.5 - gap / 2, "0.5 ± gap/2 (worst case)"
+    p2 = min(p1 + gap, 1.0)
+    psi = p1 * (1 - p2) + p2 * (1 - p1)
     mdd = minimal_detectable_difference(n, discordance=psi)
     try:
         need = required_n_for_difference(gap, discordance=psi)
     except ValueError:
         need = None
-    return {"n": n, "split": cfg.split, "baseline": round(p, 4), "baseline_source": source,
-            "discordance": round(psi, 4), "design": "paired (McNemar), alpha 0.05, power 0.8, discordance 2p(1-p)",
+    return {"n": n, "split": cfg.split, "baseline": round(p1, 4), "baseline_source": source,
+            "discordance": round(psi, 4), "design": "paired (McNemar), alpha 0.05, power 0.8, discordance "
+            "p1(1-p2) + p2(1-p1) for accuracies p1 = baseline, p2 = baseline + gap",
             "minimal_detectable_difference": round(mdd, 4) if math.isfinite(mdd) else None,
             "gap_that_matters": gap, "required_n": need,
             "note": None if spec.task.kind == "classification" or spec.eval.metric == "accuracy" else
@@ -170,9 +174,10 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
             cache.close()
 
     # discrimination: each scorer on its own outputs; the suite on the outputs every scorer scored
-    per_scorer = {k: discrimination_table(sets[k], [values[k][c.cid] for c in sets[k]], accept_at[k], boot=boot)
+    known = {k: [c for c in sets[k] if c.source != "human_tie"] for k in labels}
+    per_scorer = {k: discrimination_table(known[k], [values[k][c.cid] for c in known[k]], accept_at[k], boot=boot)
                   for k in labels}
-    common = [c for c in cands if all(c.cid in values[k] for k in labels)]
+    common = [c for c in cands if c.source != "human_tie" and all(c.cid in values[k] for k in labels)]
     sv, sa = suite_values({k: [values[k][c.cid] for c in common] for k in labels}, accept_at)
     suite = discrimination_table(common, sv, 0.5, accepted=sa, boot=boot)
     suite["rule"] = "score = mean of the scorers' values (unscored = 0); accepted = every scorer accepts"
@@ -197,9 +202,11 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         ceiling = human_ceiling(rated_ids, ratings, boot)
         human = {}
         for k in labels:
-            acc = [None if (v := values[k].get(f"rated:{i}")) is None else v >= accept_at[k] - 1e-12
-                   for i in rated_ids]
-            human[k] = scorer_vs_humans(rated_ids, acc, ratings, boot)
+            # unscored counts as not accepted, as in discrimination: the scorer did not vouch for the output
+            vals = [values[k].get(f"rated:{i}") for i in rated_ids]
+            human[k] = scorer_vs_humans(rated_ids, [v is not None and v >= accept_at[k] - 1e-12 for v in vals],
+                                        ratings, boot)
+            human[k]["n_unscored"] = sum(v is None for v in vals)
         judged = next((k for k, s in zip(labels, scorers) if s.stochastic), labels[0] if len(labels) == 1 else None)
         if judged is None:
             suite_acc = [all((values[k].get(f"rated:{i}") or 0.0) >= accept_at[k] - 1e-12 for k in labels)
