@@ -63,6 +63,7 @@ class Context:
     progress: Callable[[str], None] | None = None
     spec_path: str | None = None
     not_run: list[dict[str, str]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)  # top-level blocks a test adds to monitor.json
     _pred: dict[int, list[str | None]] = field(default_factory=dict)
 
     def skip(self, name: str, reason: str) -> list[TestResult]:

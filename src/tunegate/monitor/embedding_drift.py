@@ -125,9 +125,14 @@ class EmbeddingDrift:
             name, detail = "auc:embedding", (f"domain-classifier out-of-fold AUC (0.5 = no drift), "
                                              f"{res['permutations']} permutations; {model_id}")
             extra = {"permutations": res["permutations"]}
-        order = np.argsort(-res["witness"])[: cfg.examples]
-        examples = [{"line": current.records[ci[j]].line, "text": current.records[ci[j]].text[:200],
-                     "score": round(float(res["witness"][j]), 5)} for j in order]
+        examples, seen = [], set()
+        for j in np.argsort(-res["witness"]):
+            rec = current.records[ci[j]]
+            if len(examples) >= cfg.examples:
+                break
+            if rec.text not in seen:  # a repeated message is one example, not five
+                seen.add(rec.text)
+                examples.append({"line": rec.line, "text": rec.text[:200], "score": round(float(res["witness"][j]), 5)})
         return [TestResult(name, "input", res["statistic"], p_value=res["p_value"], n_reference=len(ri),
                            n_current=len(ci), detail=detail, examples=examples,
                            extra={**extra, "embedding_model": model_id})]

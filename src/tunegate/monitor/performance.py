@@ -101,6 +101,10 @@ class Performance:
         if len(ci) < MIN_LABELED:
             ctx.skip("performance:accuracy", f"{len(ci)} labeled/feedback rows in the current window "
                      f"(need {MIN_LABELED})")
+        else:
+            ctx.summary["performance"] = {"metric": "accuracy", **ci_dict(cok, ctx.seed)}
+        if len(ci) < MIN_LABELED:
+            pass
         elif len(ri) < MIN_LABELED:
             cur = ci_dict(cok, ctx.seed)
             ctx.skip("performance:accuracy", "no labeled model outputs in the reference window to compare with "

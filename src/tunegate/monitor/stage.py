@@ -78,6 +78,7 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
         "alerts": alerts,
         "tests": tests,
         "not_run": ctx.not_run,
+        "performance": ctx.summary.get("performance"),
         "multiple_testing": {
             "method": "holm", "alpha": th.alpha, "family_size": n_p,
             "note": (f"all {n_p} p-value tests are Holm-corrected together: with no real change, P(any of them "
