@@ -211,6 +211,25 @@ def test_criterion_versions_are_recorded_when_what_good_means_changes(tmp_path):
         assert st.get("toy")["criterion_fingerprint"] == diff["new_fingerprint"]
 
 
+def test_criterion_change_with_the_criterion_gates_content_diff(tmp_path):
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    old_spec = _toy_spec(old_dir, [("1", "hello", "a"), ("2", "world", "b"), ("3", "again", "a")])
+    new_spec = _toy_spec(new_dir, [("1", "hello", "a"), ("2", "world", "a"), ("3", "again", "a")])
+    with PortfolioStore(tmp_path / "p.sqlite") as st:
+        from tunegate.monitor.portfolio import add_model_from_args
+
+        add_model_from_args(st, "toy", path="prompt", base_model="b", spec_path=old_spec)
+        diff = check_criterion(st, "toy", load_spec(new_spec), against=old_spec)
+        assert diff["changed"] and diff["gold_changed"] == ["2"]
+        content = diff["criterion_diff"]
+        assert content["gold"]["n_changed"] == 1 and content["gold"]["changed"][0] == {"id": "2", "old": "b",
+                                                                                        "new": "a"}
+        (h,) = st.history("toy")
+        assert h["detail"]["criterion_diff"]["gold"]["n_changed"] == 1
+
+
 def _cli(*args, home):
     return runner.invoke(app, ["portfolio", *args, "--store", str(home / "p.sqlite")])
 

@@ -222,10 +222,15 @@ def criterion_cmd(
     name: Annotated[str, typer.Argument(help="The model's name.")],
     spec: Annotated[Optional[Path], typer.Option("--spec", help="The current eval suite (default: the one the "
                                                  "model was added with).")] = None,
+    against: Annotated[Optional[Path], typer.Option("--against", help="The old spec or golden-set file: adds "
+                                                    "the criterion gate's content diff (old/new answers, metric "
+                                                    "shift with CI).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare the eval suite's golden set and rubric with the recorded version; record a change in the history."""
+    """Compare the eval suite's golden set and rubric with the recorded version; record a change in the history.
+
+    Exit code 0 either way (a change in what "good" means is news, not a failure)."""
     from tunegate.monitor.portfolio import check_criterion
     from tunegate.spec import load_spec
 
@@ -234,7 +239,7 @@ def criterion_cmd(
             src = spec or st.get(name).get("eval_suite")
             if not src:
                 fail(f"model '{name}' was added without --spec: pass --spec tunegate.yaml")
-            diff = check_criterion(st, name, load_spec(src))
+            diff = check_criterion(st, name, load_spec(src), against=against)
     except TunegateError as exc:
         fail(str(exc))
     if print_json(diff, as_json):

@@ -113,17 +113,27 @@ def model_detail(store: PortfolioStore, name: str, *, history_limit: int | None 
             "history": store.history(name, limit=history_limit)}
 
 
-def check_criterion(store: PortfolioStore, name: str, spec: Any) -> dict[str, Any]:
+def check_criterion(store: PortfolioStore, name: str, spec: Any, *, against: str | Path | None = None,
+                    ) -> dict[str, Any]:
     """Compare the spec's current golden set and rubric with the model's stored version; record a change.
 
-    Returns the diff (``changed`` False when nothing moved; then nothing is recorded). A model registered
-    without a criterion version gets this one as its first, recorded as a change from nothing.
+    The stored version holds hashes only, so item-level changes (added, removed, re-labelled ids; rubric keys) come
+    from ``criterion_version.diff_versions``. With ``against`` (the old spec, or the old golden-set file), the
+    criterion gate's ``evals.criterion_diff.diff_criteria`` adds its content diff too: old/new gold answers and the
+    metric shift the criterion change alone causes, with a CI. Returns the diff (``changed`` False when nothing
+    moved; then nothing is recorded). A model registered without a version gets this one, recorded as a change.
     """
     from tunegate.monitor.criterion_version import criterion_version, diff_versions
 
     new = criterion_version(spec)
     old = store.criterion_version(name) or {}
     diff = diff_versions(old, new)
+    if against is not None:
+        from tunegate.evals.criterion_diff import diff_criteria, load_against
+
+        content = diff_criteria(load_against(spec, against), spec)
+        diff["criterion_diff"] = content
+        diff["changed"] = diff["changed"] or bool(content.get("changed"))
     if diff["changed"]:
         store.record_criterion_change(name, diff, new_version=new)
     return diff
