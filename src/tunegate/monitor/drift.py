@@ -28,6 +28,8 @@ class TestResult:
     """One test's outcome. ``p_value`` tests are corrected together; ``threshold`` tests compare the statistic.
     ``pair`` names the significance test a threshold (effect-size) test needs to agree with before alerting."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str
     kind: str  # input | output | performance | version
     statistic: float | None
