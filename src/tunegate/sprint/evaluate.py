@@ -1,0 +1,251 @@
+"""Running one candidate on a set of items: plans, messages, backend calls through the response cache, parsing,
+self-consistency votes, JSON repairs and scoring.
+
+All calls of a candidate on a set of items go to the backend together (local models batch them). The response
+cache and its commit-before-use rule are the evaluation runner's (``_generation_stream``, ``_logprob_stream``), so a
+sprint's zero-shot answers are the same cache entries as ``tunegate eval``'s and an interrupted sprint resumes
+without repeating calls. The few-shot pool is the train split minus any item whose text also appears in dev or
+test, and every plan is checked: an example drawn from dev or test is a leak and stops the sprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tunegate.data.examples import Dataset, Example
+from tunegate.errors import TunegateError
+from tunegate.evals.parsing import normalize_text
+from tunegate.evals.prompts import PromptTemplate
+from tunegate.evals.runner import _generation_stream, _logprob_stream
+from tunegate.evals.scorers import Scorer
+from tunegate.models.base import GenerationRequest
+from tunegate.models.cache import ResponseCache
+from tunegate.models.registry import price_for
+from tunegate.models.usage import UsageTracker
+from tunegate.spec import Spec
+from tunegate.sprint.candidates import Candidate
+from tunegate.sprint.config import SprintSpec
+from tunegate.sprint.strategies import LIKELIHOOD, majority, parse_answer, render_messages, repair_messages, vote_key
+
+CallsFn = Callable[[int], None]  # called with the number of calls just answered
+
+
+@dataclass
+class ItemOutcome:
+    """One candidate on one item: the compact facts the racing and the statistics need."""
+
+    id: str
+    split: str
+    gold: Any
+    output: str | None
+    prediction: Any
+    score: float  # primary score; unscored counts as 0 in the sprint
+    scored: bool
+    scores: dict[str, float | None]
+    slices: dict[str, str]
+    calls: int = 0
+    repairs: int = 0
+    cache_hits: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    cost: float = 0.0  # tokens x price, whether or not the cache answered (the price of one real request)
+    error: str | None = None
+    vote_share: float | None = None
+
+
+@dataclass
+class SprintContext:
+    """What strategies and the evaluator share during one sprint."""
+
+    spec: Spec
+    config: SprintSpec
+    dataset: Dataset
+    template: PromptTemplate
+    scorers: list[Scorer]
+    primary: str
+    backend_for: Callable[[str], Any]
+    cache: ResponseCache
+    usage: UsageTracker
+    seed: int
+    embedder_factory: Callable[[], Any] | None = None
+    on_calls: CallsFn | None = None
+    pool: list[Example] = field(default_factory=list)
+    pool_excluded: int = 0
+    access_log: list[tuple[str, str, int]] = field(default_factory=list)  # (phase, candidate, n items)
+    _eval_ids: set[str] = field(default_factory=set)
+    _embedder: Any = None
+    _emb: dict[str, np.ndarray] = field(default_factory=dict)
+    _pool_matrix: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        held_out = self.dataset.split("dev") + self.dataset.split("test")
+        self._eval_ids = {e.id for e in held_out}
+        texts = {normalize_text(e.input_text()) for e in held_out}
+        train = self.dataset.split("train")
+        self.pool = [e for e in train if normalize_text(e.input_text()) not in texts and e.id not in self._eval_ids]
+        self.pool_excluded = len(train) - len(self.pool)
+
+    # -- few-shot ------------------------------------------------------------------------------------------
+    def _need_pool(self, k: int) -> None:
+        if not self.pool:
+            raise TunegateError("few-shot strategies need a train split (the few-shot pool); it is empty")
+        if k > len(self.pool):
+            raise TunegateError(f"k={k} few-shot examples asked, but the train pool has only {len(self.pool)}")
+
+    def random_shots(self, item: Example, k: int) -> list[Example]:
+        self._need_pool(k)
+        h = int.from_bytes(hashlib.sha256(f"{self.seed}:{item.id}".encode()).digest()[:8], "big")
+        return self.check_shots(random.Random(h).sample(self.pool, k))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._emb]
+        if todo:
+            if self._embedder is None:
+                if self.embedder_factory is None:
+                    raise TunegateError("kNN few-shot needs an embedding model (models.embedding)")
+                self._embedder = self.embedder_factory()
+            vecs = np.asarray(self._embedder.embed(todo), dtype=np.float32)
+            for t, v in zip(todo, vecs):
+                self._emb[t] = v / (np.linalg.norm(v) or 1.0)
+        return np.stack([self._emb[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+    def knn_index(self) -> np.ndarray:
+        if self._pool_matrix is None:
+            self._need_pool(1)
+            self._pool_matrix = self.embed([e.input_text() for e in self.pool])
+        return self._pool_matrix
+
+    def knn_shots(self, item: Example, k: int) -> list[Example]:
+        self._need_pool(k)
+        sims = self.knn_index() @ self.embed([item.input_text()])[0]
+        top = np.argsort(-sims, kind="stable")[:k]
+        return self.check_shots([self.pool[i] for i in top[::-1]])  # nearest last, next to the question
+
+    def check_shots(self, shots: list[Example]) -> list[Example]:
+        """The leakage guard: few-shot examples come from the train pool only, never from dev or test."""
+        bad = [s.id for s in shots if s.split != "train" or s.id in self._eval_ids]
+        if bad:
+            raise TunegateError(f"leakage: few-shot examples {bad[:5]} are not train-only items")
+        return shots
+
+    def record_access(self, phase: str, candidate: str, items: list[Example]) -> None:
+        self.access_log.append((phase, candidate, len(items)))
+        if phase == "selection" and any(e.split == "test" for e in items):
+            raise TunegateError("selection touched the test split (a bug: selection uses dev items only)")
+
+
+def _score(ctx: SprintContext, output: str | None, ex: Example) -> tuple[dict[str, float | None], Any]:
+    if output is None:
+        return {s.name: None for s in ctx.scorers}, None
+    scores, pred = {}, None
+    for s in ctx.scorers:
+        sc = s.score(output, ex)
+        scores[s.name] = sc.value
+        if s.name == ctx.primary:
+            pred = sc.prediction
+    return scores, pred
+
+
+def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, phase: str) -> list[ItemOutcome]:
+    """Evaluate one candidate on ``items``; returns one outcome per item, in order."""
+    ctx.record_access(phase, cand.name, items)
+    backend = ctx.backend_for(cand.model)
+    identity = backend.cache_identity()
+    price = price_for(cand.model, ctx.spec.models)
+    plans = [cand.plan(ex, ctx) for ex in items]
+    msgs = [render_messages(p, ex, ctx) for p, ex in zip(plans, items)]
+    acc = [dict(calls=0, hits=0, inp=0, out=0, lat=0.0, cost=0.0, err=None) for _ in items]
+
+    def account(i: int, *, inp: int, out: int, lat: float, cached: bool, error: str | None) -> None:
+        a = acc[i]
+        a["calls"] += 1
+        a["hits"] += int(cached)
+        a["inp"] += inp
+        a["out"] += out
+        a["lat"] += lat
+        a["cost"] += price.cost(inp, out)
+        a["err"] = a["err"] or error
+        ctx.usage.record(role="subject", model=cand.model, input_tokens=inp, output_tokens=out, latency_s=lat,
+                         price=price, cached=cached, error=error is not None)
+
+    def tick(n: int) -> None:
+        if ctx.on_calls:
+            ctx.on_calls(n)
+
+    outcomes: list[ItemOutcome] = []
+    if cand.method == LIKELIHOOD:
+        labels = ctx.spec.task.label_names
+        answers: dict[int, str] = {}
+        for i, res in _logprob_stream(backend, ctx.cache, identity, list(msgs), labels):
+            account(i, inp=res.get("input_tokens", 0), out=0, lat=res.get("latency_s", 0.0),
+                    cached=res["cached"], error=None)
+            lp = res["logprobs"]
+            answers[i] = labels[max(range(len(labels)), key=lambda k: lp[k])]
+            tick(1)
+        for i, ex in enumerate(items):
+            scores, pred = _score(ctx, answers[i], ex)
+            outcomes.append(_outcome(ex, answers[i], pred, scores, ctx, acc[i], 0, None))
+        return outcomes
+
+    reqs, owner = [], []
+    for i, (p, m) in enumerate(zip(plans, msgs)):
+        for s in range(p.samples):
+            reqs.append(GenerationRequest(m, p.params, epoch=s))
+            owner.append((i, s))
+    texts: dict[tuple[int, int], str | None] = {}
+    for j, gen in _generation_stream(backend, ctx.cache, identity, reqs):
+        i, s = owner[j]
+        account(i, inp=gen.input_tokens, out=gen.output_tokens, lat=gen.latency_s, cached=gen.cached,
+                error=gen.error)
+        texts[(i, s)] = gen.text if gen.ok else None
+        tick(1)
+    parsed = {k: (parse_answer(plans[k[0]], t, ctx) if t is not None else None) for k, t in texts.items()}
+    repairs = [0] * len(items)
+    for attempt in range(max((p.repairs for p in plans), default=0)):
+        todo = [k for k, pa in parsed.items() if pa is not None and pa.output is None and pa.problem
+                and plans[k[0]].output == "json" and attempt < plans[k[0]].repairs]
+        if not todo:
+            break
+        rreqs = [GenerationRequest(repair_messages(msgs[i], texts[(i, s)] or "", parsed[(i, s)].problem),
+                                   plans[i].params, epoch=s) for i, s in todo]
+        for j, gen in _generation_stream(backend, ctx.cache, identity, rreqs):
+            i, s = todo[j]
+            account(i, inp=gen.input_tokens, out=gen.output_tokens, lat=gen.latency_s, cached=gen.cached,
+                    error=gen.error)
+            repairs[i] += 1
+            tick(1)
+            if gen.ok:
+                texts[(i, s)] = gen.text
+                parsed[(i, s)] = parse_answer(plans[i], gen.text, ctx)
+    for i, (ex, p) in enumerate(zip(items, plans)):
+        outs = [parsed.get((i, s)).output if parsed.get((i, s)) is not None else None for s in range(p.samples)]
+        share = None
+        if p.samples > 1:
+            win, share = majority([vote_key(o, ctx) for o in outs])
+            output = outs[win] if win is not None else None
+        else:
+            output = outs[0]
+        scores, pred = _score(ctx, output, ex)
+        outcomes.append(_outcome(ex, output, pred, scores, ctx, acc[i], repairs[i], share))
+    return outcomes
+
+
+def _outcome(ex: Example, output: str | None, pred: Any, scores: dict[str, float | None], ctx: SprintContext,
+             a: dict[str, Any], repairs: int, share: float | None) -> ItemOutcome:
+    v = scores.get(ctx.primary)
+    return ItemOutcome(ex.id, ex.split or "", ex.gold, output, pred, 0.0 if v is None else float(v), v is not None, scores,
+                       ex.slices, calls=a["calls"], repairs=repairs, cache_hits=a["hits"], input_tokens=a["inp"],
+                       output_tokens=a["out"], latency_s=a["lat"], cost=a["cost"], error=a["err"],
+                       vote_share=None if share is None else round(share, 4))
+
+
+def mean_score(outcomes: list[ItemOutcome]) -> float:
+    return float(np.mean([o.score for o in outcomes])) if outcomes else math.nan

@@ -1,0 +1,278 @@
+"""`tunegate sprint`: a systematic prompt sprint with honest statistics, written to ``sprint.json``.
+
+Order of work, and why: candidates are built and checked before any call; selection (racing, or the full grid)
+runs on dev items only; then the finalists — and the zero-shot baseline, for the comparison — are evaluated once
+on the test split, and only those test numbers are reported. The best candidate is the finalist ranked first on
+dev, so the test split never chooses the winner and its number is an unbiased estimate.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.data.examples import Example, load_examples
+from tunegate.errors import SpecError, TunegateError
+from tunegate.evals.prompts import DEFAULT_INSTRUCTIONS, load_template
+from tunegate.evals.runner import _generation_stream
+from tunegate.evals.scorers import ScorerContext, build_scorers
+from tunegate.models.base import GenerationRequest
+from tunegate.models.cache import ResponseCache
+from tunegate.models.registry import create_backend, create_embedder, price_for
+from tunegate.models.usage import UsageTracker
+from tunegate.spec import Spec
+from tunegate.sprint.candidates import Candidate, Instruction, build_candidates
+from tunegate.sprint.evaluate import ItemOutcome, SprintContext, run_candidate
+from tunegate.sprint.racing import full_grid as run_full_grid
+from tunegate.sprint.racing import planned_item_evaluations, successive_halving
+from tunegate.sprint.results import compare, gap_and_gate, holm, summarize_candidate
+
+ProgressFn = Callable[[str, int, "int | None"], None]  # (what: "rounds" | "calls", done, total)
+_PARAPHRASE = ("Rewrite the following instruction for a text classifier in different words. Keep every rule and "
+               "its meaning. Reply with the rewritten instruction only.\n\nInstruction:\n{text}")
+
+
+def _instructions(spec: Spec, ctx_backend: Callable[[str], Any], cache: ResponseCache,
+                  usage: UsageTracker) -> tuple[list[Instruction], list[str]]:
+    cfg, notes = spec.sprint, []
+    task_text = spec.task.instruction or DEFAULT_INSTRUCTIONS[spec.task.kind]
+    out = [Instruction("task", task_text)] if cfg.include_task_instruction else []
+    for i, v in enumerate(cfg.instructions):
+        text = v.text
+        if v.file is not None:
+            p = spec.resolve(v.file)
+            if not p.exists():
+                raise SpecError("instruction file not found", file=p, field=f"sprint.instructions.{i}.file")
+            text = p.read_text(encoding="utf-8").strip()
+        out.append(Instruction(v.name, text or "", v.label_descriptions, "file" if v.file else "spec"))
+    if cfg.paraphrases:
+        model = cfg.proposer or spec.models.default
+        backend = ctx_backend(model)
+        price = price_for(model, spec.models)
+        params = {"temperature": 0.8, "max_tokens": 160}
+        reqs = [GenerationRequest(({"role": "user", "content": _PARAPHRASE.format(text=task_text)},), params, epoch=k)
+                for k in range(cfg.paraphrases)]
+        texts: dict[int, str] = {}
+        for k, gen in _generation_stream(backend, cache, backend.cache_identity(), reqs):
+            usage.record(role="proposer", model=model, input_tokens=gen.input_tokens,
+                         output_tokens=gen.output_tokens, latency_s=gen.latency_s, price=price, cached=gen.cached,
+                         error=not gen.ok)
+            if gen.ok and gen.text.strip():
+                texts[k] = gen.text.strip()
+        for k in range(cfg.paraphrases):
+            if k in texts and texts[k] not in {x.text for x in out}:
+                out.append(Instruction(f"para{k + 1}", texts[k], True, "proposer"))
+            else:
+                notes.append(f"paraphrase {k + 1} from {model} was empty, failed or a duplicate: not used")
+    if not out:
+        raise SpecError("no instruction variant to try", field="sprint")
+    return out, notes
+
+
+def _sample(items: list[Example], cap: int | None, seed: int) -> list[Example]:
+    if cap is None or cap >= len(items):
+        return items
+    keep = set(random.Random(seed).sample(range(len(items)), cap))
+    return [e for i, e in enumerate(items) if i in keep]
+
+
+def sprint_stage(
+    spec: Spec,
+    out_dir: str | Path,
+    *,
+    budget: int | None = None,
+    models: list[str] | None = None,
+    full_grid: bool = False,
+    backend_factory: Callable[[str], Any] | None = None,
+    cache: ResponseCache | None = None,
+    progress: ProgressFn | None = None,
+    embedder_factory: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
+    """Run the sprint and write ``out_dir/sprint.json``; returns the artifact as a dict.
+
+    ``backend_factory(model_id)`` creates every subject/proposer backend (default: the model registry); it is
+    called once per model. ``budget`` caps subject calls (the CLI's ``--budget``; else ``sprint.budget_calls``).
+    """
+    t_start = time.perf_counter()
+    cfg = spec.sprint
+    seed = spec.seed if cfg.seed is None else cfg.seed
+    out_dir = Path(out_dir)
+    run = RunInfo(seed=seed, config_hash=spec.config_hash(), spec_path=str(spec.source) if spec.source else None,
+                  packages=package_versions())
+    budget = budget if budget is not None else cfg.budget_calls
+    model_ids = list(models or cfg.models or [spec.models.default])
+    factory = backend_factory or (lambda m: create_backend(m, spec.models))
+    backends: dict[str, Any] = {}
+
+    def backend_for(model_id: str) -> Any:
+        if model_id not in backends:
+            backends[model_id] = factory(model_id)
+        return backends[model_id]
+
+    dataset = load_examples(spec)
+    dev = _sample(dataset.split("dev"), cfg.racing.dev_items, seed)
+    test = _sample(dataset.split("test"), cfg.test_items, seed)
+    if not dev:
+        raise TunegateError("the sprint selects on the dev split, which is empty: set data.split ratios with dev > 0 "
+                            "or give dev rows")
+    if not test:
+        raise TunegateError("the test split is empty: the sprint reports test numbers only")
+    own_cache = cache is None
+    cache = ResponseCache() if cache is None else cache
+    usage = UsageTracker()
+    emb_factory = embedder_factory or (lambda: create_embedder(spec.models.embedding, spec.models))
+    try:
+        instructions, notes = _instructions(spec, backend_for, cache, usage)
+        caps = {m: frozenset(getattr(backend_for(m), "capabilities", frozenset())) for m in model_ids}
+        base_params = dict(spec.models.params)
+        cands = build_candidates(cfg, spec.task.kind, instructions, model_ids, base_params, caps)
+        emb_holder: dict[str, Any] = {}
+
+        def shared_embedder() -> Any:
+            if "e" not in emb_holder:
+                emb_holder["e"] = emb_factory()
+            return emb_holder["e"]
+
+        scorers = build_scorers(spec, ScorerContext(spec, shared_embedder))
+        names = [s.name for s in scorers]
+        metric = spec.eval.metric
+        primary = metric if metric in names else ("label_match" if "label_match" in names else names[0])
+        ctx = SprintContext(spec, cfg, dataset, load_template(spec), scorers, primary, backend_for, cache, usage,
+                            seed, embedder_factory=shared_embedder)
+        art = _run(spec, ctx, cands, dev, test, seed=seed, budget=budget, full_grid=full_grid, progress=progress)
+    finally:
+        if own_cache:
+            cache.close()
+        for b in backends.values():
+            b.close()
+    art["notes"] = notes + art.get("notes", [])
+    run.finished = now_iso()
+    art["run"] = run.model_dump(mode="json")
+    art["seconds"] = round(time.perf_counter() - t_start, 2)
+    write_json_atomic(out_dir / "sprint.json", art)
+    _write_results(out_dir / "sprint_results.jsonl", art.pop("_outcomes"))
+    return art
+
+
+def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Example], test: list[Example], *,
+         seed: int, budget: int | None, full_grid: bool, progress: ProgressFn | None) -> dict[str, Any]:
+    rc = spec.sprint.racing
+    for c in cands:
+        for s in c.strategies:
+            s.prepare(ctx)
+    finalists_n = min(rc.finalists, len(cands))
+    per_item = {c.index: float(c.calls_per_item) for c in cands}
+    base = next(c for c in cands if c.baseline)
+    test_reserve = len(test) * sum(per_item[c.index] for c in cands[:finalists_n]) + len(test) * per_item[base.index]
+    sel_budget = None
+    if budget is not None:
+        sel_budget = budget - test_reserve
+        if sel_budget < min(rc.min_items, len(dev)) * sum(per_item.values()):
+            raise TunegateError(f"--budget {budget} calls is too small: the first racing round needs about "
+                                f"{int(min(rc.min_items, len(dev)) * sum(per_item.values()))} calls and the test "
+                                f"evaluation of finalists and baseline about {int(test_reserve)}")
+    mean_rate = sum(per_item.values()) / len(per_item)
+    planned = (len(cands) * len(dev) if full_grid else planned_item_evaluations(
+        len(cands), len(dev), min_items=rc.min_items, eta=rc.eta))
+    calls_total_est = int(planned * mean_rate + test_reserve)
+    done = {"calls": 0, "rounds": 0}
+
+    def on_calls(n: int) -> None:
+        done["calls"] += n
+        if progress:
+            progress("calls", done["calls"], max(calls_total_est, done["calls"]))
+
+    ctx.on_calls = on_calls
+    dev_calls: dict[int, int] = {c.index: 0 for c in cands}
+
+    def evaluate(ids: list[int], idx: list[int]) -> dict[int, list[float]]:
+        got = {}
+        for c in ids:
+            outs = run_candidate(cands[c], [dev[i] for i in idx], ctx, phase="selection")
+            dev_calls[c] += sum(o.calls for o in outs)
+            got[c] = [o.score for o in outs]
+        done["rounds"] += 1
+        if progress:
+            progress("rounds", done["rounds"], None)
+        return got
+
+    ids = [c.index for c in cands]
+    if full_grid:
+        race = run_full_grid(ids, len(dev), evaluate, finalists=finalists_n, seed=seed)
+    else:
+        race = successive_halving(ids, len(dev), evaluate, min_items=rc.min_items, eta=rc.eta,
+                                  finalists=finalists_n, seed=seed, cost_per_item=per_item, budget=sel_budget)
+    calls_selection = sum(dev_calls.values())
+
+    finalists = [cands[i] for i in race.finalists]
+    on_test = finalists + ([base] if base not in finalists else [])
+    test_out: dict[int, list[ItemOutcome]] = {}
+    for c in on_test:
+        test_out[c.index] = run_candidate(c, test, ctx, phase="test")
+    calls_test = sum(o.calls for outs in test_out.values() for o in outs)
+
+    labels, boot = spec.task.label_names, spec.eval.bootstrap
+    summaries = {i: {**cands[i].describe(), **summarize_candidate(outs, spec.eval.metric, labels, boot),
+                     "dev_value": round(sum(race.scores[i]) / len(race.scores[i]), 6) if race.scores[i] else None,
+                     "dev_items": race.items_per_candidate[i]} for i, outs in test_out.items()}
+    best = finalists[0]
+    comparisons = []
+    if best is not base:
+        comparisons.append(compare(test_out[base.index], test_out[best.index], name_a=base.name, name_b=best.name,
+                                   boot=boot, what="best_vs_baseline"))
+    if len(finalists) > 1:
+        comparisons.append(compare(test_out[finalists[1].index], test_out[best.index], name_a=finalists[1].name,
+                                   name_b=best.name, boot=boot, what="best_vs_runner_up"))
+    holm(comparisons, 1 - boot.confidence)
+    b = summaries[best.index]
+    gate = gap_and_gate(b, spec.eval.target, boot.confidence)
+    # what the full grid would have cost: every candidate on every dev item at its measured calls per item
+    rate = {c.index: (dev_calls[c.index] / race.items_per_candidate[c.index]) if race.items_per_candidate[c.index]
+            else per_item[c.index] for c in cands}
+    calls_full_grid = int(round(sum(rate[c.index] * len(dev) for c in cands))) + calls_test
+    u = ctx.usage.to_dict()
+    slices = {s["name"]: s["slices"] for s in summaries.values()}
+    return {
+        "schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "sprint", "task": spec.task.name,
+        "metric": spec.eval.metric, "primary_scorer": ctx.primary, "target": spec.eval.target,
+        "mode": "full_grid" if full_grid else "racing", "seed": seed,
+        "best": {"candidate": best.name, "value": b["value"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
+                 "n": b["n"], "selected_on": "dev"},
+        "candidates": [summaries[c.index] for c in finalists],
+        "finalists": [c.name for c in finalists],
+        "baseline": summaries[base.index] if base not in finalists else {"name": base.name, "is_finalist": True},
+        "tried": [{**c.describe(), "dev_items": race.items_per_candidate[c.index],
+                   "dev_value": round(sum(race.scores[c.index]) / len(race.scores[c.index]), 6)
+                   if race.scores[c.index] else None, "dev_calls": dev_calls[c.index]} for c in cands],
+        "rounds": [{"round": k + 1, "candidates": [cands[i].name for i in r.candidates], "new_items": r.new_items,
+                    "items": r.items_seen, "values": {cands[i].name: round(v, 6) for i, v in r.values.items()},
+                    "eliminated": [cands[i].name for i in r.eliminated]} for k, r in enumerate(race.rounds)],
+        "stopped_by_budget": race.stopped_by_budget,
+        "comparisons": comparisons, "slices": slices,
+        "gap": gate["gap"], "gate": gate["gate"], "gate_rule": gate["gate_rule"], "gate_reason": gate["gate_reason"],
+        "more_items_needed": gate["more_items_needed"],
+        "calls_used": calls_selection + calls_test, "calls_selection": calls_selection, "calls_test": calls_test,
+        "calls_full_grid": calls_full_grid, "calls_full_grid_exact": full_grid,
+        "calls_saved_share": round(1 - (calls_selection + calls_test) / calls_full_grid, 4) if calls_full_grid else None,
+        "budget_calls": budget,
+        "split_sizes": {"dev": len(dev), "test": len(test), "train_pool": len(ctx.pool),
+                        "pool_excluded_duplicates": ctx.pool_excluded},
+        "usage": u, "usage_by_role": u["by_role"],
+        "notes": ["unscored answers count as wrong in the sprint (racing, test values, comparisons)",
+                  "best = the finalist ranked first on dev; the test split never chooses the winner"],
+        "_outcomes": [(cands[i].name, o) for i, outs in test_out.items() for o in outs],
+    }
+
+
+def _write_results(path: Path, rows: list[tuple[str, ItemOutcome]]) -> None:
+    import json
+    from dataclasses import asdict
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for name, o in rows:
+            fh.write(json.dumps({"candidate": name, **asdict(o)}, ensure_ascii=False, default=str) + "\n")

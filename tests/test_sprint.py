@@ -1,0 +1,310 @@
+"""The prompt sprint: racing on synthetic candidates, strategies' parsing and accounting, leakage guard, and a
+whole sprint against a fake backend (no model)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tunegate.errors import SpecError, TunegateError
+from tunegate.models.base import Generation, LabelScores
+from tunegate.models.cache import ResponseCache
+from tunegate.spec import load_spec
+from tunegate.sprint.racing import full_grid, planned_item_evaluations, successive_halving
+from tunegate.sprint.strategies import majority
+
+LABELS = ["billing", "shipping", "other"]
+
+
+def _u(*parts: object) -> float:
+    """A fixed pseudo-random number in [0, 1) for the given parts (stable across runs and processes)."""
+    h = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+def make_task(tmp_path: Path, n_train: int = 60, n_dev: int = 48, n_test: int = 40, sprint: str = "") -> Path:
+    rows = []
+    for split, n in (("train", n_train), ("dev", n_dev), ("test", n_test)):
+        for k in range(n):
+            lab = LABELS[k % 3]
+            rows.append({"id": f"{split}{k:03d}", "text": f"{split} message {k} about {lab}", "intent": lab,
+                         "channel": "chat" if k % 2 else "email", "split": split})
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = tmp_path / "tunegate.yaml"
+    spec.write_text(f"""\
+task:
+  name: toy
+  kind: classification
+  instruction: Sort the message.
+  labels: [billing, shipping, other]
+data:
+  path: d.jsonl
+  fields: {{input: text, label: intent, id: id, split: split, slices: [channel]}}
+eval:
+  metric: accuracy
+  target: 0.9
+models:
+  default: fake:toy
+{sprint}
+""")
+    return spec
+
+
+def _truth(prompt: str) -> tuple[str, str]:
+    """The gold label and the item key of the *question* (the last 'Message:' / text in the prompt)."""
+    tail = prompt.rsplit("Message: ", 1)[-1]
+    head = tail.split("\n")[0]
+    return head.rsplit("about ", 1)[1].strip(), head.split(" about")[0]
+
+
+def p_correct(prompt: str) -> float:
+    """The fake model's accuracy by strategy: few-shot helps, and nearest-neighbour shots help most."""
+    if "Examples:" not in prompt:
+        return 0.4
+    shots = prompt.split("Examples:")[1].rsplit("Message: ", 1)[0]
+    q_lab, _ = _truth(prompt)
+    return 0.9 if shots.count(f"about {q_lab}") >= 2 else 0.6
+
+
+class FakeBackend:
+    """Fixed per-item correctness: right iff u(item, strategy) < p_correct(prompt); otherwise a wrong label."""
+
+    model_id = "fake:toy"
+
+    def __init__(self, caps=("generate", "label_logprobs"), script=None) -> None:
+        self.capabilities = frozenset(caps)
+        self.seen: list[str] = []
+        self.calls = 0
+        self.script = script  # optional: function(messages, params, epoch) -> text
+
+    def cache_identity(self):
+        return {"kind": "fake", "model": "toy"}
+
+    def _answer(self, prompt: str) -> str:
+        lab, key = _truth(prompt)
+        self.seen.append(key)
+        ok = _u(key, "Examples:" in prompt) < p_correct(prompt)
+        return lab if ok else LABELS[(LABELS.index(lab) + 1) % 3]
+
+    def generate(self, requests):
+        for i, r in enumerate(requests):
+            self.calls += 1
+            if self.script:
+                yield i, Generation(self.script(r.messages, r.params, r.epoch), 20, 5, 0.01)
+            else:
+                yield i, Generation(self._answer(r.messages[-1]["content"]), 20, 2, 0.01)
+
+    def label_logprobs(self, prompts, options):
+        for i, p in enumerate(prompts):
+            self.calls += 1
+            ans = self._answer(p[-1]["content"])
+            yield i, LabelScores([0.0 if o == ans else -3.0 for o in options], 30, 0.01)
+
+    def close(self):
+        pass
+
+
+class FakeEmbedder:
+    """Bag-of-words hashing: texts sharing the label word are near each other."""
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), 32), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.split():
+                if not w.isdigit():
+                    out[i, int(_u("w", w) * 32)] += 1.0
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ racing
+
+
+def _synthetic(accs, n, seed):
+    rng = np.random.default_rng(seed)
+    return {c: (rng.random(n) < p).astype(float) for c, p in enumerate(accs)}
+
+
+def test_racing_finds_the_true_best_with_a_fraction_of_the_calls():
+    accs = [0.50, 0.55, 0.60, 0.62, 0.65, 0.70, 0.74, 0.85]
+    n, wins, grid_wins, ratios = 400, 0, 0, []
+    for seed in range(40):
+        truth = _synthetic(accs, n, 1000 + seed)
+        ev = lambda ids, idx: {c: truth[c][idx].tolist() for c in ids}  # noqa: E731
+        race = successive_halving(list(range(8)), n, ev, min_items=16, eta=2, finalists=1, seed=seed)
+        grid = full_grid(list(range(8)), n, ev, finalists=1, seed=seed)
+        wins += race.finalists == [7]
+        grid_wins += grid.finalists == [7]
+        ratios.append(race.item_evaluations() / grid.item_evaluations())
+        assert race.item_evaluations() == planned_item_evaluations(8, n, min_items=16, eta=2)
+    assert wins >= 36  # >= 90% of seeds
+    assert grid_wins == 40
+    assert max(ratios) <= 1 / 3
+    assert max(ratios) == pytest.approx((8 * 16 + 4 * 32 + 2 * 64) / 3200)
+
+
+def test_racing_is_paired_seeded_and_respects_the_budget():
+    truth = _synthetic([0.3, 0.6, 0.9, 0.5], 200, 7)
+    calls = []
+
+    def ev(ids, idx):
+        calls.append((tuple(ids), tuple(idx)))
+        return {c: truth[c][idx].tolist() for c in ids}
+
+    a = successive_halving([0, 1, 2, 3], 200, ev, min_items=10, eta=2, finalists=2, seed=3)
+    b = successive_halving([0, 1, 2, 3], 200, lambda i, x: {c: truth[c][x].tolist() for c in i}, min_items=10,
+                           eta=2, finalists=2, seed=3)
+    assert a.finalists == b.finalists and a.items_order == b.items_order
+    assert len(set(a.items_order)) == len(a.items_order)  # each round's items are new
+    assert a.finalists[0] == 2
+    assert a.rounds[0].new_items == 10 and a.rounds[0].candidates == [0, 1, 2, 3]
+    capped = successive_halving([0, 1, 2, 3], 200, ev, min_items=10, eta=2, finalists=1, seed=3, budget=60)
+    assert capped.stopped_by_budget and capped.item_evaluations() <= 60 and len(capped.finalists) == 1
+
+
+def test_majority_vote():
+    assert majority(["a", "b", "a", None, "b", "a"]) == (0, 0.5)
+    assert majority(["b", "a", "a", "b"])[0] == 0  # a tie keeps the answer sampled first
+    assert majority([None, None]) == (None, 0.0)
+    assert majority([None, "c"]) == (1, 0.5)
+
+
+# ------------------------------------------------------------------------------------------------ whole sprint
+
+
+def run_sprint(tmp_path, spec_path, backend, **kw):
+    from tunegate.sprint.stage import sprint_stage
+
+    spec = load_spec(spec_path)
+    return sprint_stage(spec, tmp_path / "out", backend_factory=lambda m: backend,
+                        cache=ResponseCache(tmp_path / "c.sqlite"), embedder_factory=FakeEmbedder, **kw)
+
+
+def test_sprint_end_to_end_with_a_fake_backend(tmp_path):
+    backend = FakeBackend()
+    art = run_sprint(tmp_path, make_task(tmp_path, sprint="sprint: {racing: {min_items: 8}}"), backend)
+    assert [c["strategy"] for c in art["tried"]] == ["zero_shot", "few_shot_random", "few_shot_knn"]
+    assert all(c["method"] == "label_likelihood" for c in art["tried"])
+    assert art["best"]["candidate"] == art["finalists"][0] == "few_shot_knn ll"
+    assert art["candidates"][0]["n"] == 40 and art["baseline"]["name"] == "zero_shot ll"
+    best = art["candidates"][0]
+    assert best["ci_low"] < best["value"] < best["ci_high"]
+    assert {c["comparison"] for c in art["comparisons"]} == {"best_vs_baseline", "best_vs_runner_up"}
+    vs_base = next(c for c in art["comparisons"] if c["comparison"] == "best_vs_baseline")
+    assert vs_base["diff"] > 0 and vs_base["p_holm"] >= vs_base["p"]
+    assert art["gate"] in ("met", "gap", "unknown") and art["gap"]["value"] == pytest.approx(best["value"] - 0.9)
+    # calls: racing used the dev items it needed; the full grid would have put every candidate on all 48
+    assert art["calls_selection"] == 3 * 8 + 2 * 16
+    assert art["calls_test"] == 3 * 40 and art["calls_used"] == backend.calls
+    assert art["calls_full_grid"] == 3 * 48 + 3 * 40
+    assert art["usage_by_role"]["subject"]["calls"] == art["calls_used"]
+    assert set(art["slices"][best["name"]]["channel"]) == {"chat", "email"}
+    on_disk = json.loads((tmp_path / "out" / "sprint.json").read_text())
+    assert on_disk["best"] == art["best"]
+    lines = (tmp_path / "out" / "sprint_results.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * 40
+
+
+def test_leakage_guard_test_items_never_become_shots_and_selection_never_sees_test(tmp_path):
+    spec_path = make_task(tmp_path, sprint="sprint: {racing: {min_items: 8}}")
+    # a train row that duplicates a test row's text must leave the few-shot pool
+    rows = (tmp_path / "d.jsonl").read_text().splitlines()
+    dup = json.loads(next(r for r in rows if '"split": "test"' in r))
+    dup.update(id="leak1", split="train")
+    (tmp_path / "d.jsonl").write_text("\n".join(rows + [json.dumps(dup)]) + "\n")
+    backend = FakeBackend()
+    seen_prompts: list[str] = []
+    orig = backend.label_logprobs
+
+    def spy(prompts, options):
+        seen_prompts.extend(p[-1]["content"] for p in prompts)
+        yield from orig(prompts, options)
+
+    backend.label_logprobs = spy
+    art = run_sprint(tmp_path, spec_path, backend)
+    assert art["split_sizes"]["pool_excluded_duplicates"] == 1
+    test_texts = {json.loads(r)["text"] for r in rows if '"split": "test"' in r}
+    for p in seen_prompts:
+        shots = p.split("Examples:")[1].rsplit("Message: ", 1)[0] if "Examples:" in p else ""
+        assert not any(t in shots for t in test_texts)
+    n_sel = art["calls_selection"]
+    assert all("test message" not in p.rsplit("Message: ", 1)[-1] for p in seen_prompts[:n_sel])
+
+
+def test_check_shots_refuses_dev_or_test_examples(tmp_path):
+    from tunegate.data.examples import load_examples
+    from tunegate.evals.prompts import load_template
+    from tunegate.models.usage import UsageTracker
+    from tunegate.sprint.evaluate import SprintContext
+
+    spec = load_spec(make_task(tmp_path))
+    ds = load_examples(spec)
+    ctx = SprintContext(spec, spec.sprint, ds, load_template(spec), [], "label_match", lambda m: None,
+                        ResponseCache(tmp_path / "c.sqlite"), UsageTracker(), 0)
+    assert len(ctx.random_shots(ds.split("test")[0], 4)) == 4
+    with pytest.raises(TunegateError, match="leakage"):
+        ctx.check_shots([ds.split("test")[0]])
+    with pytest.raises(TunegateError, match="selection touched the test split"):
+        ctx.record_access("selection", "x", ds.split("test")[:1])
+
+
+def test_json_output_repairs_are_extra_calls(tmp_path):
+    def script(messages, params, epoch):
+        prompt = messages[0]["content"]
+        lab, key = _truth(prompt)
+        if len(messages) > 1:  # the repair turn
+            return json.dumps({"label": lab})
+        return "sure! " + lab if int(key.split()[-1]) % 2 else json.dumps({"label": lab})
+
+    spec = make_task(tmp_path, n_dev=12, n_test=10, sprint="""\
+sprint:
+  strategies: [[zero_shot, json_output]]
+  racing: {min_items: 4, finalists: 1}
+""")
+    backend = FakeBackend(caps=("generate",), script=script)
+    art = run_sprint(tmp_path, spec, backend, full_grid=True)
+    # the plain zero-shot baseline was added; the JSON candidate needed one repair call on each odd dev item
+    json_c = next(c for c in art["tried"] if c["strategy"] == "zero_shot+json_output")
+    base = next(c for c in art["tried"] if c["baseline"])
+    assert json_c["method"] == "generate" and base["strategy"] == "zero_shot"
+    assert json_c["dev_items"] == 12 and json_c["dev_calls"] == 12 + 6 and json_c["dev_value"] == 1.0
+    assert base["dev_calls"] == 12 and base["dev_value"] == 1.0  # plain answers need no repair
+    assert art["calls_full_grid_exact"] and art["calls_full_grid"] == art["calls_used"]
+
+
+def test_self_consistency_votes_over_samples(tmp_path):
+    def script(messages, params, epoch):
+        lab, _ = _truth(messages[-1]["content"])
+        if params["temperature"] == 0.0:  # the plain zero-shot baseline
+            return lab
+        assert params["temperature"] == 0.7
+        wrong = LABELS[(LABELS.index(lab) + 1) % 3]
+        return f"Final answer: {lab if epoch in (0, 2, 4) else wrong}"
+
+    spec = make_task(tmp_path, n_dev=8, n_test=6, sprint="""\
+sprint:
+  strategies: [[zero_shot, cot, {type: self_consistency, n: 5}]]
+  racing: {min_items: 8, finalists: 1}
+""")
+    backend = FakeBackend(caps=("generate",), script=script)
+    art = run_sprint(tmp_path, spec, backend)
+    sc = next(c for c in art["tried"] if "self_consistency" in c["strategy"])
+    assert sc["dev_calls"] == 8 * 5 and sc["dev_value"] == 1.0
+
+
+def test_spec_errors_name_the_key(tmp_path):
+    with pytest.raises(SpecError, match="unknown key"):
+        load_spec(make_task(tmp_path, sprint="sprint: {racin: {}}"))
+    spec = load_spec(make_task(tmp_path, sprint="sprint: {strategies: [[zero_shot, cot, label_likelihood]]}"))
+    from tunegate.sprint.stage import sprint_stage
+
+    with pytest.raises(SpecError, match="cot need"):
+        sprint_stage(spec, tmp_path / "o", backend_factory=lambda m: FakeBackend(),
+                     cache=ResponseCache(tmp_path / "c.sqlite"))
+    spec = load_spec(make_task(tmp_path, sprint="sprint: {strategies: [nope]}"))
+    with pytest.raises(SpecError, match="unknown strategy 'nope'"):
+        sprint_stage(spec, tmp_path / "o", backend_factory=lambda m: FakeBackend(),
+                     cache=ResponseCache(tmp_path / "c.sqlite"))
