@@ -166,3 +166,28 @@ def test_smollm2_against_itself_with_other_params_on_10_items(tmp_path):
     old_rows = (tmp_path / "r" / "old" / "results.jsonl").read_text().splitlines()
     new_rows = (tmp_path / "r" / "new" / "results.jsonl").read_text().splitlines()
     assert [json.loads(x)["prediction"] for x in old_rows] == [json.loads(x)["prediction"] for x in new_rows]
+
+
+def test_monitor_regress_cli_exits_3_and_records_the_run(tmp_path, monkeypatch):
+    """`tunegate monitor SPEC --regress OLD NEW --model NAME` through the CLI, with the fixed versions registered
+    as a backend scheme (the registry's plug-in point): exit 3 on a regression, and the run lands in the history."""
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+    from tunegate.models import registry
+
+    monkeypatch.setenv("TUNEGATE_HOME", str(tmp_path / "home"))
+    wrong = {"fixedcli:v1": set(), "fixedcli:v2": set(range(0, 40, 2))}
+    monkeypatch.setitem(registry._BACKENDS, "fixedcli", lambda model_id, name, s: FixedBackend(model_id,
+                                                                                                wrong[model_id]))
+    spec = make_task(tmp_path, n=40)
+    with PortfolioStore() as st:
+        st.add_model("toy", path="fine-tune", base_model="fixedcli:v1")
+    r = CliRunner().invoke(app, ["monitor", str(spec), "--regress", "fixedcli:v1", "fixedcli:v2", "--model", "toy",
+                                 "--json", "--out", str(tmp_path / "reg")])
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout.strip().splitlines()[-1])
+    assert doc["status"] == "alert" and doc["comparison"]["diff"] == -0.5
+    with PortfolioStore() as st:
+        (h,) = st.history("toy")
+        assert h["kind"] == "regression" and h["value"] == 0.5 and st.get("toy")["status"] == "alert"
