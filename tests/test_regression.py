@@ -130,6 +130,12 @@ def test_a_balanced_change_is_no_regression_and_garbled_answers_count_as_wrong(t
                          cache_path=tmp_path / "c2.sqlite")
     assert doc["new"]["n_unscored"] == 12 and doc["comparison"]["new"] == pytest.approx(28 / 40)
     assert doc["status"] == "alert" and doc["comparison"]["mcnemar"]["b10"] == 12
+    # a new version none of whose answers parse: the worst regression, not a crash
+    versions = {"fixed:a": FixedBackend("fixed:a", set()), "fixed:d": FixedBackend("fixed:d", set(), set(range(40)))}
+    doc = run_regression(spec, "fixed:a", "fixed:d", backend_factory=factory(versions)[0],
+                         cache_path=tmp_path / "c3.sqlite")
+    assert doc["status"] == "alert" and doc["comparison"]["diff"] == -1.0 and doc["new"]["n_unscored"] == 40
+    assert doc["new"]["value"] is None and doc["evaluation"]["value"] is None
 
 
 def test_regression_result_lands_in_the_portfolio_history(tmp_path):

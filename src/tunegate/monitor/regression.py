@@ -10,6 +10,7 @@ a regression run land in the same history.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -88,6 +89,23 @@ def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, 
     return table
 
 
+def _unscorable_side(results: Path, model: str, spec: Spec) -> tuple[dict[str, Any], dict[str, dict]]:
+    """A side on which no answer could be scored: the runner has no metric to report (it stops with a
+    ValueError after writing results.jsonl), but for a regression check that is the worst case, not an error."""
+    rows: dict[str, dict] = {}
+    with results.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line)
+                rows[str(rec["id"])] = rec
+    n_err = sum(1 for r in rows.values() if r.get("error"))
+    side = {"model": model, "value": None, "ci_low": None, "ci_high": None,
+            "confidence": spec.eval.bootstrap.confidence, "n": 0, "n_total": len(rows),
+            "n_unscored": len(rows) - n_err, "n_errors": n_err, "method": None, "usage": {},
+            "note": "no answer could be scored"}
+    return side, rows
+
+
 def _side(art: Any) -> dict[str, Any]:
     return {"model": art.model, "value": art.value, "ci_low": art.ci_low, "ci_high": art.ci_high,
             "confidence": art.confidence, "n": art.n, "n_total": art.n_total, "n_unscored": art.n_unscored,
@@ -127,7 +145,8 @@ def run_regression(
     tmp = tempfile.TemporaryDirectory(prefix="tunegate-regress-") if out_dir is None else None
     base = Path(tmp.name if tmp else out_dir)
     try:
-        arts = {}
+        sides: dict[str, dict[str, Any]] = {}
+        rows: dict[str, dict[str, dict]] = {}
         offset = [0]
 
         def step(done: int, total: int) -> None:
@@ -139,13 +158,17 @@ def run_regression(
             try:
                 opts = EvalOptions(model=model, split=split, limit=limit, method=method, out_dir=base / side,
                                    cache_path=cache_path, params=dict(params or {}))
-                arts[side] = run_eval(spec, opts, backend=backend, cache=cache, progress=step)
+                sides[side] = _side(run_eval(spec, opts, backend=backend, cache=cache, progress=step))
+                rows[side] = load_run(base / side)[1]
+            except ValueError as exc:
+                if "not produced by the scorers" not in str(exc):
+                    raise
+                sides[side], rows[side] = _unscorable_side(base / side / "results.jsonl", model, spec)
             finally:
                 if backend is not None:
                     backend.close()
-            offset[0] = arts[side].n_total
-        _, rows_old = load_run(base / "old")
-        _, rows_new = load_run(base / "new")
+            offset[0] = sides[side]["n_total"]
+        rows_old, rows_new = rows["old"], rows["new"]
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -193,8 +216,7 @@ def run_regression(
                f"CI {_fmt(overall['diff_ci_low'], sign=True)} to {_fmt(ci_hi, sign=True)})"
                + (f"; significantly worse: {', '.join(worse)}" if worse else "; no significant regression"))
     run.finished = now_iso()
-    new = _side(arts["new"])
-    new_art_metric = arts["new"].metric
+    new = sides["new"]
     doc = {
         "schema_version": REGRESSION_SCHEMA_VERSION,
         "artifact": "regression",
@@ -205,16 +227,16 @@ def run_regression(
         "metric": metric,
         "scorer": scorer,
         "spec_metric": spec.eval.metric,
-        "n_items": arts["old"].n_total,
+        "n_items": sides["old"]["n_total"],
         "n_shared": len(shared),
         "alpha": alpha,
         "old_model": old_model,
         "new_model": new_model,
         "old_params": old_params or {},
         "new_params": new_params or {},
-        "old": _side(arts["old"]),
+        "old": sides["old"],
         "new": new,
-        "evaluation": {"metric": new_art_metric, "value": new["value"], "ci_low": new["ci_low"],
+        "evaluation": {"metric": spec.eval.metric, "value": new["value"], "ci_low": new["ci_low"],
                        "ci_high": new["ci_high"], "model": new_model},
         "comparison": overall,
         "runs": {"old": str(base / "old"), "new": str(base / "new")} if tmp is None else None,
