@@ -10,6 +10,7 @@ same column) survives the correction; findings (a model-version change) alert by
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,12 @@ def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResu
         raise SpecError(f"unknown drift test(s) {', '.join(unknown)} (registered: {', '.join(sorted(tests))})",
                         field="monitor.tests")
     results: list[TestResult] = []
+    timings = ctx.summary.setdefault("seconds", {})
     for name in names:
         ctx.note(f"drift test: {name}")
+        t0 = time.perf_counter()
         results += tests[name].run(reference, current, ctx)
+        timings[name] = round(time.perf_counter() - t0, 3)
     finalize(results, ctx.cfg.thresholds.alpha)
     return results
 
@@ -79,6 +83,7 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
         "tests": tests,
         "not_run": ctx.not_run,
         "performance": ctx.summary.get("performance"),
+        "seconds": ctx.summary.get("seconds", {}),
         "multiple_testing": {
             "method": "holm", "alpha": th.alpha, "family_size": n_p,
             "note": (f"all {n_p} p-value tests are Holm-corrected together: with no real change, P(any of them "
