@@ -47,7 +47,10 @@ def consistency(ids: list[str], repeats: list[list[float | None]], accept_at: fl
             alpha, low, high, note = iv.estimate, iv.low, iv.high, iv.note
         except ValueError as exc:  # e.g. no output scored twice
             note = str(exc)
-    if alpha is not None and not math.isfinite(alpha) and note is None:
+    if compared == 0:
+        alpha = low = high = None
+        note = "no output was scored by two or more repeats (the scorer's answers were unparseable or failed)"
+    elif alpha is not None and not math.isfinite(alpha) and note is None:
         note = "alpha undefined: every repeat gave the same single value (no variation to compare against)"
     return {"repeats": r, "n_outputs": len(ids), "n_compared": compared, "n_flipped": flips,
             "flip_rate": _r(w.estimate) if w else None, "flip_rate_ci_low": _r(w.low) if w else None,
