@@ -144,3 +144,20 @@ def test_cli_standalone_webhook_secret_and_exit_codes(tmp_path, hook_server, mon
     bad.write_text('{"input": "a"}\n{"input": \n')
     res = runner.invoke(app, ["monitor", "--reference", str(bad), "--current", str(bad), "--no-embeddings"])
     assert res.exit_code == 2 and "bad.jsonl:2" in res.output
+
+
+def test_cli_records_runs_in_the_portfolio_and_shows_history(tmp_path, monkeypatch):
+    pytest.importorskip("tunegate.monitor.store")
+    monkeypatch.setenv("TUNEGATE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["portfolio", "add", "triage", "--path", "prompt", "--base-model", "openai:x"])
+    assert res.exit_code == 0, res.output
+    for shift, code in ((False, 0), (True, 3)):
+        ref, cur = _small_logs(tmp_path, shift=shift)
+        res = runner.invoke(app, ["monitor", "--reference", str(ref), "--current", str(cur), "--no-embeddings",
+                                  "--categorical-col", "region", "--model", "triage"])
+        assert res.exit_code == code, res.output
+    res = runner.invoke(app, ["monitor", "--history", "--model", "triage", "--json"])
+    assert res.exit_code == 0, res.output
+    hist = json.loads(res.output)["history"]
+    assert [h["status"] for h in hist] == ["ok", "alert"] and "chi2:region" in hist[1]["alerted"]
