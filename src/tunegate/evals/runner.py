@@ -189,7 +189,8 @@ def run_eval(
             embedder_cache["e"] = create_embedder(spec.models.embedding, spec.models)
         return embedder_cache["e"]
 
-    scorers: list[Scorer] = build_scorers(spec, ScorerContext(spec, embedder))
+    scorer_ctx = ScorerContext(spec, embedder, subject_model=model_id)  # a judge must not be the subject model
+    scorers: list[Scorer] = build_scorers(spec, scorer_ctx)
     own_backend = backend is None
     if backend is None:
         backend = create_backend(model_id, spec.models)
@@ -203,6 +204,7 @@ def run_eval(
     out_dir = Path(options.out_dir) if options.out_dir else None
     sink = _Sink(out_dir / "results.jsonl" if out_dir else None)
     usage = UsageTracker()
+    scorer_ctx.cache, scorer_ctx.usage = cache, usage  # an LLM judge shares the run's cache; its usage is 'judge'
     records: list[ItemRecord] = []
     errors: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
