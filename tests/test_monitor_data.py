@@ -161,3 +161,38 @@ def test_cli_records_runs_in_the_portfolio_and_shows_history(tmp_path, monkeypat
     assert res.exit_code == 0, res.output
     hist = json.loads(res.output)["history"]
     assert [h["status"] for h in hist] == ["ok", "alert"] and "chi2:region" in hist[1]["alerted"]
+
+
+@pytest.mark.integration
+def test_cli_regress_runs_the_suite_on_both_versions_over_http(tmp_path, openai_stub, monkeypatch):
+    """--regress OLD NEW through the CLI against a real OpenAI-compatible server: the new version is wrong on
+    12 of 40 items, so the paired comparison alerts (exit 3)."""
+    pytest.importorskip("tunegate.monitor.regression")
+    monkeypatch.setenv("TUNEGATE_HOME", str(tmp_path / "home"))
+    labels = ["billing", "shipping"]
+    with (tmp_path / "d.jsonl").open("w") as fh:
+        for k in range(40):
+            fh.write(json.dumps({"id": f"x{k}", "text": f"message {k} end", "intent": labels[k % 2],
+                                 "split": "test"}) + "\n")
+    base = openai_stub.base_url
+    (tmp_path / "tunegate.yaml").write_text(f"""\
+task: {{name: toy, kind: classification, labels: [billing, shipping]}}
+data: {{path: d.jsonl, fields: {{input: text, label: intent, id: id, split: split}}}}
+eval: {{metric: accuracy, prompt: {{inline: "Classify: {{{{input}}}}"}}, bootstrap: {{n_resamples: 500}}}}
+models:
+  backends:
+    openai:old: {{base_url: "{base}", api_key_env: null}}
+    openai:new: {{base_url: "{base}", api_key_env: null}}
+""")
+
+    def reply(body: dict) -> str:
+        k = int(body["messages"][-1]["content"].split("message ")[1].split(" ")[0])
+        wrong = body["model"] == "new" and k < 24 and k % 2 == 0
+        return labels[1 - k % 2] if wrong else labels[k % 2]
+
+    openai_stub.reply = reply
+    res = CliRunner().invoke(app, ["monitor", str(tmp_path / "tunegate.yaml"), "--regress", "openai:old",
+                                   "openai:new", "--out", str(tmp_path / "reg"), "--json"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.output)
+    assert doc["status"] == "alert" and doc["old"]["value"] == 1.0 and doc["new"]["value"] == pytest.approx(0.7)
