@@ -161,3 +161,19 @@ def test_full_gate_with_smollm2_as_judge_on_a_small_subset(tmp_path):
     assert art["consistency"]["llm_judge"]["repeats"] == 2
     assert art["human_agreement"]["per_scorer"]["llm_judge"]["n_outputs"] == 2
     assert (tmp_path / "evalcheck.json").exists()
+
+
+def test_judge_inside_tunegate_eval_counts_as_role_judge(openai_stub, tmp_path):
+    from tunegate.evals.runner import EvalOptions, run_eval
+
+    openai_stub.reply = lambda body: ("VERDICT: PASS" if "Answer to grade" in body["messages"][-1]["content"]
+                                      else "order_status")
+    stub = {"base_url": openai_stub.base_url, "model": "stub-model", "max_retries": 0}
+    spec = spec_with({"rubric": RUBRIC, "model": "openai:judge"},
+                     backends={"openai:judge": stub, "openai:subject": stub})
+    art = run_eval(spec, EvalOptions(model="openai:subject", limit=3, method="generate",
+                                     cache_path=tmp_path / "c.sqlite"))
+    assert art.usage["by_role"]["subject"]["calls"] == 3 and art.usage["by_role"]["judge"]["calls"] == 3
+    assert art.metrics["llm_judge"].value == 1.0
+    with pytest.raises(SpecError, match="subject model"):
+        run_eval(spec, EvalOptions(model="openai:judge", limit=1, method="generate", cache_path=tmp_path / "d"))
