@@ -249,3 +249,17 @@ def test_monitor_config_is_strict():
         parse_spec(base + "monitor: {window: {by: time}}\n")
     spec = parse_spec(base + "monitor: {portfolio_model: triage, thresholds: {alpha: 0.05}}\n")
     assert spec.monitor.portfolio_model == "triage" and spec.monitor.thresholds.alpha == 0.05
+
+
+def test_parquet_log_streams_in_batches_and_matches_jsonl(tmp_path, example_spec):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _make_logs().make_rows(2000, "covariate", seed=3)
+    jsonl = _write(tmp_path / "log.jsonl", rows)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "log.parquet", row_group_size=500)
+    a = monitor_stage(example_spec, jsonl, embeddings=False, webhook=False)
+    b = monitor_stage(example_spec, tmp_path / "log.parquet", embeddings=False, webhook=False)
+    assert b["inputs"][0]["format"] == "parquet" and b["inputs"][0]["n_rows"] == 2000
+    assert a["alerts"] == b["alerts"] and b["status"] == "alert"
+    assert [t["statistic"] for t in a["tests"]] == pytest.approx([t["statistic"] for t in b["tests"]])
