@@ -66,7 +66,8 @@ def child(spec_path: str, log: str) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall_s": round(wall, 2), "peak_rss_mib": round(peak, 1), "status": doc["status"],
                       "n_tests": len(doc["tests"]), "alerts": doc["alerts"],
-                      "rows_read": doc["inputs"][0]["n_rows"]}))
+                      "rows_read": doc["inputs"][0]["n_rows"],
+                      "seconds_by_test": {k: v for k, v in doc["seconds"].items() if v >= 0.05}}))
 
 
 def measure(tmp: Path, rows: int, ref: int, cur: int, emb: bool, items: int) -> dict:

@@ -136,9 +136,10 @@ def test_cli_standalone_webhook_secret_and_exit_codes(tmp_path, hook_server, mon
 
     ref, cur = _small_logs(tmp_path, shift=False)
     res = runner.invoke(app, ["monitor", "--reference", str(ref), "--current", str(cur), "--no-embeddings",
-                              "--categorical-col", "region", "--json"])
+                              "--categorical-col", "region", "--webhook-env", "MY_HOOK", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["status"] == "ok"
+    assert len(_Hook.received) == 1  # webhook_on: alert (the default) posts nothing for an ok run
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"input": "a"}\n{"input": \n')

@@ -29,15 +29,22 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 def send_webhook(doc: dict[str, Any], url_env: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
     """POST the summary; returns a record for monitor.json ({sent, status_code | error}) without the URL."""
+    import logging
+
     import httpx
 
     url = os.environ.get(url_env)
     if not url:
         return {"sent": False, "variable": url_env, "error": f"environment variable {url_env} is not set"}
+    log = logging.getLogger("httpx")  # httpx logs every request URL at INFO: silence it for this one
+    level = log.level
+    log.setLevel(logging.WARNING)
     try:
         resp = httpx.post(url, json=summary(doc), timeout=timeout_s)
     except httpx.HTTPError as exc:
         return {"sent": False, "variable": url_env, "error": f"webhook POST failed: {type(exc).__name__}"}
+    finally:
+        log.setLevel(level)
     ok = 200 <= resp.status_code < 300
     rec: dict[str, Any] = {"sent": ok, "variable": url_env, "status_code": resp.status_code}
     if not ok:

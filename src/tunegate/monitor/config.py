@@ -100,6 +100,8 @@ class MonitorSpec(_Strict):
     tests: list[str] | None = Field(None, description="Drift tests to run (registry names); all when absent.")
     webhook_url_env: str | None = Field(None, description="NAME of the environment variable holding the "
                                         "webhook URL (it may carry a secret, so it is never in the spec).")
+    webhook_on: Literal["alert", "always"] = Field("alert", description="POST on alerts only, or after "
+                                                  "every run.")
     portfolio_model: str | None = Field(None, description="Name of this model in the portfolio store; each "
                                         "monitor run is recorded there.")
     seed: int | None = Field(None, description="Seed for sampling and permutations; defaults to the spec seed.")

@@ -97,8 +97,9 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
     }
 
 
-def _finish(doc: dict[str, Any], out_dir: Path | None, webhook_env: str | None) -> dict[str, Any]:
-    if webhook_env:
+def _finish(doc: dict[str, Any], out_dir: Path | None, webhook_env: str | None,
+            webhook_on: str = "alert") -> dict[str, Any]:
+    if webhook_env and (webhook_on == "always" or doc["status"] == "alert"):
         from tunegate.monitor.alerts import send_webhook
 
         doc["webhook"] = send_webhook(doc, webhook_env)
@@ -161,7 +162,8 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
     doc = build_doc(results, ref, cur, ctx, run=_run_info(seed, spec), reads=[stats], task=spec.task.name,
                     model=model_name or cfg.portfolio_model)
     doc["window"] = cfg.window.model_dump(mode="json")
-    return _finish(doc, Path(out_dir) if out_dir else None, cfg.webhook_url_env if webhook else None)
+    return _finish(doc, Path(out_dir) if out_dir else None, cfg.webhook_url_env if webhook else None,
+                   cfg.webhook_on)
 
 
 def monitor_files(reference: str | Path, current: str | Path, *, columns: LogColumns | None = None,
@@ -186,4 +188,4 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
         reads.append(st)
     results = run_tests(wins[0], wins[1], ctx)
     doc = build_doc(results, wins[0], wins[1], ctx, run=_run_info(seed), reads=reads)
-    return _finish(doc, Path(out_dir) if out_dir else None, webhook_env)
+    return _finish(doc, Path(out_dir) if out_dir else None, webhook_env, cfg.webhook_on)
