@@ -241,15 +241,19 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
                             f"{g['n_added']} added, {g['n_removed']} removed, {len(diff['scorers'])} scorer "
                             f"settings changed; the metric on the same outputs moved {sh.get('shift')}")
 
+    jh = human[judged] if human and judged else {}
+    worst = max((c for c in cons.values() if c["flip_rate"] is not None), key=lambda c: c["flip_rate"], default={})
     run.finished = now_iso()
     art: dict[str, Any] = {
         "schema_version": ARTIFACT_SCHEMA_VERSION, "run": run.model_dump(mode="json"), "task": spec.task.name,
         "gate": gate, "reasons": reasons, "checks": checks,
         "auc": suite["auc"], "auc_ci_low": suite["auc_ci_low"], "auc_ci_high": suite["auc_ci_high"],
-        "judge_human_kappa": human[judged]["kappa"] if human and judged else None,
-        "judge_human_kappa_of": judged,
-        "human_human_kappa": ceiling["kappa"] if ceiling else None,
-        "flip_rate": max((c["flip_rate"] for c in cons.values() if c["flip_rate"] is not None), default=None),
+        "judge_human_kappa": jh.get("kappa"), "judge_human_kappa_ci_low": jh.get("kappa_ci_low"),
+        "judge_human_kappa_ci_high": jh.get("kappa_ci_high"), "judge_human_kappa_of": judged,
+        "human_human_kappa": (ceiling or {}).get("kappa"), "human_human_kappa_ci_low": (ceiling or {}).get(
+            "kappa_ci_low"), "human_human_kappa_ci_high": (ceiling or {}).get("kappa_ci_high"),
+        "flip_rate": worst.get("flip_rate"), "flip_rate_ci_low": worst.get("flip_rate_ci_low"),
+        "flip_rate_ci_high": worst.get("flip_rate_ci_high"),
         "minimal_detectable_difference": power["minimal_detectable_difference"],
         "scorers": [{"name": k, "type": s.name, "stochastic": s.stochastic, "accept_at": accept_at[k],
                      "model": getattr(s, "model", None)} for k, s in zip(labels, scorers)],
