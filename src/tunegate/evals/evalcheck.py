@@ -148,6 +148,7 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
 
     ctx.embedder = embedder
     scorers: list[Scorer] = []
+    diff_result: dict[str, Any] | None = None
     try:
         scorers = build_scorers(spec, ctx)
         labels = _scorer_labels(scorers)
@@ -166,6 +167,18 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
                 scored = s.score_many([c.output for c in mine], [c.example for c in mine], epoch=epoch)
                 reps[k].append({c.cid: sc.value for c, sc in zip(mine, scored)})
             values[k] = reps[k][0]
+        if against is not None:  # before the cache closes: a judge in either criterion shares it
+            from tunegate.evals.criterion_diff import diff_criteria, load_against
+
+            note(f"comparing the criterion with {against}")
+            old = load_against(spec, against)
+            ctxs = (ScorerContext(old, embedder, subject_model=spec.models.default, cache=cache, usage=usage,
+                                  backend_factory=ctx.backend_factory),
+                    ScorerContext(spec, embedder, subject_model=spec.models.default, cache=cache, usage=usage,
+                                  backend_factory=ctx.backend_factory))
+            diff_result = diff_criteria(old, spec, outputs=[(c.cluster, c.output) for c in cands
+                                                            if not c.source.startswith("human")],
+                                        new_examples=dataset.examples, scorer_ctx=ctxs)
     finally:
         for s in scorers:
             if hasattr(s, "close"):
@@ -227,14 +240,8 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         warnings.append("negatives not generated where they could not be made bad: " +
                         ", ".join(f"{t} × {n}" for t, n in sorted(skipped.items())))
     diff = None
-    if against is not None:
-        from tunegate.evals.criterion_diff import diff_criteria, load_against
-
-        note(f"comparing the criterion with {against}")
-        old = load_against(spec, against)
-        diff = diff_criteria(old, spec, outputs=[(c.cluster, c.output) for c in cands
-                                                 if not c.source.startswith("human")],
-                             new_examples=dataset.examples)
+    if diff_result is not None:
+        diff = diff_result
         if diff["changed"]:
             g, sh = diff["gold"], diff["metric_shift"]
             warnings.append(f"the criterion changed since {against}: {g['n_changed']} expected answers changed, "
