@@ -153,22 +153,22 @@ def test_regression_result_lands_in_the_portfolio_history(tmp_path):
 
 
 @pytest.mark.integration
-def test_smollm2_against_itself_with_other_params_on_10_items(tmp_path):
-    """Real local model, label-likelihood scoring (the fast path) on 10 test items. Sampling parameters do not
+def test_smollm2_against_itself_with_other_params_on_6_items(tmp_path):
+    """Real local model, label-likelihood scoring (the fast path) on 6 test items. Sampling parameters do not
     enter label scoring, so 'smollm2 at temperature 0' vs 'smollm2 at temperature 0.7' must be no regression:
     identical answers, diff exactly 0, McNemar p = 1, every test ok, and the second side served from the cache."""
     spec = load_spec(EXAMPLE)
-    doc = run_regression(spec, "local:smollm2", "local:smollm2", limit=10, cache_path=tmp_path / "c.sqlite",
+    doc = run_regression(spec, "local:smollm2", "local:smollm2", limit=6, cache_path=tmp_path / "c.sqlite",
                          out_dir=tmp_path / "r", old_params={"temperature": 0.0},
                          new_params={"temperature": 0.7, "seed": 3})
-    assert doc["n_items"] == 10 and doc["n_shared"] == 10 and doc["old"]["method"] == "label_logprobs"
-    assert doc["old"]["usage"]["backend_calls"] == 10 and doc["new"]["usage"]["cache_hits"] == 10
+    assert doc["n_items"] == 6 and doc["n_shared"] == 6 and doc["old"]["method"] == "label_logprobs"
+    assert doc["old"]["usage"]["backend_calls"] == 6 and doc["new"]["usage"]["cache_hits"] == 6
     c = doc["comparison"]
     assert c["diff"] == 0.0 and c["old"] == c["new"] == doc["old"]["value"]
     assert c["mcnemar"]["n_discordant"] == 0 and c["mcnemar"]["p_value"] == 1.0
     assert doc["status"] == "ok" and all(t["status"] == "ok" for t in doc["tests"])
     assert {s["column"] for s in doc["slices"]} == {"channel", "edge_case"}
-    assert sum(s["n"] for s in doc["slices"] if s["column"] == "channel") == 10
+    assert sum(s["n"] for s in doc["slices"] if s["column"] == "channel") == 6
     old_rows = (tmp_path / "r" / "old" / "results.jsonl").read_text().splitlines()
     new_rows = (tmp_path / "r" / "new" / "results.jsonl").read_text().splitlines()
     assert [json.loads(x)["prediction"] for x in old_rows] == [json.loads(x)["prediction"] for x in new_rows]
