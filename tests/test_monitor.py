@@ -130,15 +130,15 @@ def _cfg() -> MonitorSpec:
 
 def test_no_false_alarm_beyond_the_documented_rate_on_same_distribution_windows():
     rng = np.random.default_rng(20261128)
-    runs, alarms, family = 150, 0, set()
+    runs, alarms, family = 300, 0, set()
     for k in range(runs):
         ctx = Context(cfg=_cfg(), labels=["a", "b", "c", "d"], seed=k)
         results = run_tests(_window(rng, 300), _window(rng, 300), ctx)
         family.add(sum(r.p_value is not None for r in results))
         alarms += any(r.status == "alert" for r in results)
     assert family == {8}  # numeric, categorical, length, output labels, gold labels, unscored, accuracy, cusum
-    # documented family-wise rate alpha = 0.01: expect ~1.5 of 150; P(>= 6 | 1%) < 0.002
-    assert alarms <= 5, f"{alarms} of {runs} same-distribution runs alerted"
+    # documented family-wise rate alpha = 0.01: expect ~3 of 300; P(>= 9 | 1%) < 0.004
+    assert alarms <= 8, f"{alarms} of {runs} same-distribution runs alerted"
 
 
 def test_detects_covariate_shift_and_an_accuracy_drop_in_simulation():
