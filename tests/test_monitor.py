@@ -263,3 +263,27 @@ def test_parquet_log_streams_in_batches_and_matches_jsonl(tmp_path, example_spec
     assert b["inputs"][0]["format"] == "parquet" and b["inputs"][0]["n_rows"] == 2000
     assert a["alerts"] == b["alerts"] and b["status"] == "alert"
     assert [t["statistic"] for t in a["tests"]] == pytest.approx([t["statistic"] for t in b["tests"]])
+
+
+def test_label_free_estimate_needs_calibrated_confidences():
+    rng = np.random.default_rng(11)
+
+    def win(n, lo, hi, labeled, calibrated=True):
+        recs = []
+        for i in range(n):
+            conf = float(rng.uniform(lo, hi))
+            right = rng.random() < (conf if calibrated else 0.5)
+            recs.append(Record(line=i + 1, ts=None, text="t", output="a" if right else "b", version=None,
+                               label="a" if labeled else None, feedback=None, confidence=conf))
+        return Window("w", "sim", recs)
+
+    cfg = MonitorSpec(embedding={"enabled": False}, tests=["performance"])
+    ctx = Context(cfg=cfg, labels=["a", "b"], seed=0)
+    res = {r.name: r for r in run_tests(win(600, 0.6, 1.0, True), win(400, 0.3, 0.7, False), ctx)}
+    est = res["estimated_accuracy"]
+    assert est.status == "alert" and est.statistic == pytest.approx(0.5, abs=0.02)
+    assert est.extra["reference_ece"] < 0.05 and est.extra["ci_high"] < est.threshold
+    ctx = Context(cfg=cfg, labels=["a", "b"], seed=0)
+    res = run_tests(win(600, 0.6, 1.0, True, calibrated=False), win(400, 0.3, 0.7, False), ctx)
+    assert not any(r.name == "estimated_accuracy" for r in res)
+    assert any(n["name"] == "estimated_accuracy" and "not calibrated" in n["reason"] for n in ctx.not_run)
