@@ -19,7 +19,10 @@ from rich.markup import escape
 
 from tunegate.cli_output import (
     EXIT_INTERRUPTED,
+    ExecutorOpt,
+    RayAddressOpt,
     err,
+    executor_for,
     fail as _fail,
     fmt,
     out,
@@ -85,6 +88,8 @@ def eval_cmd(
                                                "stopping; each skipped row is listed in eval.json.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Evaluate one prompt with one model on one split: metric with CI, unscored count, calls, cost.
 
@@ -100,10 +105,11 @@ def eval_cmd(
         if out_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out_dir = Path("runs") / f"eval-{_slug(spec.task.name)}-{_slug(model_id)}-{split}-{stamp}"
-        opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
-                           out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid)
-        with progress_bar(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
-            art = run_eval(spec, opts, progress=progress)
+        with executor_for(executor, ray_address) as ex:
+            opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
+                               out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid, executor=ex)
+            with progress_bar(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
+                art = run_eval(spec, opts, progress=progress)
     except TunegateError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -256,6 +262,8 @@ def probe_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory (an eval.json there is the prompt "
                                           "the probe is compared with).")] = Path("runs/probe"),
     as_json: Annotated[bool, typer.Option("--json", help="Print probe.json on stdout.")] = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Does learning from the labels close the gap? Probes trained on train, scored on test with CIs, compared
     with the best prompt item by item, and a learning curve with a back-test and the labels needed."""
@@ -264,8 +272,11 @@ def probe_cmd(
 
     kinds = KINDS if kind == "all" else (() if kind == "none" else (kind,))
     try:
-        art = probe_stage(load_spec(config), out_dir, kinds=kinds, curve=curve, external=tuple(external or ()),
-                          progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")))
+        spec = load_spec(config)
+        with executor_for(executor, ray_address) as ex:
+            art = probe_stage(spec, out_dir, kinds=kinds, curve=curve, external=tuple(external or ()),
+                              progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")),
+                              executor=ex)
     except TunegateError as exc:
         _fail(str(exc))
     if _printed_json(art, as_json):

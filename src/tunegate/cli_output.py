@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -37,6 +40,33 @@ def print_json(art: Any, as_json: bool) -> bool:
 
         sys.stdout.write(dumps(art, indent=None) + "\n")
     return as_json
+
+
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where the work runs: local (this process, the default) or ray (a Ray cluster; install "
+    "with pip install 'tunegate\\[ray]'). Results are the same on both.")]
+RayAddressOpt = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="Ray cluster to join (e.g. auto, ray://head:10001). Default: start a local Ray "
+    "instance.")]
+
+
+@contextmanager
+def executor_for(name: str, address: str | None) -> Iterator[Any]:
+    """The executor for ``--executor`` / ``--ray-address``, closed afterwards; ``None`` for the in-process path."""
+    if address and name != "ray":
+        from tunegate.errors import SpecError
+
+        raise SpecError("--ray-address needs --executor ray")
+    if name == "local":
+        yield None
+        return
+    from tunegate.executors import create_executor
+
+    ex = create_executor(name, address=address)
+    try:
+        yield ex
+    finally:
+        ex.close()
 
 
 def fmt(x: float | None, digits: int = 3) -> str:

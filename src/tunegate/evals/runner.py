@@ -47,6 +47,8 @@ class EvalOptions:
     skip_invalid: bool = False
     role: str = "subject"
     params: dict[str, Any] = field(default_factory=dict)
+    # Where the model calls run (tunegate.executors): None = in this process, through the backend directly.
+    executor: Any = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -150,6 +152,7 @@ def _logprob_stream(
             yield i, {**found[k], "cached": True}
         else:
             missing.append(i)
+    chunk = getattr(backend, "preferred_chunk", chunk)  # a sharded backend spreads one big chunk over workers
     for start in range(0, len(missing), chunk):
         part = missing[start : start + chunk]
         for j, ls in backend.label_logprobs([prompts[i] for i in part], labels):
@@ -193,7 +196,12 @@ def run_eval(
     scorers: list[Scorer] = build_scorers(spec, scorer_ctx)
     own_backend = backend is None
     if backend is None:
-        backend = create_backend(model_id, spec.models)
+        if options.executor is not None and options.executor.name != "local":
+            from tunegate.executors.sharded import sharded_backend
+
+            backend = sharded_backend(options.executor, model_id, spec.models)
+        else:
+            backend = create_backend(model_id, spec.models)
     own_cache = cache is None
     if cache is None:
         cache = ResponseCache(options.cache_path)
@@ -256,6 +264,9 @@ def run_eval(
         if own_backend:
             backend.close()
 
+    # Completion order varies (concurrent HTTP calls, executor shards): the bootstrap must not see it.
+    position = {ex.id: k for k, ex in enumerate(items)}
+    records.sort(key=lambda r: position[r.id])
     summary = summarize(records, metric=spec.eval.metric, scorer_names=[s.name for s in scorers], labels=labels,
                         boot=spec.eval.bootstrap)
     main = summary["metrics"][spec.eval.metric]

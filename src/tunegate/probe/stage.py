@@ -92,7 +92,7 @@ def _score(preds: list[str], test: list[Example], labels: list[str], spec: Spec)
 
 def embedding_head_probe(
     spec: Spec, train: list[Example], dev: list[Example], test: list[Example], *, vectors: dict[str, np.ndarray],
-    curve: bool, progress: ProgressFn | None,
+    curve: bool, progress: ProgressFn | None, executor: Any = None,
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any] | None]:
     labels = spec.task.label_names
     X = lambda exs: np.stack([vectors[e.id] for e in exs])  # noqa: E731
@@ -107,11 +107,19 @@ def embedding_head_probe(
     items = {e.id: float(p == e.label) for p, e in zip(preds, test)}
     curve_doc = None
     if curve:
-        curve_doc = _learning_curve(spec, train, dev, test, X, labels, progress)
+        curve_doc = _learning_curve(spec, train, dev, test, X, labels, progress, executor)
     return probe, items, curve_doc
 
 
-def _learning_curve(spec, train, dev, test, X, labels, progress) -> dict[str, Any]:
+def _fit_point(Xtr: np.ndarray, y_train: list[str], Xdev: np.ndarray | None, y_dev: list[str] | None,
+               Xte: np.ndarray, y_test: np.ndarray, labels: list[str], idx: list[int], seed: int) -> float:
+    """One learning-curve point: fit on the subset ``idx`` of train, return the test error. Runs on a worker."""
+    head = fit_head(Xtr[idx], [y_train[i] for i in idx], classes=labels, X_dev=Xdev, y_dev=y_dev, seed=seed)
+    return float(1.0 - (np.asarray(head.predict(Xte)) == y_test).mean())
+
+
+def _learning_curve(spec, train, dev, test, X, labels, progress, executor=None) -> dict[str, Any]:
+    from tunegate.executors import LocalExecutor
     from tunegate.probe.curve import CurvePoint, analyze_curve, geometric_sizes, seeds_for
 
     try:
@@ -120,19 +128,21 @@ def _learning_curve(spec, train, dev, test, X, labels, progress) -> dict[str, An
     except ValueError as exc:
         raise TunegateError(f"learning curve: {exc} (use --no-curve, or label more data)") from None
     y_train = [e.label for e in train]
-    Xtr, Xte = X(train), X(test)
-    y_test = np.asarray([e.label for e in test])
-    points = []
-    for n in sizes:
-        errs = []
-        for s in range(seeds_for(n, sizes[-1])):
-            idx = stratified_subset(y_train, n, seed=spec.seed * 1000 + s)
-            head = fit_head(Xtr[idx], [y_train[i] for i in idx], classes=labels, X_dev=X(dev) if dev else None,
-                            y_dev=[e.label for e in dev] if dev else None, seed=s)
-            errs.append(float(1.0 - (np.asarray(head.predict(Xte)) == y_test).mean()))
-        points.append(CurvePoint(n, errs))
-        if progress:
+    shared = (X(train), y_train, X(dev) if dev else None, [e.label for e in dev] if dev else None, X(test),
+              np.asarray([e.label for e in test]), labels)
+    jobs = [(n, s) for n in sizes for s in range(seeds_for(n, sizes[-1]))]
+    args = [(stratified_subset(y_train, n, seed=spec.seed * 1000 + s), s) for n, s in jobs]
+    errors: dict[tuple[int, int], float] = {}
+    remaining = {n: sum(1 for m, _ in jobs if m == n) for n in sizes}
+    for k, err in (executor or LocalExecutor()).map_unordered(_fit_point, args, shared=shared):
+        n = jobs[k][0]
+        errors[jobs[k]] = err
+        remaining[n] -= 1
+        if progress and remaining[n] == 0:
+            errs = [errors[j] for j in jobs if j[0] == n]
             progress(f"learning curve: n={n}, error {np.mean(errs):.3f} over {len(errs)} seed(s)")
+    # points in a fixed order whatever order the fits finished in: the same curve on any executor
+    points = [CurvePoint(n, [errors[(m, s)] for m, s in jobs if m == n]) for n in sizes]
     target_error = None if spec.eval.target is None else 1.0 - spec.eval.target
     doc = analyze_curve(points, target_error=target_error, seed=spec.seed).to_dict()
     doc["metric"] = "error = 1 - accuracy on the test split"
@@ -163,8 +173,10 @@ def external_probe(spec: Spec, model_id: str, run_dir: Path) -> tuple[dict[str, 
 def probe_stage(
     spec: Spec, run_dir: str | Path, *, kinds: tuple[str, ...] = ("embedding_head",), curve: bool = True,
     progress: ProgressFn | None = None, lora_config: Any = None, external: tuple[str, ...] = (),
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Run the requested probes; write ``probe.json`` into the run directory."""
+    """Run the requested probes; write ``probe.json`` into the run directory. ``executor`` (tunegate.executors)
+    spreads the learning curve's fits over workers; the curve is the same on any executor."""
     if spec.task.kind != "classification" and "embedding_head" in kinds:
         raise TunegateError("the embedding_head probe is for classification tasks (use --kind lora)")
     bad = [k for k in kinds if k not in KINDS]
@@ -201,7 +213,7 @@ def probe_stage(
         embed_s = time.perf_counter() - t0
         vectors = {e.id: v for e, v in zip(ds.examples, vecs)}
         probe, items, curve_doc = embedding_head_probe(spec, train, dev, test, vectors=vectors, curve=curve,
-                                                       progress=progress)
+                                                       progress=progress, executor=executor)
         probe["embed_seconds"] = round(embed_s, 2)
         probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
         probes.append(probe)

@@ -1,0 +1,208 @@
+"""Executors: the in-process default, Ray (local instance, 2 CPUs) giving the same answers, a worker killed
+mid-task, and the install hint without Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tunegate.errors import CapabilityError, SpecError
+from tunegate.evals.runner import EvalOptions, run_eval
+from tunegate.executors import LocalExecutor, create_executor
+from tunegate.executors.sharded import sharded_backend
+from tunegate.models.base import Generation, LabelScores
+from tunegate.spec import load_spec
+
+LABELS = ["billing", "shipping", "other"]
+
+
+def make_task(tmp_path: Path, n: int) -> Path:
+    with (tmp_path / "d.jsonl").open("w") as fh:
+        for k in range(n):
+            lab = LABELS[k % 3]
+            fh.write(json.dumps({"id": f"x{k:03d}", "text": f"message {k} about {lab}", "intent": lab,
+                                 "split": "test"}) + "\n")
+    spec = tmp_path / "tunegate.yaml"
+    spec.write_text("task: {name: toy, kind: classification, labels: [billing, shipping, other]}\n"
+                    "data: {path: d.jsonl, fields: {input: text, label: intent, id: id, split: split}}\n"
+                    "eval: {prompt: {inline: 'Classify: {{input}}'}}\n")
+    return spec
+
+
+class DeterministicBackend:
+    """Right on most items, wrong on every 4th; with ``die_once`` set, the first process to answer item 13 kills
+    itself (as a worker lost mid-task would), leaving a marker so the retry goes through."""
+
+    model_id = "fake:det"
+    capabilities = frozenset({"generate", "label_logprobs"})
+    batch_size = 4
+
+    def __init__(self, die_once: str | None = None) -> None:
+        self.die_once = die_once
+
+    def cache_identity(self):
+        return {"kind": "fake", "model": "det"}
+
+    @staticmethod
+    def _k(messages) -> int:
+        return int(messages[-1]["content"].split("message ")[1].split(" ")[0])
+
+    def _maybe_die(self, k: int) -> None:
+        if self.die_once and k == 13 and not os.path.exists(self.die_once):
+            Path(self.die_once).write_text(str(os.getpid()))
+            os._exit(1)
+
+    def generate(self, requests):
+        for i, r in enumerate(requests):
+            k = self._k(r.messages)
+            self._maybe_die(k)
+            truth = LABELS[k % 3]
+            yield i, Generation(LABELS[(k + 1) % 3] if k % 4 == 3 else truth, 10, 2, 0.001)
+
+    def label_logprobs(self, prompts, options):
+        for i, p in enumerate(prompts):
+            k = self._k(p)
+            self._maybe_die(k)
+            yield i, LabelScores([-0.1 * ((j - k) % 3) - 0.001 * k for j in range(len(options))], 10, 0.001)
+
+    def close(self):
+        pass
+
+
+class Factory:
+    def __init__(self, die_once: str | None = None) -> None:
+        self.die_once = die_once
+
+    def __call__(self, model_id, models):
+        return DeterministicBackend(self.die_once)
+
+
+def _results(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "results.jsonl").read_text().splitlines()]
+
+
+def test_local_executor_maps_in_process_and_in_a_pool():
+    with LocalExecutor() as ex:
+        assert sorted(ex.map_unordered(pow, [(2, 3), (3, 2)])) == [(0, 8), (1, 9)]
+    with LocalExecutor(workers=2) as ex:
+        assert sorted(ex.map_unordered(pow, [(k, 2) for k in range(6)])) == [(k, k * k) for k in range(6)]
+
+
+def test_unknown_executor_is_named():
+    with pytest.raises(SpecError, match="unknown executor 'spark'.*local, ray"):
+        create_executor("spark")
+
+
+def test_without_ray_the_error_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(CapabilityError, match=r"pip install 'tunegate\[ray\]'"):
+        create_executor("ray")
+
+
+def test_sharded_backend_on_the_local_executor_equals_the_plain_path(tmp_path):
+    spec = load_spec(make_task(tmp_path, 30))
+    plain = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "a", cache_path=tmp_path / "a.db"),
+                     backend=DeterministicBackend())
+    sharded = sharded_backend(LocalExecutor(), "fake:det", factory=Factory())
+    other = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "b", cache_path=tmp_path / "b.db"),
+                     backend=sharded)
+    assert sharded.shards_run == 4  # 30 items in shards of 2 batches of 4
+    assert (other.value, other.ci_low, other.ci_high) == (plain.value, plain.ci_low, plain.ci_high)
+
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    ex = create_executor("ray", workers=2)
+    yield ex
+    ex.close()
+
+
+@pytest.mark.parametrize("method", ["generate", "label_logprobs"])
+def test_ray_gives_the_same_answers_as_local(tmp_path, ray_executor, method):
+    spec = load_spec(make_task(tmp_path, 40))
+    local = run_eval(spec, EvalOptions(model="fake:det", method=method, out_dir=tmp_path / "local",
+                                       cache_path=tmp_path / "l.db"), backend=DeterministicBackend())
+    backend = sharded_backend(ray_executor, "fake:det", factory=Factory())
+    remote = run_eval(spec, EvalOptions(model="fake:det", method=method, out_dir=tmp_path / "ray",
+                                        cache_path=tmp_path / "r.db"), backend=backend)
+    assert backend.shards_run == 5
+    assert (remote.value, remote.ci_low, remote.ci_high, remote.n) == (local.value, local.ci_low, local.ci_high,
+                                                                       local.n)
+    assert remote.metrics == local.metrics and remote.per_label == local.per_label
+    by_id = {r["id"]: r for r in _results(tmp_path / "ray")}
+    assert {r["id"]: r["prediction"] for r in _results(tmp_path / "local")} == {
+        i: r["prediction"] for i, r in by_id.items()}
+
+
+def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(tmp_path, ray_executor):
+    spec = load_spec(make_task(tmp_path, 40))
+    marker = tmp_path / "died"
+    local = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "local", cache_path=tmp_path / "l.db"),
+                     backend=DeterministicBackend())
+    backend = sharded_backend(ray_executor, "fake:det", factory=Factory(str(marker)))
+    remote = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "ray", cache_path=tmp_path / "r.db"),
+                      backend=backend)
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker process really died
+    rows = _results(tmp_path / "ray")
+    assert sorted(r["id"] for r in rows) == [f"x{k:03d}" for k in range(40)]  # each item exactly once
+    assert remote.usage["total"]["backend_calls"] == 40  # the retried shard is not counted twice
+    assert remote.usage["total"]["input_tokens"] == 400
+    assert (remote.value, remote.ci_low, remote.ci_high) == (local.value, local.ci_low, local.ci_high)
+
+
+def test_learning_curve_on_ray_equals_local(ray_executor):
+    import numpy as np
+
+    from tunegate.data.examples import Example
+    from tunegate.probe.stage import embedding_head_probe
+
+    rng = np.random.default_rng(0)
+    labels = ["a", "b", "c"]
+    centers = rng.normal(size=(3, 16))
+
+    def examples(split: str, n: int) -> list[Example]:
+        return [Example(id=f"{split}{k}", input=f"t{k}", label=labels[k % 3], split=split) for k in range(n)]
+
+    train, dev, test = examples("train", 240), examples("dev", 30), examples("test", 60)
+    vectors = {e.id: (centers[labels.index(e.label)] + rng.normal(scale=1.6, size=16)).astype(np.float32)
+               for e in train + dev + test}
+    from tunegate.spec import Spec
+
+    spec = Spec.model_validate({"task": {"name": "t", "kind": "classification", "labels": labels}, "seed": 3,
+                                "eval": {"target": 0.9}})
+    runs = [embedding_head_probe(spec, train, dev, test, vectors=vectors, curve=True, progress=None, executor=ex)
+            for ex in (None, ray_executor)]
+    (p1, items1, curve1), (p2, items2, curve2) = runs
+    assert items1 == items2 and p1["value"] == p2["value"]
+    assert curve1 == curve2 and len(curve1["points"]) >= 4
+
+
+@pytest.mark.integration
+def test_cli_eval_with_the_local_model_on_ray_matches_local(tmp_path, ray_executor):
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "support-triage" / "tunegate.yaml"
+    docs = []
+    for name in ("local", "ray"):
+        res = CliRunner().invoke(app, ["eval", str(example), "--limit", "12", "--method", "label_logprobs", "--json",
+                                       "--quiet", "--executor", name, "--out", str(tmp_path / name),
+                                       "--cache", str(tmp_path / f"{name}.db")])
+        assert res.exit_code == 0, res.output
+        docs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    local, remote = docs
+    for key in ("value", "ci_low", "ci_high", "n", "metrics", "per_label"):
+        assert local[key] == remote[key], key
+    preds = [{r["id"]: r["prediction"] for r in _results(tmp_path / n)} for n in ("local", "ray")]
+    assert preds[0] == preds[1] and len(preds[0]) == 12
