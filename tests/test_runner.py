@@ -210,3 +210,16 @@ def test_killed_run_resumes_without_repeating_calls(tmp_path, openai_stub):
     assert second_requests == n - persisted  # nothing persisted was asked again
     assert result["usage"]["total"]["cache_hits"] == persisted
     assert result["n"] + result["n_unscored"] == n
+
+
+def test_a_run_where_no_answer_parses_reports_an_empty_interval_not_a_crash(tmp_path):
+    spec = load_spec(make_task(tmp_path, 12))
+
+    class Mute(FakeBackend):
+        def generate(self, requests):
+            for i, _ in enumerate(requests):
+                yield i, Generation("I cannot decide", 5, 3, 0.01)
+
+    art = run_eval(spec, EvalOptions(model="fake:toy"), backend=Mute(), cache=ResponseCache(tmp_path / "c.sqlite"))
+    assert art.value is None and art.n == 0 and art.n_unscored == 12
+    assert art.value_unscored_as_wrong == 0.0

@@ -125,6 +125,23 @@ def _components(x: Mapping[str, Any], events: Any, s: _Shape) -> tuple[dict, dic
     return prompting, fine_tuning, quality
 
 
+def monthly_evaluation_tax(costs: Any, *, seed: int = 0, n_draws: int = 4000) -> dict[str, Any]:
+    """Per-month evaluation tax of one model already serving, on each path (``prompting``, ``fine_tuning``), one
+    value per Monte Carlo draw, from the same seeded input draws as :func:`run_cost_model`.
+
+    The portfolio view needs exactly this component of the 18-month model (lead time 0, no retraining events),
+    so it is computed here rather than re-derived elsewhere.
+    """
+    dists = costs.flat_inputs()
+    draws = {k: d.sample(input_rng(seed, k), n_draws) for k, d in dists.items()}
+    shape = _Shape(costs.horizon_months, 0, 0, "prices.finetuned_input_per_1m" in dists,
+                   "prices.finetuned_output_per_1m" in dists)
+    prompting, fine_tuning, _ = _components(draws, 0.0, shape)
+    return {path: np.broadcast_to(np.asarray(comp["evaluation_tax"], dtype=float) / costs.horizon_months,
+                                  (n_draws,)).copy()
+            for path, comp in (("prompting", prompting), ("fine_tuning", fine_tuning))}
+
+
 def _poisson_inverse(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson counts by inverting the CDF at fixed uniforms, so a swung rate keeps the same underlying luck."""
     lam = np.broadcast_to(np.asarray(lam, dtype=float), u.shape)

@@ -96,7 +96,7 @@ def summarize(
         metrics[name] = _interval_to_metric(name, mean_ci(scored, boot), len(vals) - scored.size)
 
     scored_cls = [r for r in records if r.scores.get(primary_scorer) is not None and r.prediction is not None]
-    if labels and scored_cls:
+    if labels:  # with no scored item these are empty intervals ("no scored items"), not a crash
         n_uns = sum(1 for r in records if not r.error) - len(scored_cls)
         metrics["accuracy"] = _interval_to_metric(
             "accuracy", mean_ci(np.asarray([r.scores[primary_scorer] for r in scored_cls]), boot), n_uns
@@ -128,8 +128,8 @@ def summarize(
     n_ok = sum(1 for r in records if not r.error)
     main = metrics[metric]
     lower_bound = None
-    if main.value is not None and n_ok:
-        lower_bound = round(main.value * main.n / n_ok, 6) if metric not in ("macro_f1",) else None
+    if n_ok and metric not in ("macro_f1",):  # nothing scored: every item counts as wrong, so 0
+        lower_bound = round(main.value * main.n / n_ok, 6) if main.value is not None else 0.0
     return {
         "primary_scorer": primary_scorer,
         "metrics": metrics,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tunegate.cost.inputs import CostInputs, PortfolioInputs, input_rng, parse_costs
-from tunegate.cost.model import _components, _Shape
+from tunegate.cost.model import monthly_evaluation_tax
 
 PATHS = ("prompt", "fine-tune")
 N_DRAWS = 4000
@@ -32,19 +32,12 @@ def _summary(a: np.ndarray) -> dict[str, float]:
 def tax_draws(costs: CostInputs, path: str, *, seed: int = 0, n_draws: int = N_DRAWS) -> np.ndarray:
     """Monthly evaluation tax of one model on ``path`` (prompt | fine-tune), one value per Monte Carlo draw.
 
-    Evaluated with the cost model's ``_components`` at lead time 0 (the model already serves), so
-    ``evaluation_tax / horizon`` is exactly the per-month tax of that path.
+    The cost model's own ``evaluation_tax`` component (lead time 0: the model already serves) per month.
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
-    dists = costs.flat_inputs()
-    draws = {k: d.sample(input_rng(seed, k), n_draws) for k, d in dists.items()}
-    shape = _Shape(costs.horizon_months, 0, 0, "prices.finetuned_input_per_1m" in dists,
-                   "prices.finetuned_output_per_1m" in dists)
-    prompting, fine_tuning, _ = _components(draws, 0.0, shape)
-    comp = prompting if path == "prompt" else fine_tuning
-    return np.broadcast_to(np.asarray(comp["evaluation_tax"], dtype=float) / costs.horizon_months,
-                           (n_draws,)).copy()
+    return monthly_evaluation_tax(costs, seed=seed, n_draws=n_draws)["prompting" if path == "prompt"
+                                                                      else "fine_tuning"]
 
 
 def model_tax(costs: CostInputs, path: str, *, seed: int = 0, n_draws: int = N_DRAWS) -> dict[str, Any]:
