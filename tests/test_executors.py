@@ -206,3 +206,41 @@ def test_cli_eval_with_the_local_model_on_ray_matches_local(tmp_path, ray_execut
         assert local[key] == remote[key], key
     preds = [{r["id"]: r["prediction"] for r in _results(tmp_path / n)} for n in ("local", "ray")]
     assert preds[0] == preds[1] and len(preds[0]) == 12
+
+
+@pytest.mark.parametrize("window", ["rows", "time"])
+def test_monitor_on_ray_reads_parquet_row_groups_and_gives_the_same_report(tmp_path, ray_executor, window):
+    import importlib.util
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tunegate.monitor.stage import monitor_stage
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "support-triage"
+    mod_spec = importlib.util.spec_from_file_location("make_logs", root / "make_logs.py")
+    make_logs = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(make_logs)
+    rows = make_logs.make_rows(3000, "covariate", seed=5)
+    rows[1500]["input"] = "  "  # one malformed row (empty input), in a row group the row windows never need
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), log, row_group_size=250)  # 12 row groups
+    spec = load_spec(root / "tunegate.yaml")
+    if window == "time":
+        spec.monitor.window = spec.monitor.window.model_validate(
+            {"by": "time", "reference_start": "2026-09-01T00:00:00Z", "reference_end": "2026-09-02T12:00:00Z",
+             "current_start": "2026-09-08T00:00:00Z"})
+    docs = [monitor_stage(spec, log, embeddings=False, skip_invalid=True, executor=ex)
+            for ex in (None, ray_executor)]
+    local, remote = docs
+    assert remote["status"] == local["status"] == "alert"
+    assert remote["reference"] == local["reference"] and remote["current"] == local["current"]
+    strip = ("seconds",)
+    assert [{k: v for k, v in t.items() if k not in strip} for t in remote["tests"]] == [
+        {k: v for k, v in t.items() if k not in strip} for t in local["tests"]]
+    assert remote["performance"] == local["performance"] and remote["not_run"] == local["not_run"]
+    if window == "rows":  # only the head and tail row groups were read: the malformed middle row never was
+        assert remote["inputs"][0]["n_rows"] == 2000 and remote["inputs"][0]["n_skipped"] == 0
+        assert local["inputs"][0]["n_skipped"] == 1
+    else:
+        assert remote["inputs"][0]["n_skipped"] == local["inputs"][0]["n_skipped"] == 1

@@ -13,7 +13,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tunegate.cli_output import err, fail, fmt, out, print_json, progress_bar
+from tunegate.cli_output import (
+    ExecutorOpt,
+    RayAddressOpt,
+    err,
+    executor_for,
+    fail,
+    fmt,
+    out,
+    print_json,
+    progress_bar,
+)
 from tunegate.errors import TunegateError
 
 EXIT_CODES = {"ok": 0, "alert": 3}
@@ -120,6 +130,8 @@ def monitor_cmd(
                        ] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory for monitor.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print monitor.json on stdout.")] = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Is it still good? Drift in inputs, outputs and performance between a reference and a current window.
 
@@ -157,8 +169,10 @@ def monitor_cmd(
 
             if webhook_env:
                 spec.monitor.webhook_url_env = webhook_env
-            doc = monitor_stage(spec, log, out_dir=out_dir, skip_invalid=skip_invalid,
-                                embeddings=False if no_embeddings else None, progress=note, model_name=name)
+            with executor_for(executor, ray_address) as ex:
+                doc = monitor_stage(spec, log, out_dir=out_dir, skip_invalid=skip_invalid,
+                                    embeddings=False if no_embeddings else None, progress=note, model_name=name,
+                                    executor=ex)
         else:
             if not (reference and current):
                 fail("give a spec and --log FILE, or --reference FILE and --current FILE")
@@ -169,8 +183,9 @@ def monitor_cmd(
                               categorical=categorical_col or [])
             cfg = MonitorSpec(columns=cols)
             cfg.embedding.enabled = not no_embeddings
-            doc = monitor_files(reference, current, cfg=cfg, out_dir=out_dir, skip_invalid=skip_invalid,
-                                webhook_env=webhook_env, progress=note)
+            with executor_for(executor, ray_address) as ex:
+                doc = monitor_files(reference, current, cfg=cfg, out_dir=out_dir, skip_invalid=skip_invalid,
+                                    webhook_env=webhook_env, progress=note, executor=ex)
         _record(name, doc, as_json)
     except TunegateError as exc:
         fail(str(exc))

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.artifacts import (
+    ARTIFACT_SCHEMA_VERSION,
+    RunInfo,
+    now_iso,
+    package_versions,
+    write_json_atomic,
+)
+from tunegate.data.readers import detect_format
 from tunegate.errors import SpecError
 from tunegate.evals.stats import holm_correction
 from tunegate.monitor.config import LogColumns, MonitorSpec
@@ -47,15 +54,22 @@ def finalize(results: list[TestResult], alpha: float) -> None:
             r.status = "ok"
 
 
-def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResult]:
-    """Every selected registered test, then the family-wise correction."""
+def run_tests(reference: Window, current: Window, ctx: Context, executor: Any = None) -> list[TestResult]:
+    """Every selected registered test, then the family-wise correction. With an executor (other than the
+    in-process default) the tests run side by side on its workers; the result is the same."""
     tests = registered_tests()
     names = ctx.cfg.tests or list(tests)
     unknown = [n for n in names if n not in tests]
     if unknown:
         raise SpecError(f"unknown drift test(s) {', '.join(unknown)} (registered: {', '.join(sorted(tests))})",
                         field="monitor.tests")
-    results: list[TestResult] = []
+    if executor is not None and executor.name != "local":
+        from tunegate.monitor.parallel import run_tests_parallel
+
+        results = run_tests_parallel(executor, names, reference, current, ctx)
+        finalize(results, ctx.cfg.thresholds.alpha)
+        return results
+    results = []
     timings = ctx.summary.setdefault("seconds", {})
     for name in names:
         ctx.note(f"drift test: {name}")
@@ -138,8 +152,10 @@ def _training_reference(spec: Any, skip_invalid: bool) -> Window:
 
 def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Path | None = None,
                   skip_invalid: bool = False, embeddings: bool | None = None, webhook: bool = True,
-                  progress: ProgressFn | None = None, model_name: str | None = None) -> dict[str, Any]:
-    """`tunegate monitor CONFIG --log FILE`: the spec's monitor section applied to one log."""
+                  progress: ProgressFn | None = None, model_name: str | None = None,
+                  executor: Any = None) -> dict[str, Any]:
+    """`tunegate monitor CONFIG --log FILE`: the spec's monitor section applied to one log. ``executor``
+    (tunegate.executors) reads a Parquet log's row groups and runs the tests on its workers."""
     cfg: MonitorSpec = spec.monitor
     if embeddings is not None:
         cfg = cfg.model_copy(update={"embedding": cfg.embedding.model_copy(update={"enabled": embeddings})})
@@ -156,9 +172,16 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
     stats = ReadStats(str(path), "")
     if progress:
         progress(f"reading {path}")
-    ref, cur = cut_windows(read_log(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid, stats=stats),
-                           cfg.window, source=str(path), reference=reference)
-    results = run_tests(ref, cur, ctx)
+    distributed = executor is not None and executor.name != "local"
+    if distributed and detect_format(Path(path), cfg.format) == "parquet":
+        from tunegate.monitor.parallel import cut_parquet_windows
+
+        ref, cur = cut_parquet_windows(executor, path, cfg.columns, cfg.window, skip_invalid=skip_invalid,
+                                       stats=stats, reference=reference)
+    else:
+        ref, cur = cut_windows(read_log(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid,
+                                        stats=stats), cfg.window, source=str(path), reference=reference)
+    results = run_tests(ref, cur, ctx, executor)
     doc = build_doc(results, ref, cur, ctx, run=_run_info(seed, spec), reads=[stats], task=spec.task.name,
                     model=model_name or cfg.portfolio_model)
     doc["window"] = cfg.window.model_dump(mode="json")
@@ -170,7 +193,7 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
                   cfg: MonitorSpec | None = None, labels: list[str] | None = None,
                   out_dir: str | Path | None = None, skip_invalid: bool = False, embedding_model: str = "local:minilm",
                   webhook_env: str | None = None, progress: ProgressFn | None = None,
-                  seed: int = 0) -> dict[str, Any]:
+                  seed: int = 0, executor: Any = None) -> dict[str, Any]:
     """The stand-alone form: one whole file is the reference window, another the current one."""
     cfg = cfg or MonitorSpec()
     if columns is not None:
@@ -186,6 +209,6 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
         wins.append(whole_file_window(read_log(p, cfg.columns, skip_invalid=skip_invalid, stats=st), name,
                                       str(p), min_rows=cfg.window.min_rows))
         reads.append(st)
-    results = run_tests(wins[0], wins[1], ctx)
+    results = run_tests(wins[0], wins[1], ctx, executor)
     doc = build_doc(results, wins[0], wins[1], ctx, run=_run_info(seed), reads=reads)
     return _finish(doc, Path(out_dir) if out_dir else None, webhook_env, cfg.webhook_on)

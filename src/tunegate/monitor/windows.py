@@ -85,12 +85,17 @@ def cut_windows(records: Iterable[Record], w: WindowSpec, *, source: str,
                 cur.records.append(rec)
             elif fill_ref and _inside(rec.ts, rs, re_):
                 ref.records.append(rec)
+    check_sizes(ref, cur, w, source=source, fill_ref=fill_ref)
+    return ref, cur
+
+
+def check_sizes(ref: Window, cur: Window, w: WindowSpec, *, source: str, fill_ref: bool) -> None:
+    """A window with fewer than ``min_rows`` rows is an error, not a report."""
     for win in (ref, cur):
         if len(win) < w.min_rows:
             how = (f"{w.by} window" if win is cur or fill_ref else "training reference")
             raise DataError(f"the {win.name} window holds {len(win)} rows, fewer than window.min_rows="
                             f"{w.min_rows} ({how}); widen the window or give a longer log", file=source)
-    return ref, cur
 
 
 def whole_file_window(records: Iterable[Record], name: str, source: str, min_rows: int = 2) -> Window:
