@@ -34,7 +34,8 @@ def discrimination_checks(cfg: CheckEvalSpec, suite: dict, per_scorer: dict[str,
     ci = (suite["auc_ci_low"], suite["auc_ci_high"])
     st = "unknown" if auc is None else ("pass" if auc >= cfg.min_auc else "fail")
     out.append(check("discrimination", st, auc, ci=ci, threshold=cfg.min_auc,
-                     detail=f"suite ROC AUC, known-good vs known-bad outputs ({suite['n_good']} good, "
+                     detail=f"ROC AUC of the suite ({', '.join(per_scorer)}), known-good vs known-bad outputs "
+                     f"({suite['n_good']} good, "
                      f"{suite['n_bad']} bad; 95% CI {_f(ci[0])}–{_f(ci[1])})"))
     weak = {k: t["auc"] for k, t in per_scorer.items() if t["auc"] is not None and t["auc"] < cfg.min_auc}
     worst = min((t["auc"] for t in per_scorer.values() if t["auc"] is not None), default=None)
