@@ -308,3 +308,26 @@ def test_spec_errors_name_the_key(tmp_path):
     with pytest.raises(SpecError, match="unknown strategy 'nope'"):
         sprint_stage(spec, tmp_path / "o", backend_factory=lambda m: FakeBackend(),
                      cache=ResponseCache(tmp_path / "c.sqlite"))
+
+
+def test_cli_sprint_prints_leaderboard_and_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+    from tunegate.models.registry import register_backend
+
+    register_backend("fakesprint")(lambda model_id, name, settings: FakeBackend())
+    spec = make_task(tmp_path, sprint="sprint: {strategies: [zero_shot, few_shot_random], racing: {min_items: 8}}")
+    text = spec.read_text().replace("default: fake:toy", "default: fakesprint:toy")
+    spec.write_text(text)
+    runner = CliRunner()
+    res = runner.invoke(app, ["sprint", str(spec), "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite")])
+    assert res.exit_code == 0, res.output
+    assert "leaderboard" in res.output and "gate:" in res.output and "full grid" in res.output
+    res = runner.invoke(app, ["sprint", str(spec), "--out", str(tmp_path / "o2"), "--cache", str(tmp_path / "c.sqlite"),
+                              "--json", "--budget", "200"])
+    assert res.exit_code == 0, res.output
+    art = json.loads(res.output.strip().splitlines()[-1])
+    assert art["usage_by_role"]["subject"]["backend_calls"] == 0 and art["budget_calls"] == 200
+    res = runner.invoke(app, ["sprint", str(spec), "--budget", "10", "--cache", str(tmp_path / "c.sqlite")])
+    assert res.exit_code == 2 and "too small" in res.output
