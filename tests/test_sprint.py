@@ -331,3 +331,23 @@ def test_cli_sprint_prints_leaderboard_and_json(tmp_path):
     assert art["usage_by_role"]["subject"]["backend_calls"] == 0 and art["budget_calls"] == 200
     res = runner.invoke(app, ["sprint", str(spec), "--budget", "10", "--cache", str(tmp_path / "c.sqlite")])
     assert res.exit_code == 2 and "too small" in res.output
+
+
+def test_proposer_paraphrases_become_instruction_variants_with_proposer_usage(tmp_path):
+    def script(messages, params, epoch):
+        text = messages[-1]["content"]
+        if text.startswith("Rewrite the following instruction"):
+            return ["Please sort this message.", "Sort the message."][epoch]  # the 2nd duplicates the task's
+        return _truth(text)[0]
+
+    spec = make_task(tmp_path, n_dev=8, n_test=6, sprint="""\
+sprint:
+  strategies: [zero_shot]
+  paraphrases: 2
+  racing: {min_items: 4, finalists: 1}
+""")
+    art = run_sprint(tmp_path, spec, FakeBackend(caps=("generate",), script=script))
+    assert [c["instruction"] for c in art["tried"]] == ["task", "para1"]
+    assert art["tried"][1]["instruction_source"] == "proposer"
+    assert art["usage_by_role"]["proposer"]["calls"] == 2
+    assert any("paraphrase 2" in n and "duplicate" in n for n in art["notes"])
