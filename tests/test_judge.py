@@ -107,8 +107,10 @@ def test_a_judge_that_answers_at_random_fails_consistency(openai_stub, tmp_path)
 
     openai_stub.reply = reply
     spec = _stub_spec(openai_stub, check_eval={"items": 10, "judge_items": 10})
+    ticks: list[tuple[int, int]] = []
     with ResponseCache(tmp_path / "c.sqlite") as cache:
-        art = check_eval_stage(spec, tmp_path, cache=cache)
+        art = check_eval_stage(spec, tmp_path, cache=cache, call_progress=lambda d, t: ticks.append((d, t)))
+    assert ticks[-1][0] == ticks[-1][1] == art["usage"]["by_role"]["judge"]["calls"] == (10 * 8 + 60) * 3
     cons = art["consistency"]["llm_judge"]
     assert cons["repeats"] == 3 and cons["n_compared"] >= 100
     # three fair coin flips agree with probability 1/4: the flip rate is near 0.75, alpha near 0

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         """
         from rich.markup import escape
 
-        from tunegate.cli_output import EXIT_INTERRUPTED, err, fail, print_json
+        from tunegate.cli_output import EXIT_INTERRUPTED, err, fail, print_json, progress_bar
         from tunegate.errors import TunegateError
         from tunegate.evals.evalcheck import check_eval_stage
         from tunegate.pipeline import GATE_EXIT_CODES
@@ -86,7 +86,9 @@ def register(app: typer.Typer) -> None:
 
                 cache = ResponseCache(cache_path)
             try:
-                art = check_eval_stage(spec, out_dir, against=against, cache=cache, progress=note)
+                with progress_bar(enabled=not as_json, label="judge calls") as bar:
+                    art = check_eval_stage(spec, out_dir, against=against, cache=cache, progress=note,
+                                           call_progress=bar)
             finally:
                 if cache is not None:
                     cache.close()

@@ -106,11 +106,13 @@ def _power(spec: Spec, n: int) -> dict[str, Any]:
 
 
 def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | Path | None = None,
-                     backend: Any = None, cache: Any = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+                     backend: Any = None, cache: Any = None, progress: ProgressFn | None = None,
+                     call_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the criterion gate; writes ``out_dir/evalcheck.json`` (when given) and returns its content.
 
-    ``backend`` (optional) answers every model-backed scorer (tests, or a shared server); ``cache`` a shared
-    ResponseCache; ``progress`` receives one-line messages.
+    ``backend`` (optional) answers every model-backed scorer — the judges, never a subject model, which the gate
+    does not call (tests, or a shared server); ``cache`` a shared ResponseCache; ``progress`` receives one-line
+    messages; ``call_progress(done, total)`` counts the judge's scored outputs (for a progress bar).
     """
     note = progress or (lambda _m: None)
     cfg = spec.check_eval
@@ -154,6 +156,17 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         labels = _scorer_labels(scorers)
         accept_at = {k: (s.accept_at if s.accept_at is not None else cfg.accept_threshold)
                      for k, s in zip(labels, scorers)}
+        if call_progress is not None:
+            n_judged = sum(
+                len([c for c in cands if c.cluster in judge_ids or c.source.startswith("human")])
+                * (cfg.repeats or getattr(s, "repeats", 3)) for s in scorers if s.stochastic)
+            done = [0]
+
+            def tick(n: int) -> None:
+                done[0] += n
+                call_progress(done[0], n_judged)
+
+            ctx.on_scored = tick
         sets: dict[str, list[Candidate]] = {}
         values: dict[str, dict[str, float | None]] = {}
         reps: dict[str, list[dict[str, float | None]]] = {}

@@ -170,6 +170,8 @@ class LLMJudge(Scorer):
         reqs = [GenerationRequest(self.messages(o, e), dict(self.params), epoch) for o, e in zip(outputs, examples)]
         out: list[ItemScore | None] = [None] * len(reqs)
         for i, gen in _generation_stream(backend, cache, backend.cache_identity(), reqs):
+            if self.ctx.on_scored is not None:
+                self.ctx.on_scored(1)
             usage.record(role="judge", model=self.model, input_tokens=gen.input_tokens,
                          output_tokens=gen.output_tokens, latency_s=gen.latency_s, price=price, cached=gen.cached,
                          error=not gen.ok)

@@ -47,6 +47,7 @@ class ScorerContext:
     backend_factory: Callable[[str], Any] | None = None
     cache: Any = None
     usage: Any = None
+    on_scored: Callable[[int], None] | None = None  # told how many outputs a model-backed scorer just finished
 
 
 class Scorer:
