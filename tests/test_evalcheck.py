@@ -225,3 +225,23 @@ def test_cli_exit_codes_and_weak_scorer_named(tmp_path):
                    .replace("path: data.jsonl", f"path: {EXAMPLE / 'data.jsonl'}"))
     res = runner.invoke(app, ["check-eval", str(bad)])
     assert res.exit_code == 2 and "check_eval.itemz" in res.output
+
+
+def test_extraction_negatives_and_a_partial_credit_scorer_that_accepts_near_misses(tmp_path):
+    rows = [{"id": f"e{i}", "text": f"Order {i % 7 + 1} tickets to {c}", "target": {"city": c, "count": i % 7 + 1},
+             "split": "test"} for i, c in enumerate(["Paris", "Lyon", "Berlin", "Rome", "Madrid", "Oslo"] * 2)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "tunegate.yaml").write_text(yaml.safe_dump({
+        "task": {"name": "ext", "kind": "extraction", "output_schema": {
+            "type": "object", "properties": {"city": {"type": "string"}, "count": {"type": "integer"}}}},
+        "data": {"path": "data.jsonl", "fields": {"input": "text", "target": "target", "id": "id", "split": "split"}},
+        "eval": {"metric": "json_fields", "scorers": [{"type": "json_valid"}, {"type": "json_fields"}]}}))
+    art = check_eval_stage(load_spec(tmp_path / "tunegate.yaml"), None)
+    assert art["negatives"]["not_applicable"] == ["wrong_label"] and art["primary_scorer"] == "json_fields"
+    by_type = art["discrimination"]["suite"]["by_type"]
+    # one field of two changed: F1 0.5 passes the default accept threshold 0.5 -> the gate names it
+    assert by_type["near_miss"]["rate"] == 1.0 and by_type["broken_format"]["rate"] == 0.0
+    assert by_type["empty"]["rate"] == 0.0 and by_type["truncation"]["rate"] == 0.0
+    assert art["gate"] == "fail" and any("near_miss" in r for r in art["reasons"])
+    # json_valid only checks the format: named in the warnings, not failed as the primary scorer
+    assert any(w.startswith("scorer json_valid alone does not separate") for w in art["warnings"])

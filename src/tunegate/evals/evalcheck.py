@@ -25,8 +25,8 @@ from tunegate.evals import evalgate
 from tunegate.evals.consistency import consistency
 from tunegate.evals.discrimination import SUITE, accepts_broken, discrimination_table, suite_values
 from tunegate.evals.human_agreement import consensus, human_ceiling, load_rated_outputs, load_ratings, scorer_vs_humans
-from tunegate.evals.negatives import (Candidate, annotation_confusions, build_candidates, near_miss_table,
-                                      sample_items)
+from tunegate.evals.negatives import (Candidate, annotation_confusions, applicable_types, build_candidates,
+                                      near_miss_table, sample_items)
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
 from tunegate.evals.stats import minimal_detectable_difference, required_n_for_difference
 from tunegate.models.usage import UsageTracker
@@ -126,7 +126,9 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     items = sample_items(pool, cfg.items, spec.seed)
     judge_ids = {e.id for e in items[: cfg.judge_items]}
     near = _near_miss(spec, dataset)
-    cands, skipped = build_candidates(spec, items, list(cfg.negatives), seed=spec.seed, near_miss=near)
+    types = [t for t in cfg.negatives if t in applicable_types(spec.task.kind)]
+    not_applicable = [t for t in cfg.negatives if t not in types]
+    cands, skipped = build_candidates(spec, items, types, seed=spec.seed, near_miss=near)
     human_cands, ratings, rated_ids = _human_candidates(spec, dataset)
     cands += human_cands
     note(f"criterion gate: {len(items)} items, {len(cands)} outputs ({len(human_cands)} rated by people)")
@@ -242,13 +244,21 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     has_judge = any(s.stochastic for s in scorers)
 
     power = _power(spec, len(pool))
-    checks = [*evalgate.discrimination_checks(cfg, suite, per_scorer), evalgate.negatives_check(cfg, suite, broken),
+    primary = spec.eval.metric if spec.eval.metric in labels else ("label_match" if "label_match" in labels
+                                                                    else labels[0])
+    checks = [*evalgate.discrimination_checks(cfg, suite, per_scorer, primary),
+              evalgate.negatives_check(cfg, suite, broken),
               evalgate.consistency_check(cfg, cons),
               evalgate.human_check(cfg, human.get(judged) if human else None, ceiling, judged, has_judge),
               evalgate.power_check(cfg, power)]
     gate, reasons = evalgate.gate(checks)
 
     warnings = [w for s in scorers for w in getattr(s, "warnings", [])]
+    warnings += [f"scorer {k} accepts broken output ({', '.join(v)})" for k, v in broken.items() if v]
+    warnings += [f"scorer {k} alone does not separate good from bad outputs (AUC {t['auc']} < {cfg.min_auc})"
+                 for k, t in per_scorer.items() if k != primary and t["auc"] is not None and t["auc"] < cfg.min_auc]
+    if not_applicable:
+        warnings.append(f"negative types that do not apply to {spec.task.kind} tasks: {', '.join(not_applicable)}")
     if skipped:
         warnings.append("negatives not generated where they could not be made bad: " +
                         ", ".join(f"{t} × {n}" for t, n in sorted(skipped.items())))
@@ -275,11 +285,12 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         "flip_rate": worst.get("flip_rate"), "flip_rate_ci_low": worst.get("flip_rate_ci_low"),
         "flip_rate_ci_high": worst.get("flip_rate_ci_high"),
         "minimal_detectable_difference": power["minimal_detectable_difference"],
+        "primary_scorer": primary,
         "scorers": [{"name": k, "type": s.name, "stochastic": s.stochastic, "accept_at": accept_at[k],
                      "model": getattr(s, "model", None)} for k, s in zip(labels, scorers)],
         "discrimination": {"suite": suite, "per_scorer": per_scorer, "accepts_broken": broken,
                            "accepted_bad_examples": accepted_bad},
-        "negatives": {"types": list(cfg.negatives), "items": len(items), "judge_items": len(judge_ids),
+        "negatives": {"types": types, "not_applicable": not_applicable, "items": len(items), "judge_items": len(judge_ids),
                       "skipped": skipped, "near_miss": near or None},
         "consistency": cons, "human_agreement": {"ceiling": ceiling, "per_scorer": human} if ratings else None,
         "power": power, "criterion_diff": diff, "warnings": warnings, "usage": usage.to_dict(),

@@ -28,7 +28,9 @@ def _f(x: Any, nd: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{nd}f}"
 
 
-def discrimination_checks(cfg: CheckEvalSpec, suite: dict, per_scorer: dict[str, dict]) -> list[dict]:
+def discrimination_checks(cfg: CheckEvalSpec, suite: dict, per_scorer: dict[str, dict], primary: str) -> list[dict]:
+    """The suite's AUC, and the primary scorer's (the metric's source) on its own; other scorers that do not
+    separate on their own (a format check in a suite, say) are named in the detail, not failed."""
     out = []
     auc = suite["auc"]
     ci = (suite["auc_ci_low"], suite["auc_ci_high"])
@@ -38,12 +40,17 @@ def discrimination_checks(cfg: CheckEvalSpec, suite: dict, per_scorer: dict[str,
                      f"({suite['n_good']} good, "
                      f"{suite['n_bad']} bad; 95% CI {_f(ci[0])}–{_f(ci[1])})"))
     weak = {k: t["auc"] for k, t in per_scorer.items() if t["auc"] is not None and t["auc"] < cfg.min_auc}
-    worst = min((t["auc"] for t in per_scorer.values() if t["auc"] is not None), default=None)
-    st = "unknown" if worst is None else ("fail" if weak else "pass")
-    detail = ("scorers below the threshold: " + ", ".join(f"{k} (AUC {_f(v)})" for k, v in weak.items())
-              if weak else "every scorer separates good from bad on its own")
-    out.append(check("scorer_discrimination", st, worst, threshold=cfg.min_auc, detail=detail,
-                     n_items=len(weak)))
+    p_auc = per_scorer.get(primary, {}).get("auc")
+    st = "unknown" if p_auc is None else ("fail" if primary in weak else "pass")
+    detail = (f"primary scorer {primary} (the one the metric comes from): AUC {_f(p_auc)} "
+              f"(95% CI {_f(per_scorer[primary]['auc_ci_low'])}–{_f(per_scorer[primary]['auc_ci_high'])})")
+    others = {k: v for k, v in weak.items() if k != primary}
+    if others:
+        detail += "; on their own, also below the threshold: " + ", ".join(f"{k} (AUC {_f(v)})"
+                                                                         for k, v in others.items())
+    out.append(check("scorer_discrimination", st, p_auc, ci=(per_scorer[primary]["auc_ci_low"],
+                                                              per_scorer[primary]["auc_ci_high"]),
+                     threshold=cfg.min_auc, detail=detail, n_items=len(weak)))
     return out
 
 

@@ -22,6 +22,14 @@ from tunegate.spec import Spec
 BROKEN_TYPES = ("truncation", "broken_format", "empty", "copy_of_input")  # outputs with no usable answer
 
 
+def applicable_types(kind: str) -> tuple[str, ...]:
+    """Negative types that mean something for a task kind (a wrong label needs labels; free text has no format)."""
+    return {"classification": ("wrong_label", "near_miss", "truncation", "broken_format", "empty", "copy_of_input",
+                               "other_item"),
+            "extraction": ("near_miss", "truncation", "broken_format", "empty", "copy_of_input", "other_item"),
+            }.get(kind, ("truncation", "empty", "copy_of_input", "other_item"))
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One output to score: ``good`` is what it is known to be; ``source`` is gold, a negative type, or
