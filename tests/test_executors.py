@@ -244,3 +244,24 @@ def test_monitor_on_ray_reads_parquet_row_groups_and_gives_the_same_report(tmp_p
         assert local["inputs"][0]["n_skipped"] == 1
     else:
         assert remote["inputs"][0]["n_skipped"] == local["inputs"][0]["n_skipped"] == 1
+
+
+@pytest.mark.integration
+def test_embedding_drift_with_texts_embedded_on_ray_workers_matches_local(tmp_path, ray_executor):
+    from tunegate.monitor.config import LogColumns, MonitorSpec
+    from tunegate.monitor.stage import monitor_files
+
+    ref = [{"input": f"my card payment {k} was declined at the shop"} for k in range(40)]
+    cur = [{"input": f"how do I change the delivery address of order {k}"} for k in range(40)]
+    files = []
+    for name, rows in (("ref", ref), ("cur", cur)):
+        files.append(tmp_path / f"{name}.jsonl")
+        files[-1].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = MonitorSpec.model_validate({"columns": {"input": "input"}, "tests": ["embedding"],
+                                      "embedding": {"enabled": True, "permutations": 200}})
+    docs = [monitor_files(*files, cfg=cfg, columns=LogColumns(input="input"), executor=ex)
+            for ex in (None, ray_executor)]
+    (t_local,), (t_ray,) = [[t for t in d["tests"] if t["name"].endswith(":embedding")] for d in docs]
+    assert t_local["status"] == t_ray["status"] == "alert"
+    assert t_ray["statistic"] == pytest.approx(t_local["statistic"], rel=1e-4)
+    assert t_ray["p_value"] == t_local["p_value"]

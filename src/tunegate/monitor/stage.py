@@ -54,22 +54,15 @@ def finalize(results: list[TestResult], alpha: float) -> None:
             r.status = "ok"
 
 
-def run_tests(reference: Window, current: Window, ctx: Context, executor: Any = None) -> list[TestResult]:
-    """Every selected registered test, then the family-wise correction. With an executor (other than the
-    in-process default) the tests run side by side on its workers; the result is the same."""
+def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResult]:
+    """Every selected registered test, then the family-wise correction."""
     tests = registered_tests()
     names = ctx.cfg.tests or list(tests)
     unknown = [n for n in names if n not in tests]
     if unknown:
         raise SpecError(f"unknown drift test(s) {', '.join(unknown)} (registered: {', '.join(sorted(tests))})",
                         field="monitor.tests")
-    if executor is not None and executor.name != "local":
-        from tunegate.monitor.parallel import run_tests_parallel
-
-        results = run_tests_parallel(executor, names, reference, current, ctx)
-        finalize(results, ctx.cfg.thresholds.alpha)
-        return results
-    results = []
+    results: list[TestResult] = []
     timings = ctx.summary.setdefault("seconds", {})
     for name in names:
         ctx.note(f"drift test: {name}")
@@ -128,8 +121,12 @@ def _run_info(seed: int, spec: Any = None) -> RunInfo:
                    packages=package_versions(("numpy", "scipy", "scikit-learn", "sentence-transformers", "torch")))
 
 
-def _embedder_factory(model_id: str, models: Any = None) -> Callable[[], Any]:
+def _embedder_factory(model_id: str, models: Any = None, executor: Any = None) -> Callable[[], Any]:
     def make() -> Any:
+        if executor is not None and executor.name != "local":  # texts embedded on the workers, in shards
+            from tunegate.executors.sharded import ShardedEmbedder
+
+            return ShardedEmbedder(executor, model_id, models)
         from tunegate.models.registry import create_embedder
 
         return create_embedder(model_id, models)
@@ -155,7 +152,7 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
                   progress: ProgressFn | None = None, model_name: str | None = None,
                   executor: Any = None) -> dict[str, Any]:
     """`tunegate monitor CONFIG --log FILE`: the spec's monitor section applied to one log. ``executor``
-    (tunegate.executors) reads a Parquet log's row groups and runs the tests on its workers."""
+    (tunegate.executors) reads a Parquet log's row groups and embeds texts on its workers."""
     cfg: MonitorSpec = spec.monitor
     if embeddings is not None:
         cfg = cfg.model_copy(update={"embedding": cfg.embedding.model_copy(update={"enabled": embeddings})})
@@ -167,7 +164,8 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
     labels = spec.task.label_names if spec.task.kind == "classification" else None
     ctx = Context(cfg=cfg, labels=labels or None, seed=seed, progress=progress,
                   spec_path=str(spec.source) if spec.source else "tunegate.yaml",
-                  embedder=_embedder_factory(cfg.embedding.model or spec.models.embedding, spec.models))
+                  embedder=_embedder_factory(cfg.embedding.model or spec.models.embedding, spec.models,
+                                             executor))
     reference = _training_reference(spec, skip_invalid) if cfg.window.reference == "training" else None
     stats = ReadStats(str(path), "")
     if progress:
@@ -181,7 +179,7 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
     else:
         ref, cur = cut_windows(read_log(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid,
                                         stats=stats), cfg.window, source=str(path), reference=reference)
-    results = run_tests(ref, cur, ctx, executor)
+    results = run_tests(ref, cur, ctx)
     doc = build_doc(results, ref, cur, ctx, run=_run_info(seed, spec), reads=[stats], task=spec.task.name,
                     model=model_name or cfg.portfolio_model)
     doc["window"] = cfg.window.model_dump(mode="json")
@@ -199,7 +197,7 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
     if columns is not None:
         cfg = cfg.model_copy(update={"columns": columns})
     ctx = Context(cfg=cfg, labels=labels, seed=seed, progress=progress,
-                  embedder=_embedder_factory(embedding_model))
+                  embedder=_embedder_factory(embedding_model, executor=executor))
     reads = []
     wins = []
     for name, p in (("reference", reference), ("current", current)):
@@ -209,6 +207,6 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
         wins.append(whole_file_window(read_log(p, cfg.columns, skip_invalid=skip_invalid, stats=st), name,
                                       str(p), min_rows=cfg.window.min_rows))
         reads.append(st)
-    results = run_tests(wins[0], wins[1], ctx, executor)
+    results = run_tests(wins[0], wins[1], ctx)
     doc = build_doc(results, wins[0], wins[1], ctx, run=_run_info(seed), reads=reads)
     return _finish(doc, Path(out_dir) if out_dir else None, webhook_env, cfg.webhook_on)
