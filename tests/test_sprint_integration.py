@@ -22,18 +22,18 @@ def test_sprint_with_smollm2_on_a_small_subset(tmp_path):
     from tunegate.sprint.stage import sprint_stage
 
     spec = load_spec(SPEC)
-    spec.sprint.racing = RacingSpec(min_items=3, eta=2, finalists=2, dev_items=6)
-    spec.sprint.test_items = 6
+    spec.sprint.racing = RacingSpec(min_items=2, eta=2, finalists=2, dev_items=4)
+    spec.sprint.test_items = 4
     spec.sprint.strategies = ["zero_shot", {"type": "few_shot_random", "k": 2}, {"type": "few_shot_knn", "k": 2}]
     cache = ResponseCache(tmp_path / "c.sqlite")
     art = sprint_stage(spec, tmp_path / "out", cache=cache)
     assert [c["method"] for c in art["tried"]] == ["label_likelihood"] * 3
-    assert art["split_sizes"] == {"dev": 6, "test": 6, "train_pool": 290, "pool_excluded_duplicates": 0}
-    assert art["rounds"][0]["new_items"] == 3 and len(art["rounds"][0]["candidates"]) == 3
-    assert art["calls_selection"] == 3 * 3 + 2 * 3
+    assert art["split_sizes"] == {"dev": 4, "test": 4, "train_pool": 290, "pool_excluded_duplicates": 0}
+    assert art["rounds"][0]["new_items"] == 2 and len(art["rounds"][0]["candidates"]) == 3
+    assert art["calls_selection"] == 3 * 2 + 2 * 2
     assert len(art["finalists"]) == 2 and art["best"]["candidate"] == art["finalists"][0]
     for c in art["candidates"]:
-        assert c["n"] == 6 and 0 <= c["ci_low"] <= c["value"] <= c["ci_high"] <= 1
+        assert c["n"] == 4 and 0 <= c["ci_low"] <= c["value"] <= c["ci_high"] <= 1
         assert c["latency_ms_per_request"] > 0 and c["tokens_per_request"]["input"] > 50
     assert art["gate"] in ("gap", "unknown")  # a 135M model does not meet a 0.9 target
     assert art["usage_by_role"]["subject"]["backend_calls"] == art["calls_used"]

@@ -201,6 +201,9 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
         return got
 
     ids = [c.index for c in cands]
+    if full_grid and sel_budget is not None and len(dev) * sum(per_item.values()) > sel_budget:
+        raise TunegateError(f"--budget {budget} calls cannot pay for the full grid (about "
+                            f"{int(len(dev) * sum(per_item.values()) + test_reserve)} calls); drop --full-grid")
     if full_grid:
         race = run_full_grid(ids, len(dev), evaluate, finalists=finalists_n, seed=seed)
     else:
