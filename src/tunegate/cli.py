@@ -359,9 +359,13 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
         if not quiet:
             err.print(f"[dim]{escape(msg)}[/]")
 
-    with progress_bar(enabled=not quiet, label="evaluating") as bar:
+    with progress_bar(enabled=not quiet, label="model calls") as bar:
+        def sprint_calls(what: str, done: int, total: int | None) -> None:  # one bar for every stage's calls
+            if bar is not None and what == "calls" and total:
+                bar(done, total)
+
         manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force, progress=note,
-                                eval_progress=bar)
+                                eval_progress=bar, sprint_progress=sprint_calls)
     return manifest, out_dir
 
 
@@ -370,8 +374,9 @@ def run_cmd(
     config: Annotated[Path, typer.Argument(help="The task spec.")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: "
                                                     "runs/run-<task>-<time>).")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): audit, "
-                                                      "eval, probe, cost, decide, report.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): "
+                                                      "check-eval, audit, eval, sprint, probe, cost, decide, "
+                                                      "report.")] = None,
     profile: Annotated[str, typer.Option("--profile", help="quick (evaluation on 60 test items, embedding-head "
                                          "probe) or full (all test items, embedding head and LoRA).")] = "full",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model for the evaluation stage.")] = None,

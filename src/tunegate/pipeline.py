@@ -240,7 +240,7 @@ class Profile:
 
 PROFILES = {"quick": Profile("quick", 60, 20000, ("embedding_head",)),
             "full": Profile("full", None, 50000, ("embedding_head", "lora"))}
-STAGES = ("audit", "eval", "probe", "cost", "decide", "report")
+STAGES = ("check-eval", "audit", "eval", "sprint", "probe", "cost", "decide", "report")
 
 
 def _fingerprint(paths: list[Path]) -> list[list[Any]]:
@@ -258,7 +258,10 @@ def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: 
         data = [spec.resolve(p) for p in ([spec.data.path] if spec.data.path else list((spec.data.paths or {}).values()))]
         if spec.data.annotations:
             data.append(spec.resolve(spec.data.annotations.path))
-    upstream = {"audit": [], "eval": [], "probe": [], "cost": ["probe.json", "sprint.json"],
+    ce = spec.check_eval
+    data += [spec.resolve(p) for p in (ce.human_ratings, ce.rated_outputs) if p]
+    upstream = {"check-eval": [], "audit": [], "eval": [], "sprint": [], "probe": ["sprint.json"],
+                "cost": ["probe.json", "sprint.json"],
                 "decide": ["evalcheck.json", "audit.json", "sprint.json", "probe.json", "cost.json"],
                 "report": ["verdict.json", "cost.json", "audit.json", "probe.json", "evalcheck.json", "sprint.json"]}[stage]
     payload = {"stage": stage, "config": spec.config_hash(), "data": _fingerprint(data), "profile": profile.name,
@@ -271,7 +274,7 @@ def _stage_hash(spec: Spec, stage: str, run_dir: Path, profile: Profile, model: 
 def run_pipeline(
     spec: Spec, run_dir: str | Path, *, only: list[str] | None = None, profile: str = "quick",
     model: str | None = None, force: bool = False, progress: ProgressFn | None = None,
-    eval_progress: Callable[[int, int], None] | None = None,
+    eval_progress: Callable[[int, int], None] | None = None, sprint_progress: Any = None,
 ) -> dict[str, Any]:
     """Run the stages in order into one run directory; a stage whose inputs are unchanged since its last run there
     is skipped. Returns the manifest (also ``pipeline.json``): per stage status, seconds, input hash, usage."""
@@ -299,7 +302,7 @@ def run_pipeline(
     for stage in STAGES:
         if only and stage not in only:
             continue
-        if stage in ("audit", "eval", "probe") and spec.data is None:
+        if stage in ("check-eval", "audit", "eval", "sprint", "probe") and spec.data is None:
             if progress:
                 progress(f"{stage}: skipped, the spec has no data (its evidence is declared)")
             continue
@@ -314,13 +317,26 @@ def run_pipeline(
             progress(f"{stage}: running")
         t0 = time.perf_counter()
         info: dict[str, Any] = {}
-        if stage == "audit":
+        if stage == "check-eval":
+            from tunegate.evals.evalcheck import check_eval_stage
+
+            art = check_eval_stage(spec, d, progress=progress)
+            info.update(gate=art["gate"], auc=art.get("auc"))
+        elif stage == "audit":
             art = audit_stage(spec, out_dir=d, progress=progress)
             info["gate"] = art["gate"]
         elif stage == "eval":
             opts = EvalOptions(model=model_id, split="test", limit=prof.eval_limit, out_dir=d / "eval-test")
             art = run_eval(spec, opts, progress=eval_progress)
             info.update(value=art.value, ci_low=art.ci_low, ci_high=art.ci_high, usage=art.usage)
+        elif stage == "sprint":
+            from tunegate.sprint.stage import sprint_stage
+
+            art = sprint_stage(spec, d, progress=sprint_progress)
+            best = art.get("best") or {}
+            info.update(gate=art.get("gate"), best=best.get("candidate"), value=best.get("value"),
+                        ci_low=best.get("ci_low"), ci_high=best.get("ci_high"), calls_used=art.get("calls_used"),
+                        calls_full_grid=art.get("calls_full_grid"), usage=art.get("usage"))
         elif stage == "probe":
             if spec.task.kind != "classification" and "lora" not in prof.probe_kinds:
                 if progress:

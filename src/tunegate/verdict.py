@@ -94,6 +94,8 @@ def best_prompt(sprint: dict | None, evals: list[dict], declared: dict | None) -
     """(best prompt's numbers, source, after_a_sprint)."""
     if sprint and sprint.get("candidates"):
         best_name = sprint.get("best")
+        if isinstance(best_name, dict):  # sprint.json: best = {candidate, value, ci_low, ci_high, n}
+            best_name = best_name.get("candidate")
         cands = sprint["candidates"]
         best = next((c for c in cands if c.get("name") == best_name), None) or max(
             cands, key=lambda c: c.get("value") or -1)

@@ -197,7 +197,13 @@ def criterion_section(arts: RunArtifacts) -> list:
     checks = [c for c in as_list(ec.get("checks")) if isinstance(c, dict)]
     if checks:
         out.append(checks_table(checks))
-    facts = fold_evidence(ec, skip=("gate", "reasons", "checks", "run", "schema_version", "artifact", "task"),
+    warnings = [w for w in as_list(ec.get("warnings")) if w]
+    if warnings:
+        out.append(Para(["Warnings:"], kind="note"))
+        out.append(Bullets([[str(w)] for w in warnings]))
+    facts = fold_evidence(ec, skip=("gate", "reasons", "checks", "run", "schema_version", "artifact", "task",
+                                    "warnings", "scorers", "discrimination", "negatives", "consistency",
+                                    "human_agreement", "power", "criterion_diff", "usage", "thresholds"),
                           fmt_for=evidence_formatter(arts))
     if facts:
         out.append(Table(["measure", "value"], [[k, val] for k, val in facts], numeric=(1,), compact=True))
@@ -251,6 +257,8 @@ def prompting_section(arts: RunArtifacts) -> list:
 def _sprint_blocks(sprint: dict[str, Any], money) -> list:
     cands = [c for c in as_list(sprint.get("candidates")) if isinstance(c, dict)]
     target, best = num(sprint.get("target")), sprint.get("best")
+    if isinstance(best, dict):  # sprint.json: best = {candidate, value, ci_low, ci_high, n}
+        best = best.get("candidate")
     metric = str(sprint.get("metric") or "metric")
     out: list = [Heading(3, "Prompt sprint leaderboard")]
     if not cands:
