@@ -52,10 +52,11 @@ def print_sprint(art: dict[str, Any]) -> None:
               f"dev {art['split_sizes']['dev']} / test {art['split_sizes']['test']} items")
     table = Table(show_header=True, header_style="bold", box=None, title="leaderboard (test split)")
     for col in ("#", "candidate", metric, "95% CI", "n", "unscored", "cost/1k req", "ms/req", "dev"):
-        table.add_column(col, justify="left" if col == "candidate" else "right")
+        table.add_column(col, justify="left" if col == "candidate" else "right", no_wrap=col == "candidate")
     rows = list(art["candidates"]) + ([art["baseline"]] if "value" in art["baseline"] else [])
     for k, c in enumerate(rows, 1):
-        tag = " (best)" if c["name"] == art["best"]["candidate"] else (" (baseline)" if c.get("baseline") else "")
+        tag = " (best)" if c["name"] == art["best"]["candidate"] else ""
+        tag += " (baseline)" if c.get("baseline") else ""
         table.add_row(str(k), escape(c["name"]) + tag, fmt(c["value"]), f"{fmt(c['ci_low'])}–{fmt(c['ci_high'])}",
                       str(c["n"]), str(c["n_unscored"]), f"{c['cost_per_1000']:.4f}",
                       fmt(c.get("latency_ms_per_request"), 1), fmt(c.get("dev_value")))

@@ -227,7 +227,7 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
     if best is not base:
         comparisons.append(compare(test_out[base.index], test_out[best.index], name_a=base.name, name_b=best.name,
                                    boot=boot, what="best_vs_baseline"))
-    if len(finalists) > 1:
+    if len(finalists) > 1 and finalists[1] is not base:  # a runner-up that is the baseline is compared once
         comparisons.append(compare(test_out[finalists[1].index], test_out[best.index], name_a=finalists[1].name,
                                    name_b=best.name, boot=boot, what="best_vs_runner_up"))
     holm(comparisons, 1 - boot.confidence)
