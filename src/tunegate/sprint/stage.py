@@ -153,8 +153,9 @@ def sprint_stage(
     run.finished = now_iso()
     art["run"] = run.model_dump(mode="json")
     art["seconds"] = round(time.perf_counter() - t_start, 2)
+    outcomes = art.pop("_outcomes")
     write_json_atomic(out_dir / "sprint.json", art)
-    _write_results(out_dir / "sprint_results.jsonl", art.pop("_outcomes"))
+    _write_results(out_dir / "sprint_results.jsonl", outcomes)
     return art
 
 
