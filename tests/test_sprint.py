@@ -206,6 +206,12 @@ def test_sprint_end_to_end_with_a_fake_backend(tmp_path):
     assert on_disk["best"] == art["best"] and "_outcomes" not in on_disk
     lines = (tmp_path / "out" / "sprint_results.jsonl").read_text().splitlines()
     assert len(lines) == 3 * 40
+    # the best finalist also as an ordinary eval.json (the probe compares with it item by item)
+    from tunegate.probe.stage import best_prompt_items
+
+    name, items = best_prompt_items(tmp_path / "out")
+    assert name is not None and len(items) == 40
+    assert np.mean(list(items.values())) == pytest.approx(best["value"])
 
 
 def test_leakage_guard_test_items_never_become_shots_and_selection_never_sees_test(tmp_path):

@@ -156,6 +156,8 @@ def sprint_stage(
     outcomes = art.pop("_outcomes")
     write_json_atomic(out_dir / "sprint.json", art)
     _write_results(out_dir / "sprint_results.jsonl", outcomes)
+    best = art["best"]["candidate"]
+    _write_best_eval(spec, out_dir / "sprint-best", art, [o for n, o in outcomes if n == best], run)
     return art
 
 
@@ -280,3 +282,37 @@ def _write_results(path: Path, rows: list[tuple[str, ItemOutcome]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for name, o in rows:
             fh.write(json.dumps({"candidate": name, **asdict(o)}, ensure_ascii=False, default=str) + "\n")
+
+
+def _write_best_eval(spec: Spec, d: Path, art: dict[str, Any], outs: list[ItemOutcome], run: RunInfo) -> None:
+    """The best finalist's test answers as an ordinary ``eval.json`` + ``results.jsonl`` (the runner's shape), so
+    later stages that compare item by item with "the best prompt" (the fine-tune probe) find it."""
+    import json
+
+    from tunegate.artifacts import EvalArtifact
+    from tunegate.evals.metrics import ItemRecord, summarize
+
+    best = next(c for c in art["candidates"] if c["name"] == art["best"]["candidate"])
+    names = list(outs[0].scores) if outs else []
+    records = [ItemRecord(o.id, o.gold if isinstance(o.gold, str) else None, o.prediction if o.scored else None,
+                          o.scores, o.slices, error=o.error is not None) for o in outs]
+    summary = summarize(records, metric=spec.eval.metric, scorer_names=names, labels=spec.task.label_names,
+                        boot=spec.eval.bootstrap)
+    main = summary["metrics"][spec.eval.metric]
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / "results.jsonl").open("w", encoding="utf-8") as fh:
+        for o in outs:
+            fh.write(json.dumps({"id": o.id, "split": o.split, "gold": o.gold, "output": o.output,
+                                 "prediction": o.prediction, "slices": o.slices, "scores": o.scores,
+                                 "cached": o.cache_hits == o.calls, "input_tokens": o.input_tokens,
+                                 "output_tokens": o.output_tokens, "latency_s": round(o.latency_s, 6)},
+                                ensure_ascii=False, default=str) + "\n")
+    method = "label_logprobs" if best["method"] == "label_likelihood" else "generate"
+    write_json_atomic(d / "eval.json", EvalArtifact(
+        task=spec.task.name, model=best["model"], split="test", method=method,
+        prompt_source=f"sprint candidate: {best['name']}", prompt_sha=best["name"], metric=spec.eval.metric,
+        value=main.value, ci_low=main.ci_low, ci_high=main.ci_high, confidence=main.confidence,
+        ci_method=main.ci_method, n=main.n, n_total=len(outs), n_unscored=main.n_unscored,
+        n_errors=sum(1 for o in outs if o.error), value_unscored_as_wrong=summary["value_unscored_as_wrong"],
+        target=spec.eval.target, metrics=summary["metrics"], per_label=summary["per_label"],
+        per_slice=summary["per_slice"], results_file=str(d / "results.jsonl"), run=run))
