@@ -357,3 +357,40 @@ sprint:
     assert art["tried"][1]["instruction_source"] == "proposer"
     assert art["usage_by_role"]["proposer"]["calls"] == 2
     assert any("paraphrase 2" in n and "duplicate" in n for n in art["notes"])
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+def test_gate_rule_and_items_needed_against_hand_values():
+    from tunegate.sprint.results import gap_and_gate
+
+    unknown = gap_and_gate({"value": 0.85, "ci_low": 0.80, "ci_high": 0.90, "n": 100}, 0.88, 0.95)
+    assert unknown["gate"] == "unknown"
+    # ((z_.975 + z_.8) * sqrt(.85 * .15) / .03)^2 = 2.80159^2 * .1275 / .0009 = 1111.9 -> 1112, minus the 100 seen
+    assert unknown["more_items_needed"] == 1012
+    assert unknown["gap"] == {"value": pytest.approx(-0.03), "ci_low": pytest.approx(-0.08),
+                              "ci_high": pytest.approx(0.02)}
+    assert gap_and_gate({"value": 0.95, "ci_low": 0.90, "ci_high": 0.98, "n": 100}, 0.9, 0.95)["gate"] == "met"
+    assert gap_and_gate({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100}, 0.9, 0.95)["gate"] == "gap"
+    assert gap_and_gate({"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100}, None, 0.95)["gate"] == "unknown"
+
+
+def test_paired_comparison_and_holm_against_hand_values():
+    from tunegate.spec import BootstrapSpec
+    from tunegate.sprint.evaluate import ItemOutcome
+    from tunegate.sprint.results import compare, holm
+
+    def outs(xs):
+        return [ItemOutcome(f"i{k}", "test", "a", "a", "a", float(x), True, {}, {}) for k, x in enumerate(xs)]
+
+    # 20 items: 10 both right, 9 only B right, 1 only A right -> exact McNemar p = 2 * (1 + 10) / 2^10
+    a = [1] * 10 + [0] * 9 + [1]
+    b = [1] * 10 + [1] * 9 + [0]
+    c = compare(outs(a), outs(b), name_a="A", name_b="B", boot=BootstrapSpec(), what="x")
+    assert (c["b01"], c["b10"]) == (9, 1) and c["p"] == pytest.approx(22 / 1024)
+    assert c["diff"] == pytest.approx(0.4) and c["ci_low"] > 0
+    comps = [{"p": 0.01}, {"p": 0.04}, {"p": 0.03}]
+    holm(comps, 0.05)
+    assert [x["p_holm"] for x in comps] == pytest.approx([0.03, 0.06, 0.06])
+    assert [x["significant"] for x in comps] == [True, False, False]
