@@ -265,3 +265,25 @@ def test_embedding_drift_with_texts_embedded_on_ray_workers_matches_local(tmp_pa
     assert t_local["status"] == t_ray["status"] == "alert"
     assert t_ray["statistic"] == pytest.approx(t_local["statistic"], rel=1e-4)
     assert t_ray["p_value"] == t_local["p_value"]
+
+
+def test_sprint_on_ray_picks_and_reports_the_same_as_local(tmp_path, ray_executor):
+    import ray.cloudpickle
+
+    import test_sprint as ts
+    from tunegate.models.cache import ResponseCache
+    from tunegate.sprint.stage import sprint_stage
+
+    ray.cloudpickle.register_pickle_by_value(ts)
+    fake = ts.FakeBackend  # the class travels by value (not the whole test module)
+    spec = load_spec(ts.make_task(tmp_path, sprint="sprint: {racing: {min_items: 8}}"))
+    local = sprint_stage(spec, tmp_path / "local", backend_factory=lambda m: ts.FakeBackend(),
+                         embedder_factory=ts.FakeEmbedder, cache=ResponseCache(tmp_path / "l.db"))
+    remote = sprint_stage(spec, tmp_path / "ray", embedder_factory=ts.FakeEmbedder,
+                          backend_factory=lambda m: sharded_backend(ray_executor, m,
+                                                                    factory=lambda mid, models: fake()),
+                          cache=ResponseCache(tmp_path / "r.db"))
+    for key in ("best", "candidates", "finalists", "comparisons", "gap", "gate", "calls_used", "calls_full_grid",
+                "rounds", "slices"):
+        assert remote[key] == local[key], key
+    assert remote["usage_by_role"]["subject"]["calls"] == local["usage_by_role"]["subject"]["calls"]

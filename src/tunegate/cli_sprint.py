@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tunegate.cli_output import EXIT_INTERRUPTED, err, fail, fmt, out, print_json
+from tunegate.cli_output import (
+    EXIT_INTERRUPTED,
+    ExecutorOpt,
+    RayAddressOpt,
+    err,
+    executor_for,
+    fail,
+    fmt,
+    out,
+    print_json,
+)
 from tunegate.errors import TunegateError
 
 
@@ -102,6 +112,8 @@ def register(app: typer.Typer) -> None:
                                                       "$TUNEGATE_HOME/cache/responses.sqlite).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print sprint.json on stdout.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+        executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None,
     ) -> None:
         """A prompt-engineering sprint: strategies x instructions x models raced on dev, finalists on test with
         CIs, paired comparisons (Holm), cost per 1,000 requests, and the gap to the target (met | gap | unknown)."""
@@ -113,10 +125,10 @@ def register(app: typer.Typer) -> None:
             fail("--budget must be at least 1 call")
         try:
             spec = load_spec(config)
-            with _SprintProgress(not quiet) as progress:
+            with executor_for(executor, ray_address) as ex, _SprintProgress(not quiet) as progress:
                 art = sprint_stage(spec, out_dir, budget=budget, models=list(models) if models else None,
                                    full_grid=full_grid, cache=ResponseCache(cache) if cache else None,
-                                   progress=progress)
+                                   progress=progress, executor=ex)
         except TunegateError as exc:
             fail(str(exc))
         except KeyboardInterrupt:

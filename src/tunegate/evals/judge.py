@@ -162,14 +162,14 @@ class LLMJudge(Scorer):
         return self.score_many([output], [example])[0]
 
     def score_many(self, outputs: list[str], examples: list[Example], *, epoch: int = 0) -> list[ItemScore]:
-        from tunegate.evals.runner import _generation_stream
+        from tunegate.evals.runner import generation_stream
         from tunegate.models.registry import price_for
 
         backend, cache, usage = self._resources()
         price = price_for(self.model, self.ctx.spec.models)
         reqs = [GenerationRequest(self.messages(o, e), dict(self.params), epoch) for o, e in zip(outputs, examples)]
         out: list[ItemScore | None] = [None] * len(reqs)
-        for i, gen in _generation_stream(backend, cache, backend.cache_identity(), reqs):
+        for i, gen in generation_stream(backend, cache, backend.cache_identity(), reqs):
             if self.ctx.on_scored is not None:
                 self.ctx.on_scored(1)
             usage.record(role="judge", model=self.model, input_tokens=gen.input_tokens,

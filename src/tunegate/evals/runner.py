@@ -98,7 +98,7 @@ class _Sink:
             self._fh.close()
 
 
-def _generation_stream(
+def generation_stream(
     backend: Any, cache: ResponseCache, identity: dict, reqs: list[GenerationRequest]
 ) -> Iterator[tuple[int, Generation]]:
     """Cached answers first, then the backend's; each backend answer is committed to the cache as it lands."""
@@ -141,7 +141,7 @@ def _generation_stream(
         yield i, gen
 
 
-def _logprob_stream(
+def logprob_stream(
     backend: Any, cache: ResponseCache, identity: dict, prompts: list[tuple], labels: list[str], chunk: int = 64
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     keys = [cache_key(identity, "label_logprobs", messages=p, extra={"options": labels}) for p in prompts]
@@ -245,12 +245,12 @@ def run_eval(
         prompts = [template.render(spec, ex) for ex in items]
         if method == "generate":
             reqs = [GenerationRequest(p, params) for p in prompts]
-            for i, gen in _generation_stream(backend, cache, identity, reqs):
+            for i, gen in generation_stream(backend, cache, identity, reqs):
                 extra = {"cached": gen.cached, "input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens,
                          "latency_s": round(gen.latency_s, 6), "error": gen.error}
                 finish_item(items[i], gen.text, extra=extra)
         else:
-            for i, res in _logprob_stream(backend, cache, identity, prompts, labels):
+            for i, res in logprob_stream(backend, cache, identity, prompts, labels):
                 probs = _softmax(res["logprobs"])
                 best = max(range(len(labels)), key=lambda k: res["logprobs"][k])
                 extra = {"cached": res["cached"], "input_tokens": res.get("input_tokens", 0),

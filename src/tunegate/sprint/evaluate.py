@@ -2,7 +2,7 @@
 self-consistency votes, JSON repairs and scoring.
 
 All calls of a candidate on a set of items go to the backend together (local models batch them). The response
-cache and its commit-before-use rule are the evaluation runner's (``_generation_stream``, ``_logprob_stream``), so a
+cache and its commit-before-use rule are the evaluation runner's (``generation_stream``, ``logprob_stream``), so a
 sprint's zero-shot answers are the same cache entries as ``tunegate eval``'s and an interrupted sprint resumes
 without repeating calls. The few-shot pool is the train split minus any item whose text also appears in dev or
 test, and every plan is checked: an example drawn from dev or test is a leak and stops the sprint.
@@ -23,7 +23,7 @@ from tunegate.data.examples import Dataset, Example
 from tunegate.errors import TunegateError
 from tunegate.evals.parsing import normalize_text
 from tunegate.evals.prompts import PromptTemplate
-from tunegate.evals.runner import _generation_stream, _logprob_stream
+from tunegate.evals.runner import generation_stream, logprob_stream
 from tunegate.evals.scorers import Scorer
 from tunegate.models.base import GenerationRequest
 from tunegate.models.cache import ResponseCache
@@ -184,7 +184,7 @@ def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, 
     if cand.method == LIKELIHOOD:
         labels = ctx.spec.task.label_names
         answers: dict[int, str] = {}
-        for i, res in _logprob_stream(backend, ctx.cache, identity, list(msgs), labels):
+        for i, res in logprob_stream(backend, ctx.cache, identity, list(msgs), labels):
             account(i, inp=res.get("input_tokens", 0), out=0, lat=res.get("latency_s", 0.0),
                     cached=res["cached"], error=None)
             lp = res["logprobs"]
@@ -201,7 +201,7 @@ def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, 
             reqs.append(GenerationRequest(m, p.params, epoch=s))
             owner.append((i, s))
     texts: dict[tuple[int, int], str | None] = {}
-    for j, gen in _generation_stream(backend, ctx.cache, identity, reqs):
+    for j, gen in generation_stream(backend, ctx.cache, identity, reqs):
         i, s = owner[j]
         account(i, inp=gen.input_tokens, out=gen.output_tokens, lat=gen.latency_s, cached=gen.cached,
                 error=gen.error)
@@ -216,7 +216,7 @@ def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, 
             break
         rreqs = [GenerationRequest(repair_messages(msgs[i], texts[(i, s)] or "", parsed[(i, s)].problem),
                                    plans[i].params, epoch=s) for i, s in todo]
-        for j, gen in _generation_stream(backend, ctx.cache, identity, rreqs):
+        for j, gen in generation_stream(backend, ctx.cache, identity, rreqs):
             i, s = todo[j]
             account(i, inp=gen.input_tokens, out=gen.output_tokens, lat=gen.latency_s, cached=gen.cached,
                     error=gen.error)

@@ -18,7 +18,7 @@ from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, packag
 from tunegate.data.examples import Example, load_examples
 from tunegate.errors import SpecError, TunegateError
 from tunegate.evals.prompts import DEFAULT_INSTRUCTIONS, load_template
-from tunegate.evals.runner import _generation_stream
+from tunegate.evals.runner import generation_stream
 from tunegate.evals.scorers import ScorerContext, build_scorers
 from tunegate.models.base import GenerationRequest
 from tunegate.models.cache import ResponseCache
@@ -57,7 +57,7 @@ def _instructions(spec: Spec, ctx_backend: Callable[[str], Any], cache: Response
         reqs = [GenerationRequest(({"role": "user", "content": _PARAPHRASE.format(text=task_text)},), params, epoch=k)
                 for k in range(cfg.paraphrases)]
         texts: dict[int, str] = {}
-        for k, gen in _generation_stream(backend, cache, backend.cache_identity(), reqs):
+        for k, gen in generation_stream(backend, cache, backend.cache_identity(), reqs):
             usage.record(role="proposer", model=model, input_tokens=gen.input_tokens,
                          output_tokens=gen.output_tokens, latency_s=gen.latency_s, price=price, cached=gen.cached,
                          error=not gen.ok)
@@ -91,11 +91,13 @@ def sprint_stage(
     cache: ResponseCache | None = None,
     progress: ProgressFn | None = None,
     embedder_factory: Callable[[], Any] | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Run the sprint and write ``out_dir/sprint.json``; returns the artifact as a dict.
 
     ``backend_factory(model_id)`` creates every subject/proposer backend (default: the model registry); it is
-    called once per model. ``budget`` caps subject calls (the CLI's ``--budget``; else ``sprint.budget_calls``).
+    called once per model; with an ``executor`` (tunegate.executors) the subject calls run in shards on its
+    workers and the result is the same. ``budget`` caps subject calls (the CLI's ``--budget``; else ``sprint.budget_calls``).
     """
     t_start = time.perf_counter()
     cfg = spec.sprint
@@ -105,6 +107,10 @@ def sprint_stage(
                   packages=package_versions())
     budget = budget if budget is not None else cfg.budget_calls
     model_ids = list(models or cfg.models or [spec.models.default])
+    if backend_factory is None and executor is not None and executor.name != "local":
+        from tunegate.executors.sharded import sharded_backend  # subject calls run on the executor's workers
+
+        backend_factory = lambda m: sharded_backend(executor, m, spec.models)  # noqa: E731
     factory = backend_factory or (lambda m: create_backend(m, spec.models))
     backends: dict[str, Any] = {}
 
