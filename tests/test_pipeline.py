@@ -96,13 +96,19 @@ def test_demo_runs_end_to_end_on_its_quick_profile(tmp_path):
     assert verdict["verdict"] in ("FIX_EVAL_FIRST", "SHIP_PROMPT", "IMPROVE_DATA_FIRST", "KEEP_PROMPTING", "FINE_TUNE")
     assert verdict["conditions"]["data"]["source"] == "measured"
     assert verdict["conditions"]["economics"]["source"] == "measured"
-    ev = json.loads((d / "eval-test" / "eval.json").read_text())
-    assert ev["n_total"] == 60 and ev["ci_low"] <= ev["value"] <= ev["ci_high"]
+    ev = json.loads((d / "sprint-best" / "eval.json").read_text())  # quick: the sprint's best prompt, no lone eval
+    assert ev["split"] == "test" and ev["ci_low"] <= ev["value"] <= ev["ci_high"]
     html = (d / "report.html").read_text()
     assert verdict["verdict"] in html and "<script" not in html.lower()
     assert "report:" in r.output and verdict["verdict"] in r.output
     manifest = json.loads((d / "pipeline.json").read_text())
-    assert set(manifest["stages"]) == {"audit", "eval", "probe", "cost", "decide", "report"}
+    assert set(manifest["stages"]) == {"check-eval", "audit", "sprint", "probe", "cost", "decide", "report"}
+    assert verdict["conditions"]["criterion"]["source"] == "measured"
+    assert verdict["conditions"]["prompting_gap"]["source"] == "measured"
+    assert verdict["conditions"]["prompting_gap"]["evidence"]["after_sprint"] is True
+    sprint = json.loads((d / "sprint.json").read_text())
+    assert sprint["calls_used"] < sprint["calls_full_grid"] and sprint["gate"] in ("met", "gap", "unknown")
+    assert "Prompt sprint leaderboard" in html
     probe = json.loads((d / "probe.json").read_text())
     assert probe["probes"][0]["kind"] == "embedding_head" and probe["probes"][0]["value"] > 0.5
     assert probe["curve"]["status"] in ("ok", "unreliable", "insufficient")

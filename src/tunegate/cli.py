@@ -377,8 +377,9 @@ def run_cmd(
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): "
                                                       "check-eval, audit, eval, sprint, probe, cost, decide, "
                                                       "report.")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="quick (evaluation on 60 test items, embedding-head "
-                                         "probe) or full (all test items, embedding head and LoRA).")] = "full",
+    profile: Annotated[str, typer.Option("--profile", help="quick (the sprint stands in for the single-prompt "
+                                         "eval, embedding-head probe, 20,000 cost draws) or full (every stage, "
+                                         "all test items, embedding head and LoRA).")] = "full",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model for the evaluation stage.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run directory of this task.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-run stages even when their inputs are unchanged.")
@@ -457,8 +458,8 @@ def _find_example() -> Path:
 @app.command("demo")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo"),
-    profile: Annotated[str, typer.Option("--profile", help="quick (default: evaluation on 60 test items, "
-                                         "20,000 cost draws) or full.")] = "quick",
+    profile: Annotated[str, typer.Option("--profile", help="quick (default: no single-prompt eval beside the "
+                                         "sprint, embedding-head probe, 20,000 cost draws) or full.")] = "quick",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """The whole pipeline on the example task with the embedded offline models, ending with the verdict and the

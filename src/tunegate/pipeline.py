@@ -236,9 +236,11 @@ class Profile:
     eval_limit: int | None
     cost_draws: int
     probe_kinds: tuple[str, ...]
+    skip: tuple[str, ...] = ()  # stages this profile leaves out
 
 
-PROFILES = {"quick": Profile("quick", 60, 20000, ("embedding_head",)),
+# quick leaves out the single-prompt eval: the sprint evaluates the spec's prompt as its zero-shot baseline anyway
+PROFILES = {"quick": Profile("quick", 60, 20000, ("embedding_head",), skip=("eval",)),
             "full": Profile("full", None, 50000, ("embedding_head", "lora"))}
 STAGES = ("check-eval", "audit", "eval", "sprint", "probe", "cost", "decide", "report")
 
@@ -300,7 +302,7 @@ def run_pipeline(
                                     spec_path=str(spec.source) if spec.source else None,
                                     packages=package_versions()).model_dump(mode="json")})
     for stage in STAGES:
-        if only and stage not in only:
+        if (only and stage not in only) or (not only and stage in prof.skip):
             continue
         if stage in ("check-eval", "audit", "eval", "sprint", "probe") and spec.data is None:
             if progress:

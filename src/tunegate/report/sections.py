@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tunegate.report import charts
+import tunegate.report.charts as charts
 from tunegate.report.collect import STAGES, RunArtifacts
 from tunegate.report.doc import (
     Badge,
