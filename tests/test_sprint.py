@@ -367,8 +367,13 @@ def test_gate_rule_and_items_needed_against_hand_values():
 
     unknown = gap_and_gate({"value": 0.85, "ci_low": 0.80, "ci_high": 0.90, "n": 100}, 0.88, 0.95)
     assert unknown["gate"] == "unknown"
-    # ((z_.975 + z_.8) * sqrt(.85 * .15) / .03)^2 = 2.80159^2 * .1275 / .0009 = 1111.9 -> 1112, minus the 100 seen
-    assert unknown["more_items_needed"] == 1012
+    # ((z_.975 sqrt(.88 * .12) + z_.8 sqrt(.85 * .15)) / .03)^2 = ((0.636914 + 0.300519) / .03)^2 = 976.4 -> 977,
+    # minus the 100 seen
+    assert unknown["more_items_needed"] == 877
+    # a perfect score whose interval still reaches below the target: the target's own variance decides,
+    # ((1.959964 * 0.3) / 0.1)^2 = 34.6 -> 35, minus 20; never "0 more" while the gate is unknown
+    perfect = gap_and_gate({"value": 1.0, "ci_low": 0.839, "ci_high": 1.0, "n": 20}, 0.9, 0.95)
+    assert perfect["gate"] == "unknown" and perfect["more_items_needed"] == 15
     assert unknown["gap"] == {"value": pytest.approx(-0.03), "ci_low": pytest.approx(-0.08),
                               "ci_high": pytest.approx(0.02)}
     assert gap_and_gate({"value": 0.95, "ci_low": 0.90, "ci_high": 0.98, "n": 100}, 0.9, 0.95)["gate"] == "met"
@@ -394,3 +399,15 @@ def test_paired_comparison_and_holm_against_hand_values():
     holm(comps, 0.05)
     assert [x["p_holm"] for x in comps] == pytest.approx([0.03, 0.06, 0.06])
     assert [x["significant"] for x in comps] == [True, False, False]
+
+
+def test_a_race_stopped_by_the_budget_keeps_the_survivors_ahead_of_the_eliminated():
+    acc = {0: 0.9, 1: 0.8, 2: 0.3, 3: 0.2}
+
+    def ev(cands, idx):
+        return {c: [float(_u("race", c, i) < acc[c]) for i in idx] for c in cands}
+
+    res = successive_halving([0, 1, 2, 3], 200, ev, min_items=16, finalists=2, budget=70)
+    assert res.stopped_by_budget
+    assert res.finalists == [0, 1]  # candidate 1 survived round 1; 2 and 3 were eliminated there
+    assert sorted(res.rounds[0].eliminated) == [2, 3]

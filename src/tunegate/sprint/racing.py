@@ -98,10 +98,10 @@ def successive_halving(
                             ranked[keep:]))
         alive = ranked[:keep]
         batch *= eta
+    # Stopped early (budget, or dev items ran out), several may survive: survivors rank above every candidate
+    # eliminated before them, and the rounds record only real eliminations.
     ranked_alive = _rank(alive, scores, order)
-    if len(ranked_alive) > 1 and rounds:  # stopped early: the rest count as eliminated in the last round
-        rounds[-1].eliminated += ranked_alive[1:]
-    order_out = ranked_alive[:1] + [c for r in reversed(rounds) for c in r.eliminated if c not in ranked_alive[:1]]
+    order_out = ranked_alive + [c for r in reversed(rounds) for c in r.eliminated]
     return RaceResult(order_out[:finalists], rounds, seen, scores, perm[:used], by_budget)
 
 

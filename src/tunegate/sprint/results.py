@@ -104,14 +104,19 @@ def holm(comparisons: list[dict[str, Any]], alpha: float) -> None:
 
 
 def more_items_needed(value: float, target: float, n: int, confidence: float, power: float = 0.8) -> int | None:
-    """Test items (beyond ``n``) for a one-sample test of value vs target to decide at the given power, if the
-    true value is the observed one: n* = ((z_{1-a/2} + z_power) sqrt(p(1-p)) / |p - T|)^2. None when p == T."""
+    """Test items (beyond ``n``, at least 1) for a one-sample test of value vs target to decide at the given power,
+    if the true value is the observed one: n* = ((z_{1-a/2} sqrt(T(1-T)) + z_power sqrt(p(1-p))) / |p - T|)^2.
+    None when p == T."""
     d = abs(value - target)
     if d < 1e-9:
         return None
-    p = min(max(value, 1e-6), 1 - 1e-6)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2) + NormalDist().inv_cdf(power)
-    return max(0, math.ceil((z * math.sqrt(p * (1 - p)) / d) ** 2) - n)
+    p = min(max(value, 0.0), 1.0)
+    t = min(max(target, 0.0), 1.0)
+    za, zb = NormalDist().inv_cdf(0.5 + confidence / 2), NormalDist().inv_cdf(power)
+    # the test's variance under the target plus under the observed value (at p = 0 or 1 the latter vanishes, the
+    # former does not), and never "0 more": the caller only asks when the interval still straddles the target
+    n_star = ((za * math.sqrt(t * (1 - t)) + zb * math.sqrt(p * (1 - p))) / d) ** 2
+    return max(1, math.ceil(n_star) - n)
 
 
 def gap_and_gate(best: dict[str, Any], target: float | None, confidence: float) -> dict[str, Any]:

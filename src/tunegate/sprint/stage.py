@@ -176,7 +176,9 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
     finalists_n = min(rc.finalists, len(cands))
     per_item = {c.index: float(c.calls_per_item) for c in cands}
     base = next(c for c in cands if c.baseline)
-    test_reserve = len(test) * sum(per_item[c.index] for c in cands[:finalists_n]) + len(test) * per_item[base.index]
+    # reserve for the most expensive candidates that could reach the final, not the first ones listed
+    dearest = sorted((per_item[c.index] for c in cands if not c.baseline), reverse=True)[:finalists_n]
+    test_reserve = len(test) * (sum(dearest) + per_item[base.index])
     sel_budget = None
     if budget is not None:
         sel_budget = budget - test_reserve
