@@ -241,6 +241,7 @@ def test_monitor_on_ray_reads_parquet_row_groups_and_gives_the_same_report(tmp_p
     assert remote["performance"] == local["performance"] and remote["not_run"] == local["not_run"]
     if window == "rows":  # only the head and tail row groups were read: the malformed middle row never was
         assert remote["inputs"][0]["n_rows"] == 2000 and remote["inputs"][0]["n_skipped"] == 0
+        assert remote["inputs"][0]["rows_in_file"] == 3000 and "were not read" in remote["inputs"][0]["note"]
         assert local["inputs"][0]["n_skipped"] == 1
     else:
         assert remote["inputs"][0]["n_skipped"] == local["inputs"][0]["n_skipped"] == 1

@@ -287,3 +287,37 @@ def test_label_free_estimate_needs_calibrated_confidences():
     res = run_tests(win(600, 0.6, 1.0, True, calibrated=False), win(400, 0.3, 0.7, False), ctx)
     assert not any(r.name == "estimated_accuracy" for r in res)
     assert any(n["name"] == "estimated_accuracy" and "not calibrated" in n["reason"] for n in ctx.not_run)
+
+
+class _Vectors:
+    """An embedder that maps a text to a fixed vector: 'a…' texts near one point, 'b…' texts near another."""
+
+    model_id = "test:vectors"
+
+    def embed(self, texts):
+        rng = np.random.default_rng(0)
+        return np.stack([(np.ones(8) if t.startswith("b") else np.zeros(8)) + rng.normal(scale=0.1, size=8)
+                         for t in texts])
+
+
+def test_a_resampling_p_value_at_its_floor_is_rerun_so_a_real_shift_still_alerts_in_a_large_family():
+    """100 permutations give p >= 1/101; with 12 tests in the Holm family that floor alone would adjust to
+    ~0.12 > alpha 0.01, so a total shift would read 'ok'. The stage re-runs such a test with >= 2m/alpha."""
+    cols = LogColumns(input="input", numeric=[f"x{k}" for k in range(11)])
+    cfg = MonitorSpec.model_validate({"columns": cols.model_dump(), "tests": ["numeric", "embedding"],
+                                      "embedding": {"enabled": True, "permutations": 100, "max_items": 60}})
+    rng = np.random.default_rng(1)
+
+    def window(name, lead):
+        recs = [Record(line=i + 1, ts=None, text=f"{lead} message {i}", output=None, version=None, label=None,
+                       feedback=None, confidence=None, numeric=tuple(float(v) for v in rng.normal(size=11)))
+                for i in range(60)]
+        return Window(name, name, recs)
+
+    ctx = Context(cfg=cfg, embedder=lambda: _Vectors())
+    results = run_tests(window("reference", "a"), window("current", "b"), ctx)
+    (mmd,) = [r for r in results if r.name == "mmd:embedding"]
+    m = sum(1 for r in results if r.p_value is not None)
+    assert m == 12 and ctx.resolution["embedding"] == math.ceil(2 * m / 0.01)
+    assert mmd.extra["permutations"] == 2400 and mmd.p_value == pytest.approx(1 / 2401)
+    assert mmd.status == "alert" and mmd.p_adjusted < 0.01

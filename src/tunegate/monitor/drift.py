@@ -65,6 +65,10 @@ class Context:
     progress: Callable[[str], None] | None = None
     spec_path: str | None = None
     not_run: list[dict[str, str]] = field(default_factory=list)
+    # registered test name -> permutations / simulations to use instead of its default (set by the stage when a
+    # resampling p-value sits at its floor 1/(B+1) and could not survive the family-wise correction)
+    resolution: dict[str, int] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # work a re-run test reuses (e.g. embeddings)
     summary: dict[str, Any] = field(default_factory=dict)  # top-level blocks a test adds to monitor.json
     _pred: dict[int, list[str | None]] = field(default_factory=dict)
 

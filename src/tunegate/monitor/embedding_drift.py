@@ -17,7 +17,8 @@ import numpy as np
 from tunegate.monitor.drift import Context, TestResult, register_test
 from tunegate.monitor.windows import Window
 
-CLASSIFIER_MAX_PERMUTATIONS = 200
+CLASSIFIER_MAX_PERMUTATIONS = 200  # each permutation refits the classifier
+CLASSIFIER_RERUN_CAP = 1000  # at most this many when a floor-limited p-value is re-run for the family size
 _CHUNK = 256
 
 
@@ -83,14 +84,15 @@ def _oof_scores(z: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def classifier_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 100, seed: int = 0) -> dict[str, Any]:
+def classifier_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 100, seed: int = 0,
+                    cap: int = CLASSIFIER_MAX_PERMUTATIONS) -> dict[str, Any]:
     """Out-of-fold AUC of a reference-vs-current classifier and its permutation p-value (refit each time)."""
     z = np.vstack([x, y]).astype(np.float64)
     lab = np.concatenate([np.zeros(len(x), int), np.ones(len(y), int)])
     scores = _oof_scores(z, lab, seed)
     observed = _auc(scores, lab)
     rng = np.random.default_rng(seed)
-    b = min(permutations, CLASSIFIER_MAX_PERMUTATIONS)
+    b = min(permutations, cap)
     hits = sum(_auc(_oof_scores(z, yp, seed), yp) >= observed - 1e-12
                for yp in (rng.permutation(lab) for _ in range(b)))
     return {"statistic": observed, "p_value": (1 + hits) / (1 + b), "permutations": b,
@@ -116,20 +118,25 @@ class EmbeddingDrift:
             return ctx.skip("embedding", "no embedding model configured")
         rng = np.random.default_rng(ctx.seed)
         ri, ci = _sample(reference, cfg.max_items, rng), _sample(current, cfg.max_items, rng)
-        emb = ctx.embedder()
-        model_id = getattr(emb, "model_id", "embedder")
-        ctx.note(f"embedding {len(ri) + len(ci)} texts with {model_id}")
-        vecs = np.asarray(emb.embed([reference.records[i].text for i in ri] +
-                                    [current.records[i].text for i in ci]), dtype=np.float64)
+        if "embedding" not in ctx.memo:  # a re-run with more permutations reuses the vectors
+            emb = ctx.embedder()
+            model_id = getattr(emb, "model_id", "embedder")
+            ctx.note(f"embedding {len(ri) + len(ci)} texts with {model_id}")
+            ctx.memo["embedding"] = (model_id, np.asarray(emb.embed([reference.records[i].text for i in ri] +
+                                                                    [current.records[i].text for i in ci]),
+                                                          dtype=np.float64))
+        model_id, vecs = ctx.memo["embedding"]
         x, y = vecs[: len(ri)], vecs[len(ri):]
-        ctx.note(f"embedding drift: {cfg.method} with permutations")
+        b = ctx.resolution.get("embedding", cfg.permutations)
+        ctx.note(f"embedding drift: {cfg.method} with {b} permutations")
         if cfg.method == "mmd":
-            res = mmd_test(x, y, permutations=cfg.permutations, seed=ctx.seed)
+            res = mmd_test(x, y, permutations=b, seed=ctx.seed)
             name, detail = "mmd:embedding", (f"MMD^2 (RBF, median bandwidth {res['bandwidth']:.3g}), "
-                                             f"{cfg.permutations} permutations; {model_id}")
-            extra = {"permutations": cfg.permutations}
+                                             f"{b} permutations; {model_id}")
+            extra = {"permutations": b}
         else:
-            res = classifier_test(x, y, permutations=cfg.permutations, seed=ctx.seed)
+            res = classifier_test(x, y, permutations=b, seed=ctx.seed,
+                                  cap=max(CLASSIFIER_MAX_PERMUTATIONS, min(b, CLASSIFIER_RERUN_CAP)))
             name, detail = "auc:embedding", (f"domain-classifier out-of-fold AUC (0.5 = no drift), "
                                              f"{res['permutations']} permutations; {model_id}")
             extra = {"permutations": res["permutations"]}

@@ -49,6 +49,8 @@ class ReadStats:
     n_rows: int = 0
     n_skipped: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    rows_in_file: int | None = None  # set when not every row was read (Parquet row windows on an executor)
+    note: str | None = None
 
     def skip(self, err: DataError) -> None:
         self.n_skipped += 1
@@ -56,8 +58,11 @@ class ReadStats:
             self.skipped.append({"line": err.line, "field": err.field, "reason": err.message})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.kind, "n_rows": self.n_rows, "n_skipped": self.n_skipped,
-                "skipped": self.skipped}
+        d = {"file": self.file, "format": self.kind, "n_rows": self.n_rows, "n_skipped": self.n_skipped,
+             "skipped": self.skipped}
+        if self.rows_in_file is not None:
+            d.update(rows_in_file=self.rows_in_file, note=self.note)
+        return d
 
 
 def parse_timestamp(value: Any) -> float:

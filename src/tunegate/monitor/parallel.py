@@ -119,6 +119,10 @@ def cut_parquet_windows(executor: Any, path: str | Path, cols: LogColumns, w: Wi
         tail_start = groups[0]
         tail = [r for first, _, _, _ in read(groups, None) for r in first] + tail
     after_ref = (rest + tail) if tail_start == head_end else tail
+    if tail_start > head_end:  # row groups between the windows were never read: say so, not silently
+        stats.rows_in_file = sum(sizes)
+        stats.note = (f"rows {starts[head_end]}-{starts[tail_start] - 1} (row groups {head_end}-{tail_start - 1}) lie "
+                      "between the windows and were not read or validated (--executor with row windows)")
     cur = Window("current", p, after_ref[-w.current_rows:] if w.current_rows else [])
     check_sizes(ref, cur, w, source=p, fill_ref=fill_ref)
     return ref, cur

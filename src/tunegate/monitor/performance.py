@@ -129,7 +129,8 @@ class Performance:
         p0 = float(rok.mean())
         path = cusum_path(cok, p0, th.min_accuracy_drop)
         observed = float(path.max()) if len(path) else 0.0
-        null = cusum_null(p0, len(rok), len(cok), th.min_accuracy_drop, seed=ctx.seed)
+        null = cusum_null(p0, len(rok), len(cok), th.min_accuracy_drop, seed=ctx.seed,
+                          sims=ctx.resolution.get("performance", CUSUM_SIMULATIONS))
         h = float(np.quantile(null, 1 - th.cusum_false_alarm))
         p = (1 + int(np.sum(null >= observed - 1e-12))) / (1 + len(null))
         alarm = None

@@ -88,7 +88,10 @@ def compare(a: list[ItemOutcome], b: list[ItemOutcome], *, name_a: str, name_b: 
         p, test, extra = m.pvalue, "mcnemar_exact", {"b01": m.b01, "b10": m.b10}
     else:
         p, test, extra = _signflip_p(xb - xa, boot.seed), "sign_flip_permutation", {}
-    return {"comparison": what, "a": name_a, "b": name_b, "n": len(ids), "value_a": _r(xa.mean()),
+    # per-item scores (the primary scorer): for a corpus metric such as macro_f1 this is the per-item accuracy the
+    # paired tests need, not the metric of the leaderboard, and the artifact says so
+    return {"comparison": what, "a": name_a, "b": name_b, "metric": "per-item primary score (paired)",
+            "n": len(ids), "value_a": _r(xa.mean()),
             "value_b": _r(xb.mean()), "diff": _r(xb.mean() - xa.mean()), "ci_low": _r(iv.low),
             "ci_high": _r(iv.high), "p": float(p), "test": test, **extra}
 
