@@ -107,10 +107,18 @@ def test_sharded_backend_on_the_local_executor_equals_the_plain_path(tmp_path):
     spec = load_spec(make_task(tmp_path, 30))
     plain = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "a", cache_path=tmp_path / "a.db"),
                      backend=DeterministicBackend())
-    sharded = sharded_backend(LocalExecutor(), "fake:det", factory=Factory())
+    builds = []
+
+    class Counting(Factory):
+        def __call__(self, model_id, models):
+            builds.append(model_id)
+            return super().__call__(model_id, models)
+
+    sharded = sharded_backend(LocalExecutor(), "fake:det", factory=Counting())
     other = run_eval(spec, EvalOptions(model="fake:det", out_dir=tmp_path / "b", cache_path=tmp_path / "b.db"),
                      backend=sharded)
     assert sharded.shards_run == 4  # 30 items in shards of 2 batches of 4
+    assert len(builds) == 2  # the driver's (identity only) and one per worker process, not one per shard
     assert (other.value, other.ci_low, other.ci_high) == (plain.value, plain.ci_low, plain.ci_high)
 
 

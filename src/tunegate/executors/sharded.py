@@ -8,6 +8,7 @@ the backend's batch size, so each worker runs full batches.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,33 +24,44 @@ def _default_factory(model_id: str, models: Any) -> Any:
     return create_backend(model_id, models)
 
 
+def _models(models_json: str | None) -> Any:
+    if models_json is None:
+        return None
+    from tunegate.spec import ModelsSpec
+
+    return ModelsSpec.model_validate_json(models_json)
+
+
 @dataclass(frozen=True)
 class BackendRecipe:
     """What a worker needs to build the same backend the driver would: picklable, no live objects, no secrets
-    (API keys stay in the environment variable the spec names; workers read it from their own environment)."""
+    (API keys stay in the environment variable the spec names; workers read it from their own environment).
+
+    ``key`` names the backend in each worker's per-process cache: equal for the default factory and the same
+    model settings (a local model loads once per worker across runs), unique per recipe for a custom factory.
+    """
 
     model_id: str
     models_json: str | None = None  # ModelsSpec as JSON
     factory: BackendFactory = field(default=_default_factory, compare=False)
+    key: str = ""
 
     def build(self) -> Any:
-        models = None
-        if self.models_json is not None:
-            from tunegate.spec import ModelsSpec
-
-            models = ModelsSpec.model_validate_json(self.models_json)
-        return self.factory(self.model_id, models)
+        return self.factory(self.model_id, _models(self.models_json))
 
 
-_WORKER_BACKENDS: dict[tuple[str, str | None, int], Any] = {}
+_WORKER_OBJECTS: dict[str, Any] = {}  # per worker process: backends and embedders, built once
+
+
+def _worker_object(key: str, build: Callable[[], Any]) -> Any:
+    obj = _WORKER_OBJECTS.get(key)
+    if obj is None:
+        obj = _WORKER_OBJECTS[key] = build()
+    return obj
 
 
 def _worker_backend(recipe: BackendRecipe) -> Any:
-    key = (recipe.model_id, recipe.models_json, id(recipe.factory) if recipe.factory is not _default_factory else 0)
-    backend = _WORKER_BACKENDS.get(key)
-    if backend is None:
-        backend = _WORKER_BACKENDS[key] = recipe.build()
-    return backend
+    return _worker_object(recipe.key, recipe.build)
 
 
 def generate_shard(recipe: BackendRecipe, requests: list[GenerationRequest]) -> list[tuple[int, Generation]]:
@@ -111,17 +123,10 @@ class ShardedBackend:
 
 def _embed_shard(model_id: str, models_json: str | None, texts: list[str]) -> Any:
     """Runs on a worker: embeddings of one shard of texts (the embedder is built once per worker process)."""
-    key = ("embed:" + model_id, models_json, 0)
-    emb = _WORKER_BACKENDS.get(key)
-    if emb is None:
-        from tunegate.models.registry import create_embedder
+    from tunegate.models.registry import create_embedder
 
-        models = None
-        if models_json is not None:
-            from tunegate.spec import ModelsSpec
-
-            models = ModelsSpec.model_validate_json(models_json)
-        emb = _WORKER_BACKENDS[key] = create_embedder(model_id, models)
+    emb = _worker_object(f"embed:{model_id}:{models_json}",
+                         lambda: create_embedder(model_id, _models(models_json)))
     return emb.embed(texts)
 
 
@@ -149,6 +154,7 @@ class ShardedEmbedder:
 def sharded_backend(executor: Any, model_id: str, models: Any = None, *, factory: BackendFactory | None = None,
                     shard_size: int | None = None) -> ShardedBackend:
     """The backend for ``model_id`` with its calls spread over ``executor``."""
-    recipe = BackendRecipe(model_id, models.model_dump_json() if models is not None else None,
-                           factory or _default_factory)
+    models_json = models.model_dump_json() if models is not None else None
+    key = f"backend:{model_id}:{models_json}" if factory is None else f"backend:{uuid.uuid4()}"
+    recipe = BackendRecipe(model_id, models_json, factory or _default_factory, key)
     return ShardedBackend(executor, recipe, shard_size=shard_size)

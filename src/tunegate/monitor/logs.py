@@ -57,6 +57,12 @@ class ReadStats:
         if len(self.skipped) < MAX_LISTED:
             self.skipped.append({"line": err.line, "field": err.field, "reason": err.message})
 
+    def merge(self, other: ReadStats) -> None:
+        """Add the counts of a part of the same file read elsewhere (a worker's row groups)."""
+        self.n_rows += other.n_rows
+        self.n_skipped += other.n_skipped
+        self.skipped += other.skipped[: max(0, MAX_LISTED - len(self.skipped))]
+
     def as_dict(self) -> dict[str, Any]:
         d = {"file": self.file, "format": self.kind, "n_rows": self.n_rows, "n_skipped": self.n_skipped,
              "skipped": self.skipped}
@@ -200,15 +206,24 @@ def read_log(path: str | Path, cols: LogColumns, *, fmt: str = "auto", skip_inva
     st.kind = kind
     mapper = _Mapper(cols, str(p))
     for row in iter_rows(p, kind):
-        try:
-            if row.error is not None:
-                raise DataError(row.error, file=row.file, line=row.line)
-            rec = mapper(row.line, row.data or {})
-        except DataError as exc:
-            if not skip_invalid:
-                raise DataError(exc.message + " (use --skip-invalid to count and skip such rows)",
-                                file=exc.file, line=exc.line, field=exc.field) from None
-            st.skip(exc)
-            continue
-        st.n_rows += 1
-        yield rec
+        rec = map_row(mapper, row.line, row.data, error=row.error, skip_invalid=skip_invalid, stats=st)
+        if rec is not None:
+            yield rec
+
+
+def map_row(mapper: _Mapper, line: int, data: dict[str, Any] | None, *, error: str | None = None,
+            skip_invalid: bool, stats: ReadStats) -> Record | None:
+    """One raw row as a Record. A bad row stops the run (naming file:line: column) or, with ``skip_invalid``, is
+    counted in ``stats`` and gives None."""
+    try:
+        if error is not None:
+            raise DataError(error, file=mapper.path, line=line)
+        rec = mapper(line, data or {})
+    except DataError as exc:
+        if not skip_invalid:
+            raise DataError(exc.message + " (use --skip-invalid to count and skip such rows)",
+                            file=exc.file, line=exc.line, field=exc.field) from None
+        stats.skip(exc)
+        return None
+    stats.n_rows += 1
+    return rec

@@ -17,13 +17,13 @@ from typing import Any
 
 from tunegate.errors import DataError
 from tunegate.monitor.config import LogColumns, WindowSpec
-from tunegate.monitor.logs import ReadStats, Record, _Mapper
+from tunegate.monitor.logs import ReadStats, Record, _Mapper, map_row
 from tunegate.monitor.windows import Window, _epoch, _inside, check_sizes
 
 
 # ------------------------------------------------------------------------------------------------ reading
 def _read_groups(path: str, cols: LogColumns, groups: list[int], first_row: int, skip_invalid: bool,
-                 keep: tuple | None) -> tuple[list[Record], list[Record], list[DataError], int]:
+                 keep: tuple | None) -> tuple[list[Record], list[Record], ReadStats]:
     """Runs on a worker: rows of ``groups`` (consecutive, starting at 1-based row ``first_row``) as Records.
 
     ``keep`` None: every valid row, in order (first list). ``keep`` = time bounds: rows in the reference range
@@ -32,24 +32,17 @@ def _read_groups(path: str, cols: LogColumns, groups: list[int], first_row: int,
     import pyarrow.parquet as pq
 
     mapper = _Mapper(cols, path)
+    stats = ReadStats(path, "parquet")
     first: list[Record] = []
     second: list[Record] = []
-    skipped: list[DataError] = []
-    n_valid = 0
     row = first_row - 1
     table = pq.ParquetFile(path).read_row_groups(groups)
     for batch in table.to_batches(max_chunksize=8192):
         for data in batch.to_pylist():
             row += 1
-            try:
-                rec = mapper(row, data)
-            except DataError as exc:
-                if not skip_invalid:
-                    raise DataError(exc.message + " (use --skip-invalid to count and skip such rows)",
-                                    file=exc.file, line=exc.line, field=exc.field) from None
-                skipped.append(exc)
+            rec = map_row(mapper, row, data, skip_invalid=skip_invalid, stats=stats)
+            if rec is None:
                 continue
-            n_valid += 1
             if keep is None:
                 first.append(rec)
                 continue
@@ -61,7 +54,7 @@ def _read_groups(path: str, cols: LogColumns, groups: list[int], first_row: int,
                 second.append(rec)
             elif fill_ref and _inside(rec.ts, rs, re_):
                 first.append(rec)
-    return first, second, skipped, n_valid
+    return first, second, stats
 
 
 def cut_parquet_windows(executor: Any, path: str | Path, cols: LogColumns, w: WindowSpec, *, skip_invalid: bool,
@@ -84,17 +77,15 @@ def cut_parquet_windows(executor: Any, path: str | Path, cols: LogColumns, w: Wi
         args = [([g], starts[g], skip_invalid, keep) for g in groups]
         parts = dict(executor.map_unordered(_read_groups, args, shared=(p, cols)))
         out = [parts[k] for k in range(len(groups))]
-        for _, _, skipped, n_valid in out:
-            stats.n_rows += n_valid
-            for exc in skipped:
-                stats.skip(exc)
+        for _, _, part_stats in out:
+            stats.merge(part_stats)
         return out
 
     if w.by == "time":
         keep = ((_epoch(w.reference_start), _epoch(w.reference_end)),
                 (_epoch(w.current_start), _epoch(w.current_end)), fill_ref)
         cur = Window("current", p)
-        for first, second, _, _ in read(list(range(len(sizes))), keep):
+        for first, second, _ in read(list(range(len(sizes))), keep):
             if fill_ref:
                 ref.records += first
             cur.records += second
@@ -108,7 +99,7 @@ def cut_parquet_windows(executor: Any, path: str | Path, cols: LogColumns, w: Wi
         while len(ref.records) < w.reference_rows and head_end < len(sizes):
             groups = list(range(head_end, min(head_end + wave, len(sizes))))
             head_end = groups[-1] + 1
-            for first, _, _, _ in read(groups, None):
+            for first, _, _ in read(groups, None):
                 need = w.reference_rows - len(ref.records)
                 ref.records += first[:need]
                 rest += first[need:]
@@ -117,7 +108,7 @@ def cut_parquet_windows(executor: Any, path: str | Path, cols: LogColumns, w: Wi
     while len(tail) < w.current_rows and tail_start > head_end:
         groups = list(range(max(head_end, tail_start - wave), tail_start))
         tail_start = groups[0]
-        tail = [r for first, _, _, _ in read(groups, None) for r in first] + tail
+        tail = [r for first, _, _ in read(groups, None) for r in first] + tail
     after_ref = (rest + tail) if tail_start == head_end else tail
     if tail_start > head_end:  # row groups between the windows were never read: say so, not silently
         stats.rows_in_file = sum(sizes)

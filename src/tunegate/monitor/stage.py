@@ -66,11 +66,16 @@ def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResu
     timings = ctx.summary.setdefault("seconds", {})
     by_test: dict[str, list[TestResult]] = {}
 
+    skipped_by_test: dict[str, list[dict[str, str]]] = {}  # kept per test, so a re-run replaces its own notes
+
     def run_one(name: str) -> None:
         ctx.note(f"drift test: {name}")
         t0 = time.perf_counter()
-        ctx.not_run[:] = [x for x in ctx.not_run if not x["name"].startswith(name)]  # a re-run replaces its notes
-        by_test[name] = tests[name].run(reference, current, ctx)
+        shared, ctx.not_run = ctx.not_run, []
+        try:
+            by_test[name] = tests[name].run(reference, current, ctx)
+        finally:
+            skipped_by_test[name], ctx.not_run = ctx.not_run, shared
         timings[name] = round(time.perf_counter() - t0, 3)
 
     for name in names:
@@ -86,6 +91,7 @@ def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResu
             ctx.resolution[name] = need
             run_one(name)
     results = [r for name in names for r in by_test[name]]
+    ctx.not_run += [x for name in names for x in skipped_by_test[name]]
     for r in results:
         if _at_floor(r) and m / (_resamples(r) + 1) >= alpha:
             r.detail += (f"; with {_resamples(r)} resamples this p-value cannot go below {1 / (_resamples(r) + 1):.4f},"
