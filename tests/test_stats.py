@@ -388,3 +388,14 @@ def test_metrics_reject_none_predictions():
     with pytest.raises(ValueError, match="None"):
         accuracy(["a", "b"], ["a", None])
     assert math.isnan(accuracy([], []))
+
+
+def test_paired_comparison_means_interval_and_mcnemar_only_for_binary_scores():
+    from tunegate.evals.stats import paired_comparison
+
+    pc = paired_comparison([1, 1, 0, 0, 1], [1, 0, 1, 1, 1], seed=0)
+    assert (pc.n, pc.mean_a, pc.mean_b) == (5, 0.6, 0.8)
+    assert pc.diff.low <= 0.2 <= pc.diff.high
+    # b01 = 2 (A wrong, B right), b10 = 1; p = min(1, 2 * P(X <= 1 | d = 3)) = 2 * 4/8 = 1
+    assert (pc.mcnemar.b01, pc.mcnemar.b10, pc.mcnemar.pvalue) == (2, 1, 1.0)
+    assert paired_comparison([0.5, 1.0, 0.0], [0.5, 0.5, 1.0]).mcnemar is None

@@ -304,6 +304,28 @@ def mcnemar_exact(a_correct, b_correct) -> McNemarResult:
     return McNemarResult(b01, b10, int(a.size), p, midp)
 
 
+@dataclass(frozen=True)
+class PairedComparison:
+    """B − A on the same items: both means, the paired-bootstrap interval of the difference, and exact McNemar
+    when every score is 0/1 (None otherwise)."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: Interval
+    mcnemar: McNemarResult | None
+
+
+def paired_comparison(a, b, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+                      ) -> PairedComparison:
+    """The one paired comparison every stage reports (sprint finalists, probe vs prompt, model regression)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    iv = paired_bootstrap_diff(a, b, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    binary = bool(np.all((a == 0) | (a == 1)) and np.all((b == 0) | (b == 1)))
+    return PairedComparison(int(a.size), float(a.mean()), float(b.mean()), iv,
+                            mcnemar_exact(a.astype(bool), b.astype(bool)) if binary else None)
+
+
 def holm_correction(pvalues: Sequence[float]) -> np.ndarray:
     """Holm (1979) step-down adjusted p-values, in the input order.
 

@@ -22,7 +22,7 @@ from tunegate.artifacts import RunInfo, now_iso, package_versions, write_json_at
 from tunegate.errors import TunegateError
 from tunegate.evals.compare import load_run
 from tunegate.evals.runner import EvalOptions, ProgressFn, run_eval
-from tunegate.evals.stats import holm_correction, mcnemar_exact, paired_bootstrap_diff
+from tunegate.evals.stats import holm_correction, paired_comparison
 from tunegate.spec import Spec
 
 REGRESSION_SCHEMA_VERSION = 1
@@ -50,15 +50,12 @@ def _value(rec: dict, scorer: str) -> float | None:
 def _paired(a: np.ndarray, b: np.ndarray, spec: Spec) -> dict[str, Any]:
     """Means, the paired-bootstrap CI of b − a (the spec's bootstrap settings) and exact McNemar for 0/1 scores."""
     boot = spec.eval.bootstrap
-    iv = paired_bootstrap_diff(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
-    out: dict[str, Any] = {"n": int(a.size), "old": _r(a.mean()), "new": _r(b.mean()), "diff": _r(b.mean() - a.mean()),
-                           "diff_ci_low": _r(iv.low), "diff_ci_high": _r(iv.high), "confidence": boot.confidence,
-                           "mcnemar": None}
-    if np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))):
-        m = mcnemar_exact(a.astype(bool), b.astype(bool))
-        out["mcnemar"] = {"b01": m.b01, "b10": m.b10, "n_discordant": m.n_discordant, "p_value": m.pvalue,
-                          "midp_p_value": m.midp_pvalue}
-    return out
+    pc = paired_comparison(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
+    m = pc.mcnemar
+    return {"n": pc.n, "old": _r(pc.mean_a), "new": _r(pc.mean_b), "diff": _r(pc.mean_b - pc.mean_a),
+            "diff_ci_low": _r(pc.diff.low), "diff_ci_high": _r(pc.diff.high), "confidence": boot.confidence,
+            "mcnemar": None if m is None else {"b01": m.b01, "b10": m.b10, "n_discordant": m.n_discordant,
+                                               "p_value": m.pvalue, "midp_p_value": m.midp_pvalue}}
 
 
 def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, spec: Spec, alpha: float,

@@ -20,7 +20,7 @@ from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, packag
 from tunegate.data.examples import Example, load_examples
 from tunegate.errors import TunegateError
 from tunegate.evals.metrics import macro_f1_ci, mean_ci
-from tunegate.evals.stats import mcnemar_exact, paired_bootstrap_diff
+from tunegate.evals.stats import paired_comparison
 from tunegate.probe.embedding_head import fit_head, stratified_subset
 from tunegate.spec import Spec
 
@@ -55,14 +55,12 @@ def compare_with_prompt(probe_items: dict[str, float], prompt_items: dict[str, f
     shared = sorted(set(probe_items) & set(prompt_items))
     if not shared:
         return None
-    a = np.asarray([prompt_items[i] for i in shared])
-    b = np.asarray([probe_items[i] for i in shared])
-    iv = paired_bootstrap_diff(a, b, seed=seed)
-    m = mcnemar_exact(a.astype(bool), b.astype(bool))
-    return {"n_shared": len(shared), "prompt_value": _r(a.mean()), "probe_value": _r(b.mean()),
-            "diff": _r(b.mean() - a.mean()), "diff_ci_low": _r(iv.low), "diff_ci_high": _r(iv.high),
-            "mcnemar_p": float(m.pvalue), "mcnemar_b01": m.b01, "mcnemar_b10": m.b10,
-            "note": "unscored prompt outputs count as wrong here"}
+    pc = paired_comparison([prompt_items[i] for i in shared], [probe_items[i] for i in shared], seed=seed)
+    m = pc.mcnemar
+    return {"n_shared": pc.n, "prompt_value": _r(pc.mean_a), "probe_value": _r(pc.mean_b),
+            "diff": _r(pc.mean_b - pc.mean_a), "diff_ci_low": _r(pc.diff.low), "diff_ci_high": _r(pc.diff.high),
+            "mcnemar_p": float(m.pvalue) if m else None, "mcnemar_b01": m.b01 if m else None,
+            "mcnemar_b10": m.b10 if m else None, "note": "unscored prompt outputs count as wrong here"}
 
 
 def closes_gap(probe: dict, target: float | None) -> str:

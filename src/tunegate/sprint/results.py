@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunegate.evals.metrics import macro_f1_ci, mean_ci
-from tunegate.evals.stats import Interval, holm_correction, mcnemar_exact, paired_bootstrap_diff
+from tunegate.evals.stats import Interval, holm_correction, paired_comparison
 from tunegate.spec import BootstrapSpec
 from tunegate.sprint.evaluate import ItemOutcome
 
@@ -81,10 +81,9 @@ def compare(a: list[ItemOutcome], b: list[ItemOutcome], *, name_a: str, name_b: 
     ids = [o.id for o in b if o.id in by_a]
     xa = np.asarray([by_a[i] for i in ids], dtype=float)
     xb = np.asarray([o.score for o in b if o.id in by_a], dtype=float)
-    iv = paired_bootstrap_diff(xa, xb, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
-    binary = bool(np.all((xa == 0) | (xa == 1)) and np.all((xb == 0) | (xb == 1)))
-    if binary:
-        m = mcnemar_exact(xa.astype(bool), xb.astype(bool))
+    pc = paired_comparison(xa, xb, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
+    iv, m = pc.diff, pc.mcnemar
+    if m is not None:
         p, test, extra = m.pvalue, "mcnemar_exact", {"b01": m.b01, "b10": m.b10}
     else:
         p, test, extra = _signflip_p(xb - xa, boot.seed), "sign_flip_permutation", {}
