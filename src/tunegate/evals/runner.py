@@ -263,6 +263,8 @@ def run_eval(
             cache.close()
         if own_backend:
             backend.close()
+        for scorer in scorers:
+            scorer.close()
 
     # Completion order varies (concurrent HTTP calls, executor shards): the bootstrap must not see it.
     position = {ex.id: k for k, ex in enumerate(items)}

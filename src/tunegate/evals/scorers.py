@@ -71,6 +71,9 @@ class Scorer:
         the repeat index (a re-run of a stochastic scorer must not be answered from the first run's cache)."""
         return [self.score(o, e) for o, e in zip(outputs, examples)]
 
+    def close(self) -> None:
+        """Release what the scorer opened (a judge's backend); the runner calls it when the run ends."""
+
     def option(self, name: str, default: Any = None, *, required: bool = False) -> Any:
         if required and name not in self.options:
             raise SpecError(f"scorer '{self.name}' needs option '{name}'", field=f"{self.key}.{name}")
