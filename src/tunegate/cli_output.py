@@ -28,8 +28,10 @@ EXIT_INTERRUPTED = 130
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    """Print a user-fixable error as one line on stderr and exit non-zero."""
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    """Print a user-fixable error as one line on stderr and exit non-zero (secrets masked: tunegate.redact)."""
+    from tunegate.redact import redact
+
+    err.print(f"[bold red]error:[/] {escape(redact(message) or '')}", soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tunegate.models.base import LABEL_LOGPROBS, Generation, GenerationRequest, 
 from tunegate.models.cache import ResponseCache, cache_key
 from tunegate.models.registry import create_backend, create_embedder, price_for
 from tunegate.models.usage import Price, UsageTracker
+from tunegate.redact import redact_obj
 from tunegate.spec import Spec
 
 METHODS = ("auto", "generate", "label_logprobs")
@@ -89,8 +91,8 @@ class _Sink:
             self._fh = path.open("w", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._fh is not None:
-            self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        if self._fh is not None:  # outputs and errors are response bodies: no secret may reach the file
+            self._fh.write(json.dumps(redact_obj(record), ensure_ascii=False, default=str) + "\n")
             self._fh.flush()
 
     def close(self) -> None:
@@ -98,23 +100,62 @@ class _Sink:
             self._fh.close()
 
 
+def _cached_generation(v: dict[str, Any]) -> Generation:
+    return Generation(v["text"], v.get("input_tokens", 0), v.get("output_tokens", 0), v.get("latency_s", 0.0),
+                      v.get("finish_reason"), None, cached=True)
+
+
 def generation_stream(
-    backend: Any, cache: ResponseCache, identity: dict, reqs: list[GenerationRequest]
+    backend: Any, cache: ResponseCache, identity: dict, reqs: list[GenerationRequest], *,
+    poll_s: float = 0.2,
 ) -> Iterator[tuple[int, Generation]]:
-    """Cached answers first, then the backend's; each backend answer is committed to the cache as it lands."""
+    """Cached answers first, then the backend's; each backend answer is committed to the cache as it lands.
+
+    A call another process already has in flight on the same cache (a lease, see ResponseCache.claim) is not
+    made again: this process waits for its answer, and makes the call itself only if that lease is released
+    without one or goes stale."""
     keys = [cache_key(identity, "generate", messages=r.messages, params=r.params, epoch=r.epoch) for r in reqs]
     found = cache.get_many(keys)
     missing: list[int] = []
     for i, k in enumerate(keys):
         if k in found:
-            v = found[k]
-            yield i, Generation(v["text"], v.get("input_tokens", 0), v.get("output_tokens", 0),
-                                v.get("latency_s", 0.0), v.get("finish_reason"), None, cached=True)
+            yield i, _cached_generation(found[k])
         else:
             missing.append(i)
     if not missing:
         return
+    if not hasattr(cache, "claim"):  # a cache without leases (a test double): call everything
+        yield from _call_backend(backend, cache, keys, reqs, missing)
+        return
+    held: list[str] = []
+    try:
+        waiting = missing
+        delay = poll_s
+        while waiting:
+            claimed = cache.claim([keys[i] for i in waiting])
+            held.extend(claimed)
+            mine = [i for i in waiting if keys[i] in claimed]
+            others = [i for i in waiting if keys[i] not in claimed]
+            if mine:
+                yield from _call_backend(backend, cache, keys, reqs, mine)
+                cache.release([keys[i] for i in mine])  # failed calls: another process may take them over
+                delay = poll_s
+            if not others:
+                break
+            got = cache.peek_many([keys[i] for i in others])
+            for i in others:
+                if keys[i] in got:
+                    yield i, _cached_generation(got[keys[i]])
+            waiting = [i for i in others if keys[i] not in got]
+            if waiting and not mine:
+                time.sleep(delay)  # answers are being paid for elsewhere: wait, never pay twice
+                delay = min(delay * 1.5, 2.0)
+    finally:
+        cache.release(held)
 
+
+def _call_backend(backend: Any, cache: Any, keys: list[str], reqs: list[GenerationRequest],
+                  missing: list[int]) -> Iterator[tuple[int, Generation]]:
     def value(gen: Generation) -> dict[str, Any]:
         return {"text": gen.text, "input_tokens": gen.input_tokens, "output_tokens": gen.output_tokens,
                 "latency_s": round(gen.latency_s, 6), "finish_reason": gen.finish_reason}

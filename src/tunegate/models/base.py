@@ -58,6 +58,13 @@ class Generation:
     attempts: int = 1
     total_latency_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        # Every backend's error text passes here before anything stores or prints it (see tunegate.redact).
+        if self.error:
+            from tunegate.redact import redact
+
+            self.error = redact(self.error)
+
     @property
     def ok(self) -> bool:
         return self.error is None

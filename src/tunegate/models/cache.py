@@ -7,19 +7,32 @@ What the key holds: the backend's identity (kind, model, endpoint URL — never 
 messages, the sampling parameters and the sample/epoch index. The epoch index is what keeps repeated samples
 (self-consistency, judge test-retest) from collapsing onto one entry. Failed calls are never cached, so a
 resume retries them.
+
+Several processes may share one cache file. A call in flight is visible to the others as a *lease* row (key,
+owner, pid, host, expiry): a second process that finds a lease waits for the answer instead of paying for the
+same call again, and takes the call over when the lease is released without an answer (the call failed), has
+expired, or belongs to a process on this host that no longer exists (killed). Creating and migrating a fresh
+file is serialised with an ``flock`` on a side file, because SQLite's busy handler does not cover switching a
+new database to WAL (three processes opening a fresh file at once made one fail with "database is locked").
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tunegate.errors import InputError
 from tunegate.paths import tunegate_home
 
 _SCHEMA = """
@@ -30,7 +43,15 @@ CREATE TABLE IF NOT EXISTS responses (
     value TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 """
+LEASE_TTL_S = 900.0  # renewed on every write of the holder, so only a silent holder's lease runs out
 
 # Parameters that never change what a model answers and must never be stored.
 _NON_SEMANTIC_PARAMS = frozenset({"api_key", "api_key_env", "headers", "timeout", "timeout_s"})
@@ -73,13 +94,27 @@ class ResponseCache:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InputError("is a directory; give a cache file path (e.g. cache.sqlite)", file=self.path,
+                             field="--cache")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError("a parent of the cache path is a file", file=self.path, field="--cache") from None
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed write survives a process kill; only an OS crash can lose the tail.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._host = socket.gethostname()
+        try:
+            with _init_lock(self.path):
+                self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False,
+                                             isolation_level=None)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: a committed write survives a process kill; only an OS crash loses the tail.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"not a usable SQLite response cache ({exc})", file=self.path,
+                             field="--cache") from None
         self.hits = 0
         self.misses = 0
 
@@ -114,6 +149,7 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO responses (key, op, model, value, created) VALUES (?, ?, ?, ?, ?)",
                 (key, op, model, canonical_json(value), time.time()),
             )
+            self._conn.execute("DELETE FROM leases WHERE owner = ? AND key = ?", (self.owner, key))
 
     def put_many(self, entries: list[tuple[str, Any]], *, op: str, model: str) -> None:
         """Write several entries in one transaction (committed before returning): the same guarantee as ``put``
@@ -127,10 +163,81 @@ class ResponseCache:
             try:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO responses (key, op, model, value, created) VALUES (?, ?, ?, ?, ?)", rows)
+                # answered: drop their leases; the holder is alive, so its other leases get a new expiry
+                self._conn.executemany("DELETE FROM leases WHERE owner = ? AND key = ?",
+                                       [(self.owner, k) for k, _ in entries])
+                self._conn.execute("UPDATE leases SET expires = ? WHERE owner = ?", (now + LEASE_TTL_S, self.owner))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    # -- leases: calls in flight, visible to other processes ------------------------------------------------
+
+    def claim(self, keys: list[str], *, ttl_s: float = LEASE_TTL_S) -> set[str]:
+        """Take a lease on each key that has no answer and no live lease of another owner; return the keys
+        taken (the caller makes those calls; it waits for the others with ``wait_for``)."""
+        if not keys:
+            return set()
+        now = time.time()
+        taken: set[str] = set()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for i in range(0, len(keys), 500):
+                    chunk = list(dict.fromkeys(keys[i: i + 500]))
+                    marks = ",".join("?" * len(chunk))
+                    answered = {k for (k,) in self._conn.execute(
+                        f"SELECT key FROM responses WHERE key IN ({marks})", chunk)}
+                    held = {k: (o, pid, host, exp) for k, o, pid, host, exp in self._conn.execute(
+                        f"SELECT key, owner, pid, host, expires FROM leases WHERE key IN ({marks})", chunk)}
+                    rows = []
+                    for k in chunk:
+                        if k in answered:
+                            continue
+                        lease = held.get(k)
+                        if lease is not None and lease[0] != self.owner and not self._stale(lease, now):
+                            continue
+                        rows.append((k, self.owner, os.getpid(), self._host, now + ttl_s))
+                        taken.add(k)
+                    self._conn.executemany(
+                        "INSERT OR REPLACE INTO leases (key, owner, pid, host, expires) VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return taken
+
+    def _stale(self, lease: tuple[str, int, str, float], now: float) -> bool:
+        _, pid, host, expires = lease
+        if expires < now:
+            return True
+        if host == self._host:
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return True  # its holder died (kill -9) without releasing it
+            except PermissionError:
+                return False
+        return False
+
+    def release(self, keys: list[str]) -> None:
+        """Drop this owner's leases on ``keys`` (answered or failed: a waiting process then takes over)."""
+        if not keys:
+            return
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i: i + 500]
+                marks = ",".join("?" * len(chunk))
+                self._conn.execute(f"DELETE FROM leases WHERE owner = ? AND key IN ({marks})", [self.owner, *chunk])
+
+    def peek_many(self, keys: list[str]) -> dict[str, Any]:
+        """``get_many`` without counting hits and misses (polling for another process's answers)."""
+        hits, misses = self.hits, self.misses
+        try:
+            return self.get_many(keys)
+        finally:
+            self.hits, self.misses = hits, misses
 
     def __len__(self) -> int:
         with self._lock:
@@ -138,6 +245,10 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._conn.execute("DELETE FROM leases WHERE owner = ?", (self.owner,))
+            except sqlite3.Error:
+                pass
             self._conn.close()
 
     def __enter__(self) -> ResponseCache:
@@ -145,3 +256,25 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _init_lock:
+    """An exclusive ``flock`` on ``<cache>.init-lock`` while a connection creates or migrates the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".init-lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+                return  # a read-only place: fall back on SQLite's own locking
+            raise
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)

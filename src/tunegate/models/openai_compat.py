@@ -30,6 +30,8 @@ import numpy as np
 
 from tunegate.errors import BackendError
 from tunegate.models.base import EMBED, GENERATE, Generation, GenerationRequest
+from tunegate.redact import redact as _redact
+from tunegate.redact import redact_excerpt, register_secret, register_secret_env
 
 log = logging.getLogger("tunegate.models.openai")
 
@@ -110,6 +112,9 @@ class _HTTPCore:
         self.backoff_base_s = float(backoff_base_s)
         self.backoff_max_s = float(backoff_max_s)
         self._extra_headers = dict(extra_headers or {})
+        register_secret_env(api_key_env)
+        for value in self._extra_headers.values():
+            register_secret(value if isinstance(value, str) else None)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -127,11 +132,12 @@ class _HTTPCore:
         return os.environ.get(self.api_key_env) or None if self.api_key_env else None
 
     def redact(self, text: str) -> str:
-        """Remove the current key (and secret-looking extra header values) from text bound for logs/errors."""
+        """Remove the current key, extra header values and any other known secret (tunegate.redact) from text
+        bound for logs/errors."""
         for secret in (self._key(), *self._extra_headers.values()):
             if isinstance(secret, str) and len(secret) >= 4 and secret in text:
                 text = text.replace(secret, "***")
-        return text
+        return _redact(text) or ""
 
     # -- loop thread ---------------------------------------------------------------------------------------
 
@@ -256,10 +262,10 @@ class _HTTPCore:
         )
 
     def _excerpt(self, response: httpx.Response) -> str:
-        text = " ".join(response.text.split())
+        text = self.redact(" ".join(response.text.split()))  # redact before cutting: half a key is still a leak
         if len(text) > _EXCERPT_CHARS:
             text = text[:_EXCERPT_CHARS] + "..."
-        return self.redact(text) or "(empty body)"
+        return text or "(empty body)"
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter (AWS architecture blog): spreads retries of many workers."""
@@ -418,7 +424,7 @@ def _to_generation(out: _Outcome) -> Generation:
                           finish_reason=choice.get("finish_reason"), attempts=out.attempts,
                           total_latency_s=out.total_s)
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-        excerpt = str(out.data)[:_EXCERPT_CHARS]
+        excerpt = redact_excerpt(str(out.data), _EXCERPT_CHARS)  # the body may echo the request headers
         return Generation(text="", error=f"malformed chat completion response: {excerpt}",
                           latency_s=out.latency_s, attempts=out.attempts, total_latency_s=out.total_s)
 
@@ -489,7 +495,8 @@ class OpenAICompatibleEmbedder:
                 rows = sorted(out.data["data"], key=lambda d: d["index"])
                 vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
             except (KeyError, TypeError, ValueError):
-                raise BackendError(f"{where}: malformed embeddings response: {str(out.data)[:_EXCERPT_CHARS]}")
+                raise BackendError(f"{where}: malformed embeddings response: "
+                                   f"{redact_excerpt(str(out.data), _EXCERPT_CHARS)}") from None
             if vectors.ndim != 2 or len(vectors) != len(chunk):
                 raise BackendError(f"{where}: server returned {len(vectors)} vectors for {len(chunk)} texts")
             return vectors

@@ -33,6 +33,9 @@ def send_webhook(doc: dict[str, Any], url_env: str, *, timeout_s: float = 10.0) 
 
     import httpx
 
+    from tunegate.redact import redact, register_secret_env
+
+    register_secret_env(url_env)  # the URL is the secret: masked wherever text about this send is printed
     url = os.environ.get(url_env)
     if not url:
         return {"sent": False, "variable": url_env, "error": f"environment variable {url_env} is not set"}
@@ -42,7 +45,8 @@ def send_webhook(doc: dict[str, Any], url_env: str, *, timeout_s: float = 10.0) 
     try:
         resp = httpx.post(url, json=summary(doc), timeout=timeout_s)
     except httpx.HTTPError as exc:
-        return {"sent": False, "variable": url_env, "error": f"webhook POST failed: {type(exc).__name__}"}
+        return {"sent": False, "variable": url_env,
+                "error": redact(f"webhook POST failed: {type(exc).__name__}")}
     finally:
         log.setLevel(level)
     ok = 200 <= resp.status_code < 300
