@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from tunegate.cost.inputs import CostInputs
 from tunegate.errors import SpecError
@@ -23,6 +23,9 @@ from tunegate.monitor.config import MonitorSpec
 from tunegate.sprint.config import SprintSpec
 
 SCHEMA_VERSION = 1
+MAX_RESAMPLES = 100_000  # bootstrap resamples: beyond this the interval does not move, the run just dies later
+MAX_YAML_NODES = 100_000  # after alias expansion: a spec is a page of settings, not a billion-laughs bomb
+MAX_FAILED_SHARE_DEFAULT = 0.05
 TaskKind = Literal["classification", "extraction", "generation"]
 SplitName = Literal["train", "dev", "test"]
 
@@ -165,20 +168,35 @@ class PromptSpec(_Strict):
 
 
 class BootstrapSpec(_Strict):
-    n_resamples: int = Field(2000, ge=100)
+    n_resamples: int = Field(2000, ge=100, le=MAX_RESAMPLES)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     seed: int = 0
 
 
 class EvalSpec(_Strict):
     metric: str = Field("accuracy", description="Primary metric: accuracy, macro_f1, or a scorer's name.")
-    target: float | None = Field(None, description="The value the product needs (e.g. 0.9).")
+    target: float | None = Field(None, description="The value the product needs, a fraction in (0, 1] "
+                                 "(e.g. 0.9, not 90).")
+    max_failed_share: float = Field(MAX_FAILED_SHARE_DEFAULT, ge=0, le=1, description="Share of failed model "
+                                    "calls above which a run exits non-zero (a run with every call failed "
+                                    "always does).")
     scorers: list[ScorerSpec] = Field(default_factory=list, description="Scorers; defaults by task kind.")
     prompt: PromptSpec = Field(default_factory=PromptSpec)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
-    allow_python_scorers: bool = Field(
-        False, description="Allow `python` scorers that import user code. Off unless explicitly enabled."
+    allow_python_scorers: StrictBool = Field(
+        False, description="Allow `python` scorers that import user code. Off unless explicitly enabled (a real "
+        "boolean: true or false, not \"yes\")."
     )
+
+    @field_validator("target")
+    @classmethod
+    def _target_is_a_fraction(cls, v: float | None) -> float | None:
+        if v is None:
+            return v
+        if v != v or not 0 < v <= 1:
+            hint = f"; {v:g} looks like a percent: write {v / 100:g}" if 1 < v <= 100 else ""
+            raise ValueError(f"target must be a fraction in (0, 1], got {v:g}{hint}")
+        return v
 
 
 class PriceSpec(_Strict):
@@ -245,7 +263,17 @@ class AuditSpec(_Strict):
     max_leakage: int = Field(0, ge=0, description="Items shared between train/dev and test that are tolerated.")
     max_conflict_share: float = Field(0.02, ge=0, le=1, description="Share of items in same-text/different-"
                                       "label groups tolerated.")
-    near_duplicate_threshold: float = Field(0.95, gt=0, le=1, description="Embedding cosine for near-duplicates.")
+    near_duplicate_threshold: float = Field(0.95, gt=0, le=1, description="Embedding cosine at or above which two "
+                                            "different texts are reported as near-duplicates (a warning; "
+                                            "paraphrases are not leakage). See docs/data-gate.md.")
+    repeated_judgments: Literal["all", "latest"] = Field(
+        "all", description="An annotator judging one item more than once: 'all' uses every judgment in the "
+        "aggregation (Dawid-Skene 1979) and the first per annotator for agreement; 'latest' keeps only the latest "
+        "by timestamp (then every repeat needs one).")
+    annotator_floor: float = Field(0.7, ge=0, le=1, description="An annotator whose estimated accuracy is below "
+                                   "this is flagged unreliable.")
+    annotator_min_gap: float = Field(0.05, ge=0, le=1, description="An annotator this far (or more) below the "
+                                     "median of the others, significantly, is flagged unreliable.")
     min_per_class: int = Field(20, ge=1, description="Minimum training examples per class.")
     required_slices: list[RequiredSlice] = Field(default_factory=list)
     noise_folds: int = Field(5, ge=2)
@@ -395,11 +423,64 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+def _check_tree(root: yaml.Node, source: str | Path) -> None:
+    """Refuse duplicate keys (YAML lets the last one win silently) and documents whose aliases expand past
+    MAX_YAML_NODES (a few lines of nested aliases otherwise grow to gigabytes once walked)."""
+    sizes: dict[int, int] = {}
+    seen: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a recursive alias counts once here; the constructor rejects or shares it
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        sizes[id(node)] = n
+        return n
+
+    def dupes(node: yaml.Node, path: tuple) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    line = k.start_mark.line + 1
+                    if k.value in first:
+                        raise SpecError(f"duplicate key (first at line {first[k.value]}; YAML would keep only "
+                                        "the last one)", file=source, line=line,
+                                        field=".".join(map(str, path + (k.value,))))
+                    first[k.value] = line
+                dupes(v, path + (getattr(k, "value", "?"),))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                dupes(v, path + (i,))
+
+    total = size(root)
+    if total > MAX_YAML_NODES:
+        raise SpecError(f"the document expands to {total:,} YAML nodes through its aliases (limit "
+                        f"{MAX_YAML_NODES:,}); write the values out instead of nesting aliases", file=source)
+    dupes(root, ())
+
+
 def parse_spec(text: str, source: str | Path = "<spec>") -> Spec:
     """Validate spec text; raise SpecError naming file, line and key on the first problem."""
     try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            if root is not None:
+                _check_tree(root, source)
+            raw = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except RecursionError:
+        raise SpecError("the document nests too deeply (recursive aliases?)", file=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SpecError(
@@ -436,4 +517,19 @@ def load_spec(path: str | Path) -> Spec:
         p = p / "tunegate.yaml"
         if not p.exists():
             raise SpecError("directory has no tunegate.yaml", file=p.parent)
-    return parse_spec(p.read_text(encoding="utf-8"), source=p)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec: {exc.strerror}", file=p) from None
+    return parse_spec(decode_text(data, p), source=p)
+
+
+def decode_text(data: bytes, source: str | Path) -> str:
+    """UTF-8 (a byte-order mark is allowed) or a SpecError naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at column {col} (save the file as "
+                        "UTF-8)", file=source, line=line) from None
