@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunegate.artifacts import MetricCI
-from tunegate.evals.stats import Interval, bootstrap_ci, macro_f1, wilson_ci
+from tunegate.evals.stats import Interval, MacroF1, bootstrap_ci, wilson_ci
 from tunegate.spec import BootstrapSpec
 
 CORPUS_METRICS = ("accuracy", "macro_f1")
@@ -70,7 +70,7 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
     p = np.asarray(pred, dtype=object)
     return bootstrap_ci(
         (g, p),
-        lambda a, b: macro_f1(a, b, labels=labels),
+        MacroF1(labels),  # vectorised: labels encoded once, resamples counted with bincount
         n_resamples=boot.n_resamples,
         confidence=boot.confidence,
         seed=boot.seed,
