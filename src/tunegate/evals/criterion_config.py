@@ -7,6 +7,8 @@ Why these defaults (docs/criterion-gate.md has the longer story):
   should not agree with people much less than people agree with each other.
 - ``max_accept_rate`` 0.1: at most one known-bad output in ten of any kind may pass.
 - ``max_flip_rate`` 0.1 and ``min_retest_alpha`` 0.8: Krippendorff's "reliable" level, applied to a judge re-run.
+- ``answer_method`` auto: a known-bad output only counts if the answer method can produce it (label likelihood
+  can only answer with a label); auto follows the sprint's own choice of method.
 - ``gap_that_matters`` 0.1: the eval set must be big enough to see a 10-point difference (paired, alpha 0.05,
   power 0.8); set it to the difference that changes your decision.
 
@@ -45,6 +47,11 @@ class CheckEvalSpec(BaseModel):
                              "one model call per output and repeat: keep small on a CPU.")
     negatives: list[NegativeType] = Field(default_factory=lambda: list(NEGATIVE_TYPES),
                                           description="Known-bad output types to generate.")
+    answer_method: Literal["auto", "generate", "label_likelihood"] = Field(
+        "auto", description="How the answers the suite scores are produced. label_likelihood answers only with a "
+        "label, so known-bad outputs it cannot produce (truncation, broken_format, empty, copy_of_input) are "
+        "reported as not applicable. auto: label_likelihood when the task is classification, every subject "
+        "model scores labels and no sprint strategy needs generated text; else generate.")
     repeats: int | None = Field(None, ge=2, description="Re-runs of each stochastic scorer for test-retest "
                                 "(default: the scorer's own `repeats`, else 3).")
     accept_threshold: float = Field(0.5, ge=0, le=1, description="A score at or above this counts as accepting "

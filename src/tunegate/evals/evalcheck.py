@@ -21,12 +21,13 @@ from typing import Any
 from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
 from tunegate.data.examples import load_examples
 from tunegate.errors import SpecError, TunegateError
-from tunegate.evals import evalgate
+from tunegate.evals import evalgate, fixes
+from tunegate.evals.answer_method import resolve_answer_method
 from tunegate.evals.consistency import consistency
 from tunegate.evals.discrimination import SUITE, accepts_broken, discrimination_table, suite_values
 from tunegate.evals.human_agreement import consensus, human_ceiling, load_rated_outputs, load_ratings, scorer_vs_humans
-from tunegate.evals.negatives import (Candidate, annotation_confusions, applicable_types, build_candidates,
-                                      near_miss_table, sample_items)
+from tunegate.evals.negatives import (Candidate, annotation_confusions, build_candidates, near_miss_table,
+                                      sample_items, split_types)
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
 from tunegate.evals.stats import minimal_detectable_difference, required_n_for_difference
 from tunegate.models.usage import UsageTracker
@@ -96,13 +97,44 @@ def _power(spec: Spec, n: int) -> dict[str, Any]:
         need = required_n_for_difference(gap, discordance=psi)
     except ValueError:
         need = None
+    at_target = None
+    if source.startswith("0.5") and 0 < 0.9 - gap < 1:  # what setting a typical target would change (for the fix)
+        q1, q2 = 0.9 - gap, 0.9
+        at_target = required_n_for_difference(gap, discordance=q1 * (1 - q2) + q2 * (1 - q1))
     return {"n": n, "split": cfg.split, "baseline": round(p1, 4), "baseline_source": source,
             "discordance": round(psi, 4), "design": "paired (McNemar), alpha 0.05, power 0.8, discordance "
             "p1(1-p2) + p2(1-p1) for accuracies p1 = baseline, p2 = baseline + gap",
             "minimal_detectable_difference": round(mdd, 4) if math.isfinite(mdd) else None,
             "gap_that_matters": gap, "required_n": need,
+            "if_target": {"target": 0.9, "required_n": at_target} if at_target else None,
             "note": None if spec.task.kind == "classification" or spec.eval.metric == "accuracy" else
             f"computed for a proportion; {spec.eval.metric} is treated as one"}
+
+
+def _attach_fixes(checks: list[dict], spec: Spec, method: str, info: list[dict], per_scorer: dict, primary: str,
+                  cons: dict, human: dict | None, judged: str | None, ceiling: dict | None, power: dict) -> None:
+    """Give every failing or unmeasured check a ``fix``: the one change that addresses it (evals.fixes)."""
+    cfg, kind = spec.check_eval, spec.task.kind
+    for c in checks:
+        if c["status"] == "pass" or (c["status"] == "unknown" and not c.get("required", True)):
+            continue
+        name = c["name"]
+        if name in ("discrimination", "scorer_discrimination"):
+            weak = [k for k, t in per_scorer.items() if t["auc"] is not None and t["auc"] < cfg.min_auc]
+            c["fix"] = fixes.discrimination_fix(weak or [primary], info, kind)
+        elif name == "known_bad_rejected":
+            over = [t for t, v in per_scorer[primary]["by_type"].items()
+                    if t not in ("gold", "human_good") and (v["rate"] or 0) > cfg.max_accept_rate]
+            c["fix"] = " | ".join(fixes.known_bad_fixes({primary: over}, info, kind, method)) or None
+        elif name == "consistency":
+            bad = [k for k, v in cons.items() if v["flip_rate"] is None or v["flip_rate"] > cfg.max_flip_rate
+                   or (v["retest_alpha"] is not None and v["retest_alpha"] < cfg.min_retest_alpha)]
+            c["fix"] = fixes.consistency_fix(bad, info)
+        elif name == "human_agreement":
+            hh = (ceiling or {}).get("kappa")
+            c["fix"] = fixes.human_fix(c["status"], judged, info, hh is not None and hh < cfg.min_judge_kappa)
+        elif name == "power":
+            c["fix"] = fixes.power_fix(power)
 
 
 def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | Path | None = None,
@@ -126,8 +158,9 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     items = sample_items(pool, cfg.items, spec.seed)
     judge_ids = {e.id for e in items[: cfg.judge_items]}
     near = _near_miss(spec, dataset)
-    types = [t for t in cfg.negatives if t in applicable_types(spec.task.kind)]
-    not_applicable = [t for t in cfg.negatives if t not in types]
+    method, method_why = resolve_answer_method(spec)
+    types, na_why = split_types(list(cfg.negatives), spec.task.kind, method)
+    not_applicable = list(na_why)
     cands, skipped = build_candidates(spec, items, types, seed=spec.seed, near_miss=near)
     human_cands, ratings, rated_ids = _human_candidates(spec, dataset)
     cands += human_cands
@@ -251,14 +284,21 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
               evalgate.consistency_check(cfg, cons),
               evalgate.human_check(cfg, human.get(judged) if human else None, ceiling, judged, has_judge),
               evalgate.power_check(cfg, power)]
+    info = [{"name": k, "type": s.name, "key": s.key, "options": s.options} for k, s in zip(labels, scorers)]
+    _attach_fixes(checks, spec, method, info, per_scorer, primary, cons, human, judged, ceiling, power)
     gate, reasons = evalgate.gate(checks)
+    if na_why:
+        reasons.append("not tested (not applicable): " + "; ".join(f"{t} ({w})" for t, w in na_why.items()))
+    next_actions = [c["fix"] for c in checks if c.get("fix") and c.get("required", True)
+                    and c["status"] in ("fail", "unknown")]
 
     warnings = [w for s in scorers for w in getattr(s, "warnings", [])]
     warnings += [f"scorer {k} accepts broken output ({', '.join(v)})" for k, v in broken.items() if v]
     warnings += [f"scorer {k} alone does not separate good from bad outputs (AUC {t['auc']} < {cfg.min_auc})"
                  for k, t in per_scorer.items() if k != primary and t["auc"] is not None and t["auc"] < cfg.min_auc]
-    if not_applicable:
-        warnings.append(f"negative types that do not apply to {spec.task.kind} tasks: {', '.join(not_applicable)}")
+    for why in dict.fromkeys(na_why.values()):
+        warnings.append(f"known-bad outputs not tested, since {why}: "
+                        + ", ".join(t for t, w in na_why.items() if w == why))
     if skipped:
         warnings.append("negatives not generated where they could not be made bad: " +
                         ", ".join(f"{t} × {n}" for t, n in sorted(skipped.items())))
@@ -276,7 +316,7 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     run.finished = now_iso()
     art: dict[str, Any] = {
         "schema_version": ARTIFACT_SCHEMA_VERSION, "run": run.model_dump(mode="json"), "task": spec.task.name,
-        "gate": gate, "reasons": reasons, "checks": checks,
+        "gate": gate, "reasons": reasons, "next_actions": next_actions, "checks": checks,
         "auc": suite["auc"], "auc_ci_low": suite["auc_ci_low"], "auc_ci_high": suite["auc_ci_high"],
         "judge_human_kappa": jh.get("kappa"), "judge_human_kappa_ci_low": jh.get("kappa_ci_low"),
         "judge_human_kappa_ci_high": jh.get("kappa_ci_high"), "judge_human_kappa_of": judged,
@@ -290,8 +330,9 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
                      "model": getattr(s, "model", None)} for k, s in zip(labels, scorers)],
         "discrimination": {"suite": suite, "per_scorer": per_scorer, "accepts_broken": broken,
                            "accepted_bad_examples": accepted_bad},
-        "negatives": {"types": types, "not_applicable": not_applicable, "items": len(items), "judge_items": len(judge_ids),
-                      "skipped": skipped, "near_miss": near or None},
+        "answer_method": {"method": method, "why": method_why},
+        "negatives": {"types": types, "not_applicable": not_applicable, "not_applicable_why": na_why,
+                      "items": len(items), "judge_items": len(judge_ids), "skipped": skipped, "near_miss": near or None},
         "consistency": cons, "human_agreement": {"ceiling": ceiling, "per_scorer": human} if ratings else None,
         "power": power, "criterion_diff": diff, "warnings": warnings, "usage": usage.to_dict(),
         "thresholds": cfg.model_dump(mode="json"),

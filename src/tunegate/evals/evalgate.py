@@ -1,6 +1,8 @@
 """The criterion gate's rule: measured numbers in, checks with status and plain-language reasons out (pure).
 
-A check is ``{name, status: pass|fail|unknown, value, ci_low, ci_high, threshold, detail, required, n_items?}``.
+A check is ``{name, status: pass|fail|unknown, value, ci_low, ci_high, threshold, detail, required, n_items?,
+fix?}``; ``fix`` (set by evalcheck from evals.fixes) names the change that would make a failing check pass, and
+the reasons end with it.
 The gate fails when any required check fails, is unknown when none fails but a required check could not be
 measured (e.g. an LLM judge with no human ratings to compare it to), and passes otherwise. Checks that do not
 apply (consistency of deterministic scorers, human agreement when there is no judge and no ratings) are
@@ -135,10 +137,13 @@ def gate(checks: list[dict]) -> tuple[str, list[str]]:
     req = [c for c in checks if c.get("required", True)]
     failed = [c for c in req if c["status"] == "fail"]
     unknown = [c for c in req if c["status"] == "unknown"]
+    def fix(c: dict) -> str:
+        return f". Fix: {c['fix']}" if c.get("fix") else ""
+
     if failed:
-        return "fail", [f"{c['name'].replace('_', ' ')} failed: {c['detail']}" for c in failed] + [
-            f"{c['name'].replace('_', ' ')} not measured: {c['detail']}" for c in unknown]
+        return "fail", [f"{c['name'].replace('_', ' ')} failed: {c['detail']}{fix(c)}" for c in failed] + [
+            f"{c['name'].replace('_', ' ')} not measured: {c['detail']}{fix(c)}" for c in unknown]
     if unknown:
-        return "unknown", [f"{c['name'].replace('_', ' ')} not measured: {c['detail']}" for c in unknown]
-    return "pass", ["the suite separates known-good from known-bad outputs, rejects every kind of broken output, "
-                    "and the eval set is large enough for the gap that matters"]
+        return "unknown", [f"{c['name'].replace('_', ' ')} not measured: {c['detail']}{fix(c)}" for c in unknown]
+    return "pass", ["the suite separates known-good from known-bad outputs, rejects every tested kind of known-bad "
+                    "output, and the eval set is large enough for the gap that matters"]

@@ -22,12 +22,32 @@ from tunegate.spec import Spec
 BROKEN_TYPES = ("truncation", "broken_format", "empty", "copy_of_input")  # outputs with no usable answer
 
 
+LABEL_ONLY_TYPES = ("wrong_label", "near_miss", "other_item")  # the only bad answers label likelihood can give
+
+
 def applicable_types(kind: str) -> tuple[str, ...]:
     """Negative types that mean something for a task kind (a wrong label needs labels; free text has no format)."""
     return {"classification": ("wrong_label", "near_miss", "truncation", "broken_format", "empty", "copy_of_input",
                                "other_item"),
             "extraction": ("near_miss", "truncation", "broken_format", "empty", "copy_of_input", "other_item"),
             }.get(kind, ("truncation", "empty", "copy_of_input", "other_item"))
+
+
+def split_types(requested: list[str], kind: str, method: str) -> tuple[list[str], dict[str, str]]:
+    """(types to build, {type: why it is not applicable}). A type is left out when the task kind gives it no
+    meaning, or when the answer method cannot produce it: label likelihood answers with one of the labels, so
+    a cut-off, empty, copied or malformed answer cannot occur and would only measure an impossible failure."""
+    kinds = applicable_types(kind)
+    out: list[str] = []
+    why: dict[str, str] = {}
+    for t in requested:
+        if t not in kinds:
+            why[t] = f"does not apply to {kind} tasks"
+        elif method == "label_likelihood" and t not in LABEL_ONLY_TYPES:
+            why[t] = "the answer method (label_likelihood) can only answer with a label"
+        else:
+            out.append(t)
+    return out, why
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,15 @@ def _norm(s: str) -> str:
     return re.sub(r"[^\w ]", "", s).strip()
 
 
-def parse_label(text: str, labels: list[str]) -> str | None:
+def parse_label(text: str, labels: list[str], *, strict: bool = False) -> str | None:
     """The one label a free-text answer names, or None when it names none or several.
 
     Order of evidence: the whole answer is a label; a JSON object with a label-like key; the text after the
     last 'answer:' / 'label:' marker; otherwise exactly one distinct label mentioned anywhere.
+
+    ``strict``: the answer must *be* a label — the whole text, the JSON object's label field, or the whole line
+    after the last marker — never a label merely mentioned. Intent messages often name their intent ("what is
+    my routing number" for ``routing``), so a lenient read accepts the user's message parroted back as correct.
     """
     if not text or not text.strip():
         return None
@@ -49,9 +53,13 @@ def parse_label(text: str, labels: list[str]) -> str | None:
     if markers:
         tail = text[markers[-1].end() :]
         first_line = tail.strip().splitlines()[0] if tail.strip() else ""
+        if strict:
+            return by_norm.get(_norm(first_line))
         found = _mentioned(first_line, by_norm)
         if len(found) == 1:
             return found[0]
+    if strict:
+        return None
 
     found = _mentioned(text, by_norm)
     return found[0] if len(found) == 1 else None

@@ -140,7 +140,13 @@ class ExactMatch(Scorer):
 
 @register_scorer("normalized_match")
 class NormalizedMatch(Scorer):
-    """Equality after lower-casing and removing punctuation, articles and extra whitespace (SQuAD style)."""
+    """Equality after lower-casing and removing punctuation, articles and extra whitespace (SQuAD style).
+
+    Fits short generation and classification alike: the whole answer must equal the gold text, so a label
+    merely mentioned inside a longer answer (or a copied input) does not count. For labels it is stricter than
+    ``label_match`` about separators ("card arrival" is not "card_arrival"); ``label_match`` with
+    ``strict: true`` accepts those variants and also feeds macro-F1 and the confusion table.
+    """
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = normalize_text(output or "")
@@ -149,13 +155,28 @@ class NormalizedMatch(Scorer):
 
 @register_scorer("label_match")
 class LabelMatch(Scorer):
-    """Classification: read one label out of free text; unscored when none or several are named."""
+    """Classification: read one label out of free text; unscored when none or several are named.
+
+    ``strict: true`` requires the answer to be a label (the whole answer, a JSON ``label`` field or the line
+    after ``Answer:``) instead of a label mentioned anywhere: on intent data, where messages often name their
+    intent, the lenient read scores a copy of the input as correct (the criterion gate's copy_of_input check).
+    """
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        super().__init__(options, ctx, key)
+        strict = self.option("strict", False)
+        if not isinstance(strict, bool):
+            raise SpecError(f"label_match option strict must be true or false, not {strict!r}",
+                            file=ctx.spec.source, field=f"{key}.strict")
+        self.strict = strict
 
     def score(self, output: str, example: Example) -> ItemScore:
         labels = self.ctx.spec.task.label_names
-        pred = parse_label(output or "", labels)
+        pred = parse_label(output or "", labels, strict=self.strict)
         if pred is None:
-            reason = "empty output" if not (output or "").strip() else "no single label found in the output"
+            reason = "empty output" if not (output or "").strip() else (
+                "the answer is not one of the labels (strict)" if self.strict else
+                "no single label found in the output")
             return ItemScore(None, None, reason)
         return ItemScore(float(pred == example.label), pred)
 
