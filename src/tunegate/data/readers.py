@@ -66,15 +66,38 @@ def iter_rows(path: str | Path, fmt: str = "auto") -> Iterator[Row]:
         yield from _iter_parquet(p)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (write null, or the number as a string)")
+
+
+def _decode(raw: bytes, lineno: int) -> str:
+    """One line as text; a UTF-8 byte-order mark on the first line is dropped (CSV and JSONL alike)."""
+    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    return raw.decode("utf-8")
+
+
+def _bad_bytes(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at column {exc.start + 1} (save the file as UTF-8)"
+
+
 def _iter_jsonl(p: Path) -> Iterator[Row]:
-    with p.open("r", encoding="utf-8", errors="strict", newline="") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = _decode(raw, lineno)
+            except UnicodeDecodeError as exc:
+                yield Row(str(p), lineno, None, _bad_bytes(exc))
+                continue
             if not line.strip():
                 continue  # blank lines carry no record; nothing is lost
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, parse_constant=_reject_constant)
             except json.JSONDecodeError as exc:
                 yield Row(str(p), lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            except ValueError as exc:  # NaN / Infinity: Python's json accepts them, JSON does not
+                yield Row(str(p), lineno, None, str(exc))
                 continue
             if not isinstance(obj, dict):
                 yield Row(str(p), lineno, None, f"expected a JSON object, got {type(obj).__name__}")
@@ -84,8 +107,15 @@ def _iter_jsonl(p: Path) -> Iterator[Row]:
 
 def _iter_csv(p: Path) -> Iterator[Row]:
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-    with p.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
+    with p.open("rb") as fh:
+        def lines() -> Iterator[str]:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    yield _decode(raw, lineno)
+                except UnicodeDecodeError as exc:  # a CSV record can span lines: stop here, naming the line
+                    raise DataError(_bad_bytes(exc), file=p, line=lineno) from None
+
+        reader = csv.reader(lines(), delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:

@@ -108,7 +108,9 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
     x = float(value)  # ValueError / TypeError -> caller names the field
-    return None if math.isnan(x) else x
+    if math.isnan(x):  # dropping it silently would shrink the window uncounted: a located error instead
+        raise ValueError("NaN")
+    return x
 
 
 def _feedback(value: Any) -> float | None:
