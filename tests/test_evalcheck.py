@@ -91,7 +91,7 @@ def test_negatives_are_all_rejected_by_label_match_and_near_miss_comes_from_anno
 
 
 def test_accept_everything_scorer_fails_the_gate_with_auc_one_half(tmp_path):
-    spec = example_spec([{"type": "test_accept_all"}], {"items": 20})
+    spec = example_spec([{"type": "test_accept_all"}], {"items": 20, "answer_method": "generate"})
     art = check_eval_stage(spec, tmp_path)
     assert art["gate"] == "fail"
     assert art["auc"] == pytest.approx(0.5)
@@ -100,6 +100,69 @@ def test_accept_everything_scorer_fails_the_gate_with_auc_one_half(tmp_path):
     assert any("test_accept_all" in r for r in art["reasons"])
     assert art["discrimination"]["accepts_broken"]["test_accept_all"] == ["truncation", "broken_format", "empty",
                                                                           "copy_of_input"]
+    assert art["answer_method"]["method"] == "generate" and art["negatives"]["not_applicable"] == []
+    # every failing check names its fix, in the reasons and in next_actions
+    failed = [c for c in art["checks"] if c["status"] == "fail"]
+    assert failed and all(c.get("fix") for c in failed)
+    assert all(". Fix: " in r for r in art["reasons"] if " failed: " in r)
+    assert art["next_actions"] and any("test_accept_all (eval.scorers.0) accepts an empty answer" in a
+                                       for a in art["next_actions"])
+
+
+def test_label_likelihood_cannot_produce_broken_outputs_so_they_are_not_applicable():
+    # the example's sprint scores label likelihood on local:smollm2: answers are always one of the labels
+    art = check_eval_stage(example_spec([{"type": "test_accept_all"}], {"items": 20}), None)
+    assert art["answer_method"]["method"] == "label_likelihood"
+    assert art["negatives"]["types"] == ["wrong_label", "near_miss", "other_item"]
+    assert art["negatives"]["not_applicable"] == ["truncation", "broken_format", "empty", "copy_of_input"]
+    assert set(art["negatives"]["not_applicable_why"].values()) == {
+        "the answer method (label_likelihood) can only answer with a label"}
+    by_type = art["discrimination"]["suite"]["by_type"]
+    assert "copy_of_input" not in by_type and "empty" not in by_type  # not counted
+    assert art["discrimination"]["accepts_broken"]["test_accept_all"] == []
+    # still caught: it accepts every wrong label
+    assert art["gate"] == "fail" and by_type["wrong_label"]["rate"] == 1.0
+    assert any(r.startswith("not tested, since the answer method (label_likelihood)") for r in art["reasons"])
+
+
+def _intent_task(tmp_path, scorer: dict, answer_method: str) -> object:
+    """Messages that name their own intent, as CLINC150's "routing" messages do."""
+    labels = ["routing", "balance", "transfer", "pin_change"]
+    rows = [{"id": f"r{i}", "text": f"what is the {lab.replace('_', ' ')} thing for my account, number {i}",
+             "intent": lab, "split": "test"} for i in range(40) for lab in [labels[i % 4]]]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "task": {"name": "intents", "kind": "classification", "labels": [{"name": n} for n in labels]},
+        "data": {"path": "d.jsonl", "fields": {"input": "text", "label": "intent", "id": "id", "split": "split"}},
+        "eval": {"metric": "accuracy", "target": 0.6, "scorers": [scorer], "bootstrap": {"n_resamples": 200}},
+        "check_eval": {"answer_method": answer_method, "gap_that_matters": 0.4}}))
+    return load_spec(tmp_path / "t.yaml")
+
+
+def test_lenient_label_match_accepts_a_copied_message_and_the_fix_names_strict(tmp_path):
+    art = check_eval_stage(_intent_task(tmp_path, {"type": "label_match"}, "generate"), None)
+    assert art["discrimination"]["suite"]["by_type"]["copy_of_input"]["rate"] == 1.0
+    assert art["gate"] == "fail"
+    (fix,) = [c["fix"] for c in art["checks"] if c["name"] == "known_bad_rejected"]
+    assert "set `strict: true` on eval.scorers.0" in fix and "normalized_match" in fix and "json_output" in fix
+    assert "check_eval.answer_method: label_likelihood" in fix
+    assert art["next_actions"] == [fix]
+    for scorer in ({"type": "label_match", "strict": True}, {"type": "normalized_match"}):
+        ok = check_eval_stage(_intent_task(tmp_path, scorer, "generate"), None)
+        assert ok["gate"] == "pass", (scorer, ok["reasons"])
+        assert ok["discrimination"]["suite"]["by_type"]["copy_of_input"]["rate"] == 0.0
+    # the same lenient scorer passes when answers come from label likelihood: it can never see such an output
+    assert check_eval_stage(_intent_task(tmp_path, {"type": "label_match"}, "label_likelihood"), None)["gate"] == "pass"
+
+
+def test_power_fix_names_the_items_needed_and_the_missing_target():
+    spec = example_spec(check_eval={"gap_that_matters": 0.1})
+    spec.eval.target = None
+    art = check_eval_stage(spec, None)
+    (power,) = [c for c in art["checks"] if c["name"] == "power"]
+    assert power["status"] == "fail"
+    assert "395 are needed" in power["fix"] and "set eval.target" in power["fix"]
+    assert "at a 0.9 target 202 items suffice" in power["fix"] and "check_eval.gap_that_matters" in power["fix"]
 
 
 def test_example_spec_passes_with_label_match(tmp_path):

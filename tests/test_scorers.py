@@ -80,6 +80,42 @@ def test_label_match_scores_and_unscored():
     assert sc.score("", _ex("order_status")).reason == "empty output"
 
 
+@pytest.mark.parametrize(
+    "text, lenient, strict",
+    [
+        ("order_status", "order_status", "order_status"),
+        ("Order Status.", "order_status", "order_status"),
+        ('{"label": "refund_request"}', "refund_request", "refund_request"),
+        ("Thinking it over.\nAnswer: billing_dispute", "billing_dispute", "billing_dispute"),
+        # a message that names its intent, parroted back: lenient reads the label out of it, strict does not
+        ("hi, what is my order status? it has been a week", "order_status", None),
+        ("Answer: it is about the order status I think", "order_status", None),
+        ("order_st", None, None),  # a cut-off answer is no label either way
+    ],
+)
+def test_parse_label_strict_requires_the_answer_to_be_a_label(text, lenient, strict):
+    assert parse_label(text, LABELS) == lenient
+    assert parse_label(text, LABELS, strict=True) == strict
+
+
+def test_label_match_strict_option_and_its_validation():
+    (sc,) = build_scorers(_spec(scorers="  scorers: [{type: label_match, strict: true}]"))
+    assert sc.score("order_status", _ex("order_status")).value == 1.0
+    s = sc.score("where is my order status", _ex("order_status"))
+    assert s.value is None and "strict" in s.reason
+    (lenient,) = build_scorers(_spec())
+    assert lenient.score("where is my order status", _ex("order_status")).value == 1.0
+    with pytest.raises(SpecError, match=r"eval\.scorers\.0\.strict"):
+        build_scorers(_spec(scorers="  scorers: [{type: label_match, strict: maybe}]"))
+
+
+def test_normalized_match_fits_labels_as_a_whole_answer():
+    (sc,) = build_scorers(_spec(scorers="  scorers: [{type: normalized_match}]"))
+    ex = Example("i", "input", label="order_status")
+    assert sc.score(" Order_Status. ", ex).value == 1.0
+    assert sc.score("what is my order_status", ex).value == 0.0  # the label inside a longer answer is not it
+
+
 def test_json_scorers():
     spec = _spec("extraction", "  scorers: [{type: json_valid}, {type: json_fields}]")
     valid, fields = build_scorers(spec)

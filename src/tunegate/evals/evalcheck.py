@@ -132,7 +132,7 @@ def _attach_fixes(checks: list[dict], spec: Spec, method: str, info: list[dict],
             c["fix"] = fixes.consistency_fix(bad, info)
         elif name == "human_agreement":
             hh = (ceiling or {}).get("kappa")
-            c["fix"] = fixes.human_fix(c["status"], judged, info, hh is not None and hh < cfg.min_judge_kappa)
+            c["fix"] = fixes.human_fix(c["status"], judged, info, hh is not None and hh < cfg.min_judge_kappa, kind)
         elif name == "power":
             c["fix"] = fixes.power_fix(power)
 
@@ -287,18 +287,15 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     info = [{"name": k, "type": s.name, "key": s.key, "options": s.options} for k, s in zip(labels, scorers)]
     _attach_fixes(checks, spec, method, info, per_scorer, primary, cons, human, judged, ceiling, power)
     gate, reasons = evalgate.gate(checks)
-    if na_why:
-        reasons.append("not tested (not applicable): " + "; ".join(f"{t} ({w})" for t, w in na_why.items()))
-    next_actions = [c["fix"] for c in checks if c.get("fix") and c.get("required", True)
-                    and c["status"] in ("fail", "unknown")]
+    for why in dict.fromkeys(na_why.values()):
+        reasons.append(f"not tested, since {why}: " + ", ".join(t for t, w in na_why.items() if w == why))
+    next_actions = list(dict.fromkeys(c["fix"] for c in checks if c.get("fix") and c.get("required", True)
+                                      and c["status"] in ("fail", "unknown")))
 
     warnings = [w for s in scorers for w in getattr(s, "warnings", [])]
     warnings += [f"scorer {k} accepts broken output ({', '.join(v)})" for k, v in broken.items() if v]
     warnings += [f"scorer {k} alone does not separate good from bad outputs (AUC {t['auc']} < {cfg.min_auc})"
                  for k, t in per_scorer.items() if k != primary and t["auc"] is not None and t["auc"] < cfg.min_auc]
-    for why in dict.fromkeys(na_why.values()):
-        warnings.append(f"known-bad outputs not tested, since {why}: "
-                        + ", ".join(t for t, w in na_why.items() if w == why))
     if skipped:
         warnings.append("negatives not generated where they could not be made bad: " +
                         ", ".join(f"{t} × {n}" for t, n in sorted(skipped.items())))

@@ -19,13 +19,19 @@ def _correct(kind: str) -> str:
     return CORRECT_SCORER.get(kind, CORRECT_SCORER["generation"])
 
 
+def _make_primary(kind: str) -> str:
+    """How to make the correctness scorer the one the metric comes from (evalcheck's and metrics' rule)."""
+    if kind == "classification":
+        return "add label_match with strict: true to eval.scorers (accuracy is read from label_match)"
+    return f"put {_correct(kind)} first in eval.scorers, or name it in eval.metric"
+
+
 def _type_fix(t: str, sc: dict[str, Any], kind: str, method: str) -> str:
     """The change that stops scorer ``sc`` ({name, type, key, options}) accepting negative type ``t``."""
     name, typ, key = sc["name"], sc["type"], sc["key"]
     where = f"{name} ({key})"
-    if typ in FORMAT_ONLY and t in ("wrong_label", "near_miss", "other_item"):
-        return (f"{where} checks the format, not correctness: make {_correct(kind)} the first scorer in "
-                f"eval.scorers and keep {typ} beside it")
+    if typ in FORMAT_ONLY and t in ("wrong_label", "near_miss", "other_item", "human_bad"):
+        return f"{where} checks the format, not correctness: {_make_primary(kind)} and keep {typ} beside it"
     if typ == "label_match" and t in ("copy_of_input", "truncation") and not sc["options"].get("strict"):
         alt = ("; or, if your answers come from label likelihood, set check_eval.answer_method: label_likelihood"
                if kind == "classification" and method == "generate" else "")
@@ -67,10 +73,10 @@ def discrimination_fix(weak: list[str], scorers: list[dict[str, Any]], kind: str
     by_name = {s["name"]: s for s in scorers}
     fmt = [n for n in weak if by_name[n]["type"] in FORMAT_ONLY]
     if fmt:
-        return (f"{', '.join(fmt)} check(s) the format, not correctness: make {_correct(kind)} the first scorer in "
-                "eval.scorers (the metric comes from it) and keep the format check beside it")
-    return (f"the suite does not rank right answers above wrong ones: use {_correct(kind)} as the first scorer; "
-            "known_bad_rejected lists which wrong outputs get through")
+        return (f"{', '.join(fmt)} check(s) the format, not correctness: {_make_primary(kind)} and keep the "
+                "format check beside it")
+    return (f"the suite does not rank right answers above wrong ones: {_make_primary(kind)}; known_bad_rejected "
+            "lists which wrong outputs get through")
 
 
 def consistency_fix(bad: list[str], scorers: list[dict[str, Any]]) -> str:
@@ -80,14 +86,19 @@ def consistency_fix(bad: list[str], scorers: list[dict[str, Any]]) -> str:
             "whose verdict flipped (consistency.<scorer>.flipped lists them)")
 
 
-def human_fix(status: str, judged: str | None, scorers: list[dict[str, Any]], raters_disagree: bool) -> str:
+def human_fix(status: str, judged: str | None, scorers: list[dict[str, Any]], raters_disagree: bool,
+              kind: str = "classification") -> str:
     if status == "unknown":
         return ("have two or more people rate 50+ outputs good/bad and give them as check_eval.human_ratings "
                 "(item_id, rater, rating) and check_eval.rated_outputs (id, item_id, output)")
     if raters_disagree:
         return ("the raters disagree with each other: agree on the rubric with them (adjudicate the outputs they "
                 "split on) before judging the judge")
-    key = next((s["key"] for s in scorers if s["name"] == judged), "the judge")
+    sc = next((s for s in scorers if s["name"] == judged), None)
+    if sc is not None and sc["type"] != "llm_judge":
+        return (f"{sc['name']} ({sc['key']}) disagrees with the raters about which outputs are good: use "
+                f"{_correct(kind)}, or an llm_judge with a rubric the raters agree with")
+    key = sc["key"] if sc else "the judge"
     return (f"rewrite {key}.rubric from the outputs where it and the raters disagree (human_agreement.per_scorer), "
             f"set {key}.reference: true, or use a stronger judge model ({key}.model)")
 
