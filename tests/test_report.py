@@ -241,7 +241,7 @@ def test_sections_in_order_and_markdown_matches_html(full_run):
     h2_md = [line[3:].replace("\\", "") for line in md.splitlines() if line.startswith("## ")]
     assert h2_html == h2_md
     assert h2_html[0].startswith("KEEP_PROMPTING")
-    assert [h.split(" ")[0] for h in h2_html[1:]] == ["1", "2", "3", "Economics", "Reproducibility"]
+    assert [h.split(" ")[0] for h in h2_html[1:]] == ["1", "2", "3", "Economics", "Reproducibility", "Item"]
     for text in ("0.810 (95% CI 0.770–0.850)", "0.910 (95% CI 0.870–0.940)", "95% CI 0.780–0.860"):
         assert html.escape(text) in page and text in md, text
     assert page.count("<svg") >= 5  # sprint, probe, learning curve, TCO histogram, tornado (+ evals)
@@ -279,7 +279,7 @@ def test_only_verdict_renders_not_measured_sections(tmp_path):
     html_path, md_path = render_report(tmp_path, title="Only a verdict")
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     assert "<title>Only a verdict</title>" in page
-    assert md.count("Not measured yet") == 5  # criterion, data, sprint, probe, cost
+    assert md.count("Not measured yet") == 6  # criterion, data, sprint, probe, cost, item results
     assert "P(fine-tuning is cheaper)" not in md  # no invented economics
     assert "tunegate cost CONFIG" in md and "cost.json" in md
 
@@ -375,7 +375,7 @@ def test_formatting_keeps_intervals():
                                "expected_net_value_mean": -57730.0, "expected_net_value_p05": -92792.0,
                                "expected_net_value_p95": -37375.0, "lone_low": 1, "lone_high": 2}))
     assert real == {"krippendorff alpha": "0.756 (95% CI 0.721–0.786)",
-                    "expected net value (mean)": "-57,730 (5–95%: -92,792 to -37,375)", "lone low": "1",
+                    "expected net value of fine-tuning (mean)": "-57,730 (5–95%: -92,792 to -37,375)", "lone low": "1",
                     "lone high": "2"}
     assert md_escape("a|b <i>*x*</i>", cell=True) == "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt;"
 

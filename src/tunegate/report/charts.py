@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tunegate.report.textsafe import show_controls
+
 # Okabe & Ito (2008), "Color Universal Design".
 BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE = "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7"
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
@@ -24,7 +26,7 @@ Fmt = Callable[[float], str]
 
 
 def _e(s: Any) -> str:
-    return html.escape(str(s), quote=True)
+    return html.escape(show_controls(str(s)), quote=True)
 
 
 def _f(x: float) -> str:
@@ -381,3 +383,37 @@ def learning_curve_chart(points: Sequence[dict[str, Any]], *, fit: dict[str, Any
     body.append(_text(width - right, height - 4, "dots: mean over seeds (bar: seed range) · line: fitted "
                       "a + b·n^(−c), dashed where extrapolated", anchor="end", fill=MUTED, size=11))
     return _svg(width, height, body, title or "learning curve")
+
+
+def share_bars_chart(rows: Sequence[dict[str, Any]], *, title: str = "", width: int = 940,
+                     names: tuple[str, str] = ("reference", "current")) -> str:
+    """Before/after shares of categories: two bars per row (reference pale blue above, current vermillion below,
+    each labelled with its percentage), so a distribution shift reads without relying on colour alone.
+
+    ``rows``: ``{"label", "reference", "current"}`` with shares in [0, 1]; rows without a share are skipped.
+    """
+    rows = [r for r in rows if _finite(r.get("reference")) or _finite(r.get("current"))]
+    if not rows:
+        return ""
+    top_share = max(max(r.get("reference") or 0, r.get("current") or 0) for r in rows) or 1.0
+    label_w = min(max(len(str(r.get("label", ""))) for r in rows) * CHAR_W + 10, width * 0.32)
+    x0, x1 = label_w + 8, width - 60
+    bar_h, gap, top = 11, 9, 26
+    body = [_text(x0, 14, f"■ {names[0]}", fill=BLUE, size=12),
+            _text(x0 + 110, 14, f"■ {names[1]}", fill=VERMILLION, size=12)]
+    y = top
+    for r in rows:
+        body.append(_text(label_w, y + bar_h + 3, _fit_label(str(r.get("label", "")), label_w), anchor="end"))
+        for k, (key, color) in enumerate((("reference", BLUE), ("current", VERMILLION))):
+            v = r.get(key)
+            yy = y + k * (bar_h + 1)
+            if _finite(v):
+                w = max((x1 - x0) * float(v) / top_share, 0.5)
+                opacity = ' fill-opacity="0.55"' if k == 0 else ""
+                body.append(f'<rect x="{_f(x0)}" y="{_f(yy)}" width="{_f(w)}" height="{bar_h}" fill="{color}"'
+                            f"{opacity}/>")
+                body.append(_text(x0 + w + 4, yy + bar_h - 1, f"{100 * float(v):.1f}%", size=10, fill=MUTED))
+            else:
+                body.append(_text(x0 + 2, yy + bar_h - 1, "absent", size=10, fill=MUTED))
+        y += 2 * bar_h + 2 + gap
+    return _svg(width, y + 4, body, title or f"{names[0]} vs {names[1]} shares")

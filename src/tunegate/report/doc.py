@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunegate.report.textsafe import show_controls
+
 
 # ---------------------------------------------------------------- inline pieces and blocks
 @dataclass
@@ -74,6 +76,18 @@ class Table:
 class Chart:
     svg: str
     alt: str
+
+
+@dataclass
+class Html:
+    """Pre-rendered HTML (the item viewer) with the blocks that stand for it in Markdown.
+
+    Only code in this package builds one, escaping every text with ``esc``; nothing from an artifact is ever put
+    here unescaped.
+    """
+
+    html: str
+    markdown: list = field(default_factory=list)
 
 
 @dataclass
@@ -219,8 +233,39 @@ def money_formatter(currency: Any):
     return fmt
 
 
+# Artifact keys that people meet in the report, in words (anything else: underscores become spaces).
+WORDS = {
+    "p_finetune_cheaper": "P(fine-tuning is cheaper)",
+    "expected_net_value": "expected net value of fine-tuning",
+    "expected_net_value_mean": "expected net value of fine-tuning (mean)",
+    "breakeven_monthly_volume": "break-even monthly volume",
+    "horizon_months": "horizon (months)",
+    "tco_prompting_median": "total cost of prompting (median)",
+    "tco_fine_tuning_median": "total cost of fine-tuning (median)",
+    "labels_needed": "labels needed to reach the target (learning curve)",
+    "diff_vs_prompt": "difference from the best prompt",
+    "overhead_per_model_month": "overhead per model-month",
+    "value_per_point_per_month": "value of one metric point per month",
+    "gain_points": "quality gain (metric points)",
+    "finetuned_multiplier": "fine-tuned price multiplier",
+    "auc": "ROC AUC",
+    "n": "items",
+}
+
+
 def humanize(key: Any) -> str:
-    return str(key).replace("_", " ")
+    """An artifact key in words: ``p_finetune_cheaper`` → "P(fine-tuning is cheaper)", ``portfolio.overhead_per_
+    model_month`` → "portfolio: overhead per model-month"; a ``key (suffix)`` label keeps its suffix."""
+    k = str(key)
+    if k in WORDS:
+        return WORDS[k]
+    base, sep, rest = k.partition(" (")
+    if sep and base in WORDS:
+        return f"{WORDS[base]} ({rest}"
+    if "." in k and " " not in k:
+        head, _, tail = k.partition(".")
+        return f"{head.replace('_', ' ')}: {humanize(tail)}"
+    return k.replace("_", " ")
 
 
 def get(d: Any, *keys: str, default: Any = None) -> Any:
@@ -246,8 +291,12 @@ def slug(text: str) -> str:
 
 
 # ---------------------------------------------------------------- HTML
-def _h(s: Any) -> str:
-    return html.escape(str(s), quote=True)
+def esc(s: Any) -> str:
+    """HTML-escaped text with bidi / zero-width controls made visible (``textsafe``): the one HTML text escape."""
+    return html.escape(show_controls(str(s)), quote=True)
+
+
+_h = esc
 
 
 def _inline_html(p: Any) -> str:
@@ -275,6 +324,8 @@ def to_html(blocks: list) -> str:
             out.append(f"<p{cls}>{_inline_html(b.parts)}</p>")
         elif isinstance(b, Table):
             out.append(_table_html(b))
+        elif isinstance(b, Html):
+            out.append(b.html)
         elif isinstance(b, Chart):
             out.append(f'<figure class="chart">{b.svg}<figcaption>{_h(b.alt)}</figcaption></figure>')
         elif isinstance(b, Bullets):
@@ -298,8 +349,9 @@ def _table_html(t: Table) -> str:
         return ' class="num"' if i in t.numeric else ""
 
     head = "".join(f"<th{cls(i)}>{_h(h)}</th>" for i, h in enumerate(t.headers))
-    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{_inline_html(c)}</td>" for i, c in enumerate(r)) + "</tr>"
-                   for r in t.rows)
+    labels = [f' data-label="{_h(h)}"' for h in t.headers]  # shown beside each cell when a narrow screen stacks rows
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}{labels[i] if i < len(labels) else ''}>{_inline_html(c)}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in t.rows)
     cap = f"<caption>{_h(t.caption)}</caption>" if t.caption else ""
     kind = ' class="compact"' if t.compact else ""
     return f'<div class="table-wrap"><table{kind}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
@@ -314,7 +366,7 @@ def md_escape(s: Any, *, cell: bool = False) -> str:
 
     In table cells pipes are escaped and newlines folded, so a label like ``a|b`` cannot split a row.
     """
-    text = str("" if s is None else s)
+    text = show_controls(str("" if s is None else s))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
     if cell:
@@ -331,7 +383,7 @@ def _inline_md(p: Any, cell: bool = False) -> str:
     if isinstance(p, Code):
         if re.search(r"[<>&|`\r\n]", p.text):  # code spans cannot be escaped: fall back to plain text
             return md_escape(p.text, cell=cell)
-        return f"`{p.text}`"
+        return f"`{show_controls(p.text)}`"
     if isinstance(p, Strong):
         return f"**{md_escape(p.text, cell=cell)}**"
     if isinstance(p, Small):
@@ -356,6 +408,10 @@ def to_markdown(blocks: list) -> str:
             sep = "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers))) + "|"
             cap = [f"*{md_escape(b.caption)}*", ""] if b.caption else []
             out.append("\n".join([*cap, row(b.headers), sep, *(row(r) for r in b.rows)]))
+        elif isinstance(b, Html):
+            inner = to_markdown(b.markdown)
+            if inner:
+                out.append(inner)
         elif isinstance(b, Chart):
             out.append(f"*Chart in report.html: {md_escape(b.alt)}*")
         elif isinstance(b, Bullets):

@@ -19,7 +19,9 @@ from tunegate.report.doc import (
     Code,
     Heading,
     Para,
+    Small,
     Stats,
+    Strong,
     Table,
     as_dict,
     as_list,
@@ -90,9 +92,7 @@ def economics_section(arts: RunArtifacts) -> list:
     stats.append(("break-even monthly volume", f"{fmt_count(be)} requests" if be is not None else "none",
                   str(v["breakeven_note"] or "")))
     out.append(Stats(stats))
-    if nv and nv.get("quality_priced") is False:
-        out.append(Para([("Net value = prompting TCO − fine-tuning TCO; the value of a quality gain is not priced "
-                          "in this spec (set it to include it).")], kind="note"))
+    out += _net_value_blocks(v, nv, money)
     out += _tco_blocks(v, money)
     out += _sensitivity_blocks(as_list(v["sensitivity"]), nv, money)
     out += _inputs_table(as_dict(v["inputs"]))
@@ -125,14 +125,64 @@ def _tco_blocks(v: dict[str, Any], money) -> list:
     bd = {p: as_dict(v["paths"][p].get("breakdown")) for p in PATHS}
     comps = list(dict.fromkeys([*bd["prompting"], *bd["fine_tuning"]]))
     if comps:
+        rows = [[humanize(c), money(bd["prompting"].get(c)), money(bd["fine_tuning"].get(c))] for c in comps]
+        q = _quality_mean(as_dict(v["net_value"]))
+        if q is not None:  # not a cost: the value a quality gain brings, credited to fine-tuning in the net value
+            rows.append(["value of quality (credited to fine-tuning, not a cost)", "–", money(q)])
         out.append(Table(["component (mean over draws)", PATH_NAMES["prompting"], PATH_NAMES["fine_tuning"]],
-                         [[humanize(c), money(bd["prompting"].get(c)), money(bd["fine_tuning"].get(c))]
-                          for c in comps], numeric=(1, 2), caption="Where the money goes"))
+                         rows, numeric=(1, 2), caption="Where the money goes"))
     per_1k = as_dict(get(v["breakeven_detail"], "inference_cost_per_1k_requests"))
     if per_1k:
         out.append(Para(["Inference cost per 1,000 requests: ", "; ".join(
             f"{PATH_NAMES.get(p, humanize(p))} {money(c)}" for p, c in per_1k.items()), "."]))
     return out
+
+
+def _quality_mean(nv: dict[str, Any]) -> float | None:
+    q = nv.get("quality_value")
+    return num(get(q, "mean")) if isinstance(q, dict) else num(q)
+
+
+def _net_value_blocks(v: dict[str, Any], nv: dict[str, Any], money) -> list:
+    """Net value = prompting TCO − fine-tuning TCO + value of quality, each term shown, and a sentence when the
+    sign comes from the value of quality alone (a gain measured against a weak prompt can carry the whole case)."""
+    net = num(get(nv, "mean"))
+    tp, tf = v["quantiles"]["prompting"]["mean"], v["quantiles"]["fine_tuning"]["mean"]
+    diff = num(nv.get("tco_difference_mean"))
+    if diff is None and tp is not None and tf is not None:
+        diff = tp - tf
+    q = _quality_mean(nv)
+    if net is None or diff is None:
+        return []
+    inputs = as_dict(v["inputs"])
+    per_point, gain = as_dict(inputs.get("quality.value_per_point_per_month")), as_dict(inputs.get("quality.gain_points"))
+    how = ""
+    if q is not None and per_point and gain:
+        how = (f"{money(per_point.get('mean'))} per metric point per month × a gain of {fmt_num(gain.get('mean'))} "
+               f"points ({_source_words(gain.get('source'))}) × the months fine-tuning is live")
+    rows = [["total cost of keeping prompting (mean)", money(tp), ""],
+            ["− total cost of fine-tuning (mean)", money(-tf) if tf is not None else "–", ""],
+            ["= what fine-tuning saves in cost", money(diff), "negative: fine-tuning costs more" if diff < 0 else ""],
+            ["+ value of quality", money(q) if q is not None else "not priced",
+             how or ("set quality.value_per_point_per_month in the costs: section to price a quality gain"
+                     if q is None else "")],
+            ["= expected net value of fine-tuning", money(net), ""]]
+    out: list = [Table(["term", "mean over draws", "where it comes from"], rows, numeric=(1,),
+                       caption="Where the net value comes from")]
+    if q is not None and net > 0 and diff <= 0:
+        out.append(Para([Strong("The positive net value comes from the value of quality alone: "),
+                         f"fine-tuning costs {money(-diff)} more than prompting, and the quality gain is valued at "
+                         f"{money(q)}. That gain is measured against the best prompt in this run; a stronger prompt "
+                         "or model shrinks it (see the prompting gap above)."], kind="note"))
+    elif q is None:
+        out.append(Para(["The value of a quality gain is not priced in this spec: the net value is the cost "
+                         "difference alone."], kind="note"))
+    return out
+
+
+def _source_words(source: Any) -> str:
+    return {"caller": "measured: the probe's gain over the best prompt", "default": "a default",
+            "spec": "from the spec"}.get(str(source), f"source: {source}" if source else "source not recorded")
 
 
 def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
@@ -142,7 +192,7 @@ def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
         if not isinstance(r, dict):
             continue
         # low / high are the input's 10th / 90th percentile; net_value_at_* the outcomes there
-        rows.append({"label": str(get(r, "input", default="")), "at_low": num(r.get("net_value_at_low")),
+        rows.append({"label": humanize(get(r, "input", default="")), "at_low": num(r.get("net_value_at_low")),
                      "at_high": num(r.get("net_value_at_high")), "swing": num(r.get("swing")),
                      "range": f"{fmt_num(r.get('low'))} → {fmt_num(r.get('high'))}",
                      "dist": str(r.get("distribution") or ""), "p_low": r.get("p_positive_at_low"),
@@ -171,9 +221,9 @@ def _inputs_table(inputs: dict[str, Any]) -> list:
     for k, d in inputs.items():
         d = as_dict(d)
         p10, p90 = num(d.get("p10")), num(d.get("p90"))
-        rows.append([str(k), str(d.get("distribution", "–")), fmt_num(d.get("mean")),
+        rows.append([[humanize(k), Small(str(k))], str(d.get("distribution", "–")), fmt_num(d.get("mean")),
                      f"{fmt_num(p10)} – {fmt_num(p90)}" if p10 is not None and p90 is not None and p10 != p90 else "–",
-                     str(d.get("source") or "–")])
+                     {"caller": "measured (fine-tune probe)"}.get(str(d.get("source")), str(d.get("source") or "–"))])
     return [Heading(3, "Cost model inputs"),
             Table(["input", "distribution", "mean", "10th – 90th percentile", "source"], rows, numeric=(2, 3))]
 

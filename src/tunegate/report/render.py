@@ -1,18 +1,19 @@
 """``render_report(run_dir)``: the run's artifacts as one self-contained ``report.html`` and a ``report.md``.
 
 The HTML is meant to be mailed to a product lead and opened anywhere, offline, years later: inline CSS, inline
-SVG, no script, no font or image fetched, and a Content-Security-Policy that forbids all of that anyway, so even a
-payload that slipped past escaping could neither run nor phone home. The Markdown carries the same content for a
-pull request or a wiki (charts are replaced by a one-line note).
+SVG, no font or image fetched, and a Content-Security-Policy that forbids all of that anyway, so even a payload
+that slipped past escaping could neither run nor phone home. The one script is the item viewer's filter code
+(``viewer.SCRIPT``), allowed by its SHA-256 in the CSP and by nothing else. The Markdown carries the same content
+for a pull request or a wiki (charts are replaced by a one-line note).
 
 Missing artifacts are normal (stages run independently): each section says what is not measured yet and how to
 measure it. A run directory with no artifact at all is an error (``ReportError``): an empty report would look
-like a result.
+like a result. A monitoring run directory (``monitor.json``) gets the drift report (``monitor_report.py``):
+``report.html`` when it holds no decision artifacts, else ``monitor-report.html`` beside the decision report.
 """
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,13 +23,17 @@ from tunegate.artifacts import now_iso
 from tunegate.errors import TunegateError
 from tunegate.report.collect import STAGES, RunArtifacts, collect
 from tunegate.report.data_gate import data_section
-from tunegate.report.doc import Heading, Para, md_escape, to_html, to_markdown
+from tunegate.report.doc import Heading, Para, esc, md_escape, to_html, to_markdown
 from tunegate.report.economics import economics_section, reproducibility_section
+from tunegate.report.monitor_report import NAV as MONITOR_NAV
+from tunegate.report.monitor_report import monitor_blocks, read_monitor
 from tunegate.report.sections import criterion_section, prompting_section, verdict_card
+from tunegate.report.viewer import SCRIPT, script_hash, viewer_section
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP_BASE = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP = CSP_BASE + "; script-src " + script_hash()
 NAV = (("verdict", "Verdict"), ("criterion", "1 · Criterion"), ("data", "2 · Data"), ("prompting", "3 · Prompting"),
-       ("economics", "Economics"), ("reproducibility", "Reproducibility"))
+       ("economics", "Economics"), ("reproducibility", "Reproducibility"), ("items", "Item viewer"))
 
 
 class ReportError(TunegateError):
@@ -39,19 +44,28 @@ class RunDirNotFoundError(ReportError, FileNotFoundError):
     """The run directory does not exist (a ``FileNotFoundError`` that the CLI's ``TunegateError`` handler catches)."""
 
 
-def render_report(run_dir: str | Path, *, title: str | None = None) -> tuple[Path, Path]:
+def render_report(run_dir: str | Path, *, title: str | None = None,
+                  store: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` into ``run_dir``; returns their paths.
 
+    A directory with ``monitor.json`` also (or, without decision artifacts, only) gets the drift report; ``store``
+    is the portfolio store to read the monitored model's history from (default: ``$TUNEGATE_HOME``'s).
     Raises ``ReportError`` when ``run_dir`` does not exist (``RunDirNotFoundError``, also a ``FileNotFoundError``)
-    or holds no tunegate artifact (neither a stage artifact nor an ``eval.json``, readable or not).
+    or holds no tunegate artifact (neither a stage artifact, an ``eval.json`` nor a ``monitor.json``).
     """
     if not Path(run_dir).is_dir():
         raise RunDirNotFoundError(f"{run_dir}: run directory not found")
     arts = collect(run_dir)
+    monitor_path = arts.run_dir / "monitor.json"
+    monitor = read_monitor(monitor_path) if monitor_path.is_file() else None
+    if monitor is not None and arts.empty:
+        return render_monitor_report(arts.run_dir, monitor, title=title, store=store)
     if arts.empty and not arts.unreadable:
         names = ", ".join(f"{n}.json" for n in STAGES)
-        raise ReportError(f"{arts.run_dir}: no tunegate artifacts to report on (looked for {names} and "
-                          "eval.json files): run `tunegate run CONFIG --out DIR` first")
+        raise ReportError(f"{arts.run_dir}: no tunegate artifacts to report on (looked for {names}, "
+                          "eval.json and monitor.json files): run `tunegate run CONFIG --out DIR` first")
+    if monitor is not None:
+        render_monitor_report(arts.run_dir, monitor, title=None, store=store, stem="monitor-report")
     title = title or _default_title(arts)
     blocks = []
     for section in SECTIONS:
@@ -59,13 +73,35 @@ def render_report(run_dir: str | Path, *, title: str | None = None) -> tuple[Pat
     generated = now_iso()
     meta = f"Run directory: {arts.run_dir} · generated {generated} · tunegate {__version__}"
     html_path, md_path = arts.run_dir / "report.html", arts.run_dir / "report.md"
-    _write(html_path, _page(title, meta, to_html(blocks)))
+    _write(html_path, _page(title, meta, to_html(blocks), NAV))
+    _write(md_path, f"# {md_escape(title)}\n\n*{md_escape(meta)}*\n\n{to_markdown(blocks)}\n")
+    return html_path, md_path
+
+
+def render_monitor_report(run_dir: Path, doc: dict, *, title: str | None = None, store: str | Path | None = None,
+                          stem: str = "report") -> tuple[Path, Path]:
+    """The drift report of ``run_dir/monitor.json`` as ``{stem}.html`` and ``{stem}.md``."""
+    if store is None:
+        from tunegate.monitor.store import default_store_path
+
+        store = default_store_path()
+    who = " · ".join(str(x) for x in (doc.get("task"), doc.get("model")) if x)
+    title = title or ("tunegate drift report" + (f" — {who}" if who else ""))
+    try:
+        blocks = monitor_blocks(doc, run_dir, run_dir / "monitor.json", Path(store))
+    except Exception as exc:  # noqa: BLE001 - a malformed monitor.json is shown, never a traceback
+        blocks = [Heading(2, "Drift report (could not be rendered)", anchor="monitor"),
+                  Para([f"monitor.json could not be rendered: {type(exc).__name__}: {exc}. Re-run "
+                        "`tunegate monitor`, or report this as a tunegate bug."], kind="missing")]
+    meta = f"Monitoring run: {run_dir} · generated {now_iso()} · tunegate {__version__}"
+    html_path, md_path = run_dir / f"{stem}.html", run_dir / f"{stem}.md"
+    _write(html_path, _page(title, meta, to_html(blocks), MONITOR_NAV, script=False))
     _write(md_path, f"# {md_escape(title)}\n\n*{md_escape(meta)}*\n\n{to_markdown(blocks)}\n")
     return html_path, md_path
 
 
 SECTIONS = (verdict_card, criterion_section, data_section, prompting_section, economics_section,
-            reproducibility_section)
+            reproducibility_section, viewer_section)
 
 
 def _guarded(section: Callable[[RunArtifacts], list], arts: RunArtifacts) -> list:
@@ -95,14 +131,20 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _page(title: str, meta: str, body: str) -> str:
-    e = html.escape
-    nav = "".join(f'<a href="#{a}">{e(label)}</a>' for a, label in NAV)
+def _page(title: str, meta: str, body: str, nav_items, *, script: bool = True) -> str:
+    e = esc
+    nav = "".join(f'<a href="#{a}">{e(label)}</a>' for a, label in nav_items)
+    with_script = script and 'id="items-viewer"' in body
+    csp = CSP if with_script else CSP_BASE
+    js = f"<script>{SCRIPT}</script>" if with_script else ""
+    foot = ("Self-contained: no fonts, images or other files are loaded; the one script (the item viewer's filters) "
+            "runs only because the page's security policy names its hash." if with_script else
+            "Self-contained: no scripts, fonts or images are loaded.")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">
+<meta http-equiv="Content-Security-Policy" content="{e(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{e(title)}</title>
@@ -117,8 +159,9 @@ def _page(title: str, meta: str, body: str) -> str:
 <nav>{nav}</nav>
 </header>
 {body}
-<footer>Generated by tunegate {e(__version__)}. Self-contained: no scripts, fonts or images are loaded.</footer>
+<footer>Generated by tunegate {e(__version__)}. {foot}</footer>
 </main>
+{js}
 </body>
 </html>
 """
@@ -188,15 +231,43 @@ caption{text-align:left;font-weight:650;padding:4px 0 6px;color:#374151}
 th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{background:#f3f4f6;font-weight:650;font-size:12.5px;color:#374151;border-bottom:2px solid #d1d5db}
 tbody tr:nth-child(even){background:#fafafa}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td{overflow-wrap:break-word}
-td:first-child{white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td,th{overflow-wrap:anywhere}
+[hidden]{display:none!important}
 figure.chart{margin:14px 0 18px;padding:10px;border:1px solid var(--line);border-radius:8px;background:#fff}
 figure.chart svg{display:block;margin:0 auto;width:100%;max-width:940px;height:auto}
 figcaption{font-size:12.5px;color:var(--muted);margin-top:6px;text-align:center}
 ol,ul{margin:6px 0 10px;padding-left:24px}li{margin:3px 0}
 footer{margin-top:36px;padding-top:12px;border-top:1px solid var(--line);color:var(--muted);font-size:12.5px}
-@media (max-width:760px){.page{padding:16px}.conditions{grid-template-columns:1fr}}
+.viewer-controls{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:flex-end;margin:10px 0;padding:10px 12px;
+background:#f8fafc;border:1px solid var(--line);border-radius:8px}
+.viewer-controls label{display:flex;flex-direction:column;font-size:12.5px;font-weight:600;color:#374151;min-width:0;
+max-width:100%}
+.viewer-controls select,.viewer-controls input{font:inherit;font-weight:400;font-size:13px;max-width:100%;
+min-width:0;padding:3px 6px;border:1px solid #cbd5e1;border-radius:6px;background:#fff}
+.viewer-controls p{flex-basis:100%;margin:2px 0 0}
+ul.legend{font-size:13px;margin:6px 0 10px}
+table.items{font-size:13px}
+table.items td.input{white-space:pre-wrap;min-width:14em}
+table.items td.ans{min-width:9em}
+.ans .out{white-space:pre-wrap;color:#374151;font-size:12.5px;margin-top:3px;max-height:14em;overflow-y:auto}
+.ans .scores{font-size:11.5px;color:var(--muted);margin-top:3px}
+.ans .err{font-size:12px;color:var(--bad);margin-top:3px}
+td.ans.bad{background:#fff7f7}td.ans.none{color:var(--muted);font-size:12px}
+.iid code{display:inline-block}.slice{display:inline-block;font-size:11px;background:#eef2ff;color:#3730a3;
+border-radius:4px;padding:0 5px;margin:2px 4px 0 0}
+@media (max-width:1100px){table.items,table.items tbody,table.items tr,table.items td{display:block;width:auto}
+table.items thead{display:none}table.items tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;
+padding:4px 8px;background:#fff!important}table.items td{border:0;border-bottom:1px dashed var(--line);padding:5px 2px;
+min-width:0!important}
+table.items td::before{content:attr(data-label);display:block;font-size:11.5px;font-weight:650;color:var(--muted)}}
+@media (max-width:760px){.page{padding:16px;margin:0;border-radius:0}.conditions{grid-template-columns:1fr}
+h1{font-size:23px}.verdict-card{padding:14px}.verdict-card h2{font-size:24px}
+.table-wrap table,.table-wrap tbody,.table-wrap tr,.table-wrap td,.table-wrap caption{display:block;width:auto}
+.table-wrap thead{display:none}.table-wrap tr{border-bottom:2px solid #d1d5db;padding:4px 0}
+.table-wrap td{border:0;padding:3px 4px;text-align:left!important}
+.table-wrap td::before{content:attr(data-label);display:block;font-size:11.5px;font-weight:650;color:var(--muted)}
+.stats{grid-template-columns:1fr}}
 @media print{body{background:#fff;font-size:12px}.page{box-shadow:none;margin:0;max-width:none;padding:0}
 nav{display:none}.condition,figure.chart,.stat,tr{break-inside:avoid}h2,h3,h4{break-after:avoid}
 .table-wrap{overflow:visible}.verdict-card{break-inside:avoid}

@@ -25,6 +25,7 @@ from tunegate.report.doc import (
     Table,
     as_dict,
     as_list,
+    ci_text,
     fmt_ci,
     fmt_count,
     fmt_num,
@@ -170,8 +171,9 @@ def verdict_card(arts: RunArtifacts) -> list:
         Heading(2, f"{name} — {gloss}", anchor="verdict"),
         Para(head, kind="badges"),
     ]
-    if v.get("summary"):
-        blocks.append(Para([str(v["summary"])], kind="lead"))
+    lead = _verdict_lead(v, name, conf)
+    if lead:
+        blocks.append(Para([lead], kind="lead"))
     blocks.append(Box("conditions", cards))
     blocks.append(Para([("measured = computed by tunegate from your data in this run · declared = stated in the "
                          "spec and not verified here, which lowers the verdict's confidence")], kind="note"))
@@ -179,6 +181,18 @@ def verdict_card(arts: RunArtifacts) -> list:
     if actions:
         blocks += [Heading(3, "Next actions"), Bullets([[str(a)] for a in actions], ordered=True)]
     return [Box(f"verdict-card v-{kind}", blocks)]
+
+
+def _verdict_lead(v: dict[str, Any], name: str, conf: str) -> str:
+    """The verdict's explanation, once: an explanation key if the verdict has one, else its summary unless that
+    only repeats the heading, the confidence badge and the rule already shown above it."""
+    for key in ("explanation", "reason", "why", "plain_summary"):
+        if isinstance(v.get(key), str) and v[key].strip():
+            return v[key].strip()
+    summary = str(v.get("summary") or "").strip()
+    rule = str(v.get("rule") or "").strip()
+    generated = {f"{name} ({conf} confidence): rule {rule}", f"{name} ({conf} confidence)", name, rule}
+    return "" if summary in generated else summary
 
 
 # ---------------------------------------------------------------- criterion
@@ -264,13 +278,18 @@ def _sprint_blocks(sprint: dict[str, Any], money) -> list:
     if not cands:
         return out + [Para(["sprint.json lists no candidates."], kind="missing")]
     cands = sorted(cands, key=lambda c: -(num(c.get("value")) if num(c.get("value")) is not None else -1e300))
+    baseline = _baseline(sprint, cands)
+    if baseline is not None and baseline not in cands:  # not a finalist: tested on test all the same
+        cands.append(baseline)
     rows_chart, rows = [], []
     for i, c in enumerate(cands, 1):
         is_best = best is not None and c.get("name") == best
         rows_chart.append({"label": str(c.get("name", "")), "value": num(c.get("value")), "low": num(c.get("ci_low")),
                            "high": num(c.get("ci_high")), "highlight": is_best})
         per_1k = get(c, "cost_per_1000", "cost_per_1k")
-        rows.append([fmt_num(i), [str(c.get("name", ""))] + ([" ", Badge("best", "info")] if is_best else []),
+        tags = ([" ", Badge("best", "info")] if is_best else []) + (
+            [" ", Badge("zero-shot baseline", "outline")] if c is baseline else [])
+        rows.append([fmt_num(i), [str(c.get("name", ""))] + tags,
                      fmt_ci(c.get("value"), c.get("ci_low"), c.get("ci_high")), fmt_num(c.get("n")),
                      money(per_1k) if per_1k is not None else "–"])
     svg = charts.interval_chart(rows_chart, x_label=metric, target=target, title=f"sprint candidates: {metric}")
@@ -292,7 +311,41 @@ def _sprint_blocks(sprint: dict[str, Any], money) -> list:
         elif lo is not None and hi is not None:
             line.append(": the interval straddles the target.")
     out.append(Para(line))
+    if baseline is not None and baseline is not top:
+        out.append(Para(_baseline_line(sprint, top, baseline)))
     return out
+
+
+def _baseline(sprint: dict[str, Any], cands: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The sprint's zero-shot baseline: a finalist flagged ``baseline``, or sprint.json's ``baseline`` summary."""
+    flagged = next((c for c in cands if c.get("baseline") is True), None)
+    if flagged is not None:
+        return flagged
+    b = sprint.get("baseline")
+    if isinstance(b, dict) and b.get("name"):
+        same = next((c for c in cands if c.get("name") == b["name"]), None)
+        return same if same is not None else (b if "value" in b else None)
+    return None
+
+
+def _baseline_line(sprint: dict[str, Any], top: dict[str, Any], base: dict[str, Any]) -> list:
+    line: list = [Strong(f"Zero-shot baseline: {base.get('name', '')}"), " reaches ",
+                  fmt_ci(base.get("value"), base.get("ci_low"), base.get("ci_high"))]
+    cmp_ = next((c for c in as_list(sprint.get("comparisons")) if isinstance(c, dict)
+                 and c.get("comparison") == "best_vs_baseline"), None)
+    if cmp_ and num(cmp_.get("diff")) is not None:
+        d = num(cmp_["diff"])
+        line += [f"; the best prompt is {'+' if d >= 0 else '−'}{fmt_num(abs(d), 3)} above it on the same "
+                 f"{fmt_num(cmp_.get('n'))} test items (paired ",
+                 ci_text(cmp_.get("ci_low"), cmp_.get("ci_high")) or "no interval", ")"]
+        if cmp_.get("p_holm") is not None:
+            line.append(f", Holm-adjusted p = {fmt_num(cmp_['p_holm'])}")
+        line.append(".")
+    else:
+        dv, bv = num(top.get("value")), num(base.get("value"))
+        if dv is not None and bv is not None:
+            line.append(f"; the best prompt is {dv - bv:+.3f} above it.")
+    return line
 
 
 def _eval_blocks(arts: RunArtifacts, money, heading: bool) -> list:
@@ -366,8 +419,10 @@ def probe_blocks(arts: RunArtifacts) -> list:
         if isinstance(p, dict):
             rows.append({"label": str(p.get("name", "probe")), "value": num(p.get("value")),
                          "low": num(p.get("ci_low")), "high": num(p.get("ci_high")), "n": p.get("n")})
+    best_name = sprint.get("best")
+    best_name = best_name.get("candidate") if isinstance(best_name, dict) else best_name  # sprint.json: a dict
     best = next((c for c in as_list(sprint.get("candidates"))
-                 if isinstance(c, dict) and c.get("name") == sprint.get("best")), None)
+                 if isinstance(c, dict) and c.get("name") == best_name), None)
     if best:
         rows.append({"label": f"best prompt: {best.get('name', '')}", "value": num(best.get("value")),
                      "low": num(best.get("ci_low")), "high": num(best.get("ci_high")), "n": best.get("n"),
