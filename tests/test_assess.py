@@ -21,7 +21,7 @@ data_ok: yes
 prompt_value: 0.78
 prompt_n: 300
 after_sprint: yes
-finetune_value: 0.93
+finetune_value: 0.95
 monthly_requests: 2000000
 input_price: 2.5
 output_price: 10
@@ -39,7 +39,8 @@ def test_answers_file_gives_declared_fine_tune(tmp_path):
     assert {v["conditions"][k]["source"] for k in ("criterion", "data", "prompting_gap")} == {"declared"}
     spec = load_spec(tmp_path / "s.yaml")
     assert spec.evidence.prompting.n == 300 and spec.evidence.prompting.ci_high < 0.9
-    assert spec.costs.quality.gain_points.mean() == 15.0
+    assert spec.costs.quality.gain_points.mean() == 17.0
+    assert spec.evidence.finetune.n == 300  # the same test set as the prompt: a Wilson interval
     assert (tmp_path / "run" / "cost.json").exists()
 
 

@@ -53,7 +53,7 @@ def test_declared_evidence_reaches_the_verdict(tmp_path):
     extra = """evidence:
   criterion: {auc: 0.93, note: reviewed by support leads}
   data: {alpha: 0.84}
-  prompting: {best_value: 0.78, ci_low: 0.74, ci_high: 0.82, n: 300}
+  prompting: {best_value: 0.78, ci_low: 0.74, ci_high: 0.82, n: 300, after_sprint: true}
   finetune: {value: 0.92, ci_low: 0.89, ci_high: 0.95}
 """
     spec = small_task(tmp_path, extra)

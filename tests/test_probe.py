@@ -42,10 +42,23 @@ def test_comparison_and_closes_gap_rules():
     probe = {f"i{k}": float(k % 10 != 0) for k in range(200)}  # 90% right
     cmp = compare_with_prompt(probe, prompt, seed=0)
     assert cmp["n_shared"] == 200 and cmp["diff"] == pytest.approx(0.65) and cmp["diff_ci_low"] > 0.5
-    assert cmp["mcnemar_p"] < 1e-10
-    assert closes_gap({"value": 0.9, "ci_high": 0.95, "comparison": cmp}, 0.95) == "yes"  # beats the prompt
-    assert closes_gap({"value": 0.7, "ci_high": 0.75, "comparison": {"diff_ci_low": -0.02}}, 0.9) == "no"
-    assert closes_gap({"value": 0.85, "ci_high": 0.93, "comparison": None}, 0.9) == "unknown"
+    assert cmp["mcnemar_p"] < 1e-10 and cmp["test"]["method"] == "mcnemar_exact" and cmp["significant"]
+    # beating the prompt significantly while staying below the target does not close the gap
+    assert closes_gap({"value": 0.9, "ci_low": 0.85, "ci_high": 0.93, "comparison": cmp}, 0.95) == "no"
+    assert closes_gap({"value": 0.97, "ci_low": 0.952, "ci_high": 0.99}, 0.95) == "yes"
+    # the same bound is not enough for the best of three probes (Bonferroni-widened)
+    assert closes_gap({"value": 0.97, "ci_low": 0.952, "ci_high": 0.99}, 0.95, n_probes=3) == "unknown"
+    assert closes_gap({"value": 0.7, "ci_low": 0.65, "ci_high": 0.75}, 0.9) == "no"
+    assert closes_gap({"value": 0.85, "ci_low": 0.78, "ci_high": 0.93}, 0.9) == "unknown"
+    assert closes_gap({"value": 0.85, "ci_high": 0.93}, 0.9) == "unknown"  # no interval: unknown
+
+
+def test_three_wins_and_no_losses_is_not_significant():
+    prompt = {f"i{k}": 0.0 if k < 3 else float(k % 2) for k in range(100)}
+    probe = {f"i{k}": 1.0 if k < 3 else float(k % 2) for k in range(100)}
+    cmp = compare_with_prompt(probe, prompt, seed=0)
+    assert cmp["diff_ci_low"] > 0  # the bootstrap CI excludes 0 ...
+    assert cmp["test"]["pvalue"] == pytest.approx(0.25) and not cmp["significant"]  # ... but exact McNemar: p = 0.25
 
 
 def _small_task(tmp_path: Path, keep_train: int | None = None, single_label: str | None = None) -> Path:

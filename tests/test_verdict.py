@@ -27,9 +27,13 @@ def sprint(value: float, ci_half: float = 0.02) -> dict:
                             "ci_high": value + ci_half, "n": 400}]}
 
 
-def probe(value: float, diff_ci_low: float | None = None) -> dict:
+def probe(value: float, diff_ci_low: float | None = None, curve: dict | None = None) -> dict:
+    curve = curve if curve is not None else (
+        {"value": 1200, "low": 900, "high": 1500, "status": "ok"} if value >= TARGET else
+        {"value": None, "status": "unreachable", "reason": "below the asymptote"})
     return {"probes": [{"name": "embedding_head", "value": value, "ci_low": value - 0.02, "ci_high": value + 0.02,
-                        "diff_ci_low": diff_ci_low}], "learning_curve": {"labels_needed": 1200}}
+                        "diff_ci_low": diff_ci_low, "kind": "embedding_head", "train_examples": 1000}],
+            "learning_curve": {"labels_needed": curve.get("value"), "labels_needed_band": curve}}
 
 
 def cost(net: float) -> dict:
@@ -97,7 +101,7 @@ def test_gap_is_unknown_when_ci_reaches_target_or_no_sprint():
 
 def test_declared_evidence_is_marked_and_lowers_confidence():
     declared = {"criterion": {"auc": 0.92, "note": "reviewed by the team"}, "data": {"alpha": 0.82},
-                "prompting": {"best_value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 300},
+                "prompting": {"best_value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 300, "after_sprint": True},
                 "finetune": {"value": 0.93, "ci_low": 0.91, "ci_high": 0.95}}
     v = decide(declared=declared, cost=cost(10000.0), target=TARGET)
     assert v["verdict"] == "FINE_TUNE"
@@ -122,6 +126,9 @@ def test_every_combination_follows_the_rule_order(combo):
     v = decide(evalcheck=STATES["criterion"][crit], audit=STATES["data"][data], sprint=STATES["gap"][gap],
                probe=STATES["probe"][prb], cost=STATES["economics"][eco], target=TARGET)
     got = {k: c["status"] for k, c in v["conditions"].items()}
+    # label quantity is part of the data condition: without a probe (no learning curve) it is unknown
+    data = "unknown" if data == "held" and prb == "unknown" else data
+    combo = (crit, data, gap, prb, eco)
     assert got == {"criterion": crit, "data": data, "prompting_gap": gap, "finetune_probe": prb, "economics": eco}
     if crit == "not_held":
         expected = "FIX_EVAL_FIRST"

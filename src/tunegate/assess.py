@@ -141,7 +141,10 @@ def answers_to_spec(a: dict[str, Any]) -> dict[str, Any]:
             p.update(n=n, ci_low=round(iv.low, 4), ci_high=round(iv.high, 4))
         evidence["prompting"] = {**p, "note": "declared in tunegate assess (CI: Wilson, from n)"}
     if a.get("finetune_value") is not None:
-        evidence["finetune"] = {"value": a["finetune_value"], "note": "declared in tunegate assess"}
+        ft = {"value": a["finetune_value"]}
+        if a.get("prompt_n"):  # measured on the same test set as the prompt: the verdict derives a Wilson interval
+            ft["n"] = int(a["prompt_n"])
+        evidence["finetune"] = {**ft, "note": "declared in tunegate assess"}
     gain = None
     if a.get("finetune_value") is not None and a.get("prompt_value") is not None:
         gain = round(max(0.0, a["finetune_value"] - a["prompt_value"]) * 100, 3)

@@ -51,8 +51,9 @@ def build_audit(
     if annotations:
         if progress:
             progress(f"agreement and {method or cfg.aggregation} aggregation over {len(annotations)} annotations")
+        texts = {e.id: e.input_text() for e in examples} if examples else None
         rep, ann_checks, result = audit_annotations(annotations, cfg, labels=labels or None, method=method, seed=seed,
-                                                    adjudications=adjudications or ())
+                                                    adjudications=adjudications or (), texts=texts)
         art.update(rep)
         checks += ann_checks
         if examples:
@@ -76,8 +77,8 @@ def build_audit(
         checks += ex_checks
     else:
         empty = {"count": 0, "items": []}
-        art.update({"duplicates": empty, "near_duplicates": empty, "conflicts": empty, "leakage": empty,
-                    "noise": None, "coverage": None})
+        art.update({"duplicates": empty, "near_duplicates": empty, "near_conflicts": empty, "conflicts": empty,
+                    "leakage": empty, "noise": None, "coverage": None})
     gate, reasons = gate_from_checks(checks)
     art["quantity"] = _quantity(art.get("coverage"), cfg)
     run.finished = now_iso()
@@ -167,11 +168,20 @@ def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any
     """`tunegate decide`: the verdict from whatever artifacts exist; writes ``verdict.json``."""
     from tunegate.verdict import decide
 
-    arts = collect_artifacts(run_dir)
+    d = Path(run_dir)
+    declared_only = spec is not None and any(v is not None for v in spec.evidence.model_dump().values())
+    if not d.is_dir() and not declared_only:
+        from tunegate.errors import InputError
+
+        raise InputError("not a run directory (it does not exist): run the stages first, or pass the directory "
+                         "they wrote (a spec with declared evidence may name a new one)", file=d)
+    d.mkdir(parents=True, exist_ok=True)
+    arts = collect_artifacts(d)
     declared = spec.evidence.model_dump(exclude_none=True) if spec else {}
     target = spec.eval.target if spec else None
     doc = decide(evalcheck=arts["evalcheck"], audit=arts["audit"], sprint=arts["sprint"], evals=arts["evals"],
-                 probe=arts["probe"], cost=arts["cost"], declared=declared, target=target)
+                 probe=arts["probe"], cost=arts["cost"], declared=declared, target=target,
+                 thresholds=spec_thresholds(spec))
     run = RunInfo(seed=spec.seed if spec else 0, config_hash=spec.config_hash() if spec else None,
                   spec_path=str(spec.source) if spec and spec.source else None)
     run.finished = now_iso()
@@ -187,32 +197,31 @@ def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any
 # --------------------------------------------------------------------------------------------------- cost
 
 
-def _quality_gain_points(arts: dict[str, Any]) -> float | None:
-    """Measured gain of the best probe over the best prompt, in metric points (0.01 of the metric = 1 point)."""
-    from tunegate.verdict import best_prompt
+def spec_thresholds(spec: Spec | None) -> Any:
+    """The spec's gate thresholds, which declared evidence must meet as measured evidence does."""
+    from tunegate.verdict import Thresholds
 
-    best, _, _ = best_prompt(arts.get("sprint"), arts.get("evals") or [], None)
-    probes = (arts.get("probe") or {}).get("probes") or []
-    if best is None or not probes:
-        return None
-    top = max(probes, key=lambda p: p.get("value") or -1)
-    if top.get("value") is None or best.get("value") is None:
-        return None
-    return max(0.0, (top["value"] - best["value"]) * 100)
+    if spec is None:
+        return Thresholds()
+    return Thresholds(min_auc=spec.check_eval.min_auc, min_judge_kappa=spec.check_eval.min_judge_kappa,
+                      min_alpha=spec.audit.min_alpha, max_noise_rate=spec.audit.max_noise_rate)
 
 
 def cost_stage(spec: Spec, run_dir: str | Path, *, n_draws: int = 20000) -> dict[str, Any]:
-    """`tunegate cost`: the 18-month cost model, using the probe's labels-needed and quality gain when present."""
+    """`tunegate cost`: the 18-month cost model, with the labels still to buy (sampled from the learning curve's
+    band) and the quality gain (measured or declared, sampled from its interval) when the run has them."""
+    from tunegate.cost.evidence import labels_to_buy_samples, quality_gain_samples
     from tunegate.cost.model import run_cost_model
 
     arts = collect_artifacts(run_dir)
-    labels_needed = ((arts.get("probe") or {}).get("learning_curve") or {}).get("labels_needed")
-    gain = _quality_gain_points(arts)
-    res = run_cost_model(spec.costs, labels_needed=labels_needed, quality_gain=gain, seed=spec.seed, n_draws=n_draws)
+    declared = spec.evidence.model_dump(exclude_none=True)
+    labels, labels_note = labels_to_buy_samples(arts, declared, n_draws=n_draws, seed=spec.seed)
+    gain, gain_note = quality_gain_samples(arts, declared, n_draws=n_draws, seed=spec.seed)
+    res = run_cost_model(spec.costs, labels_needed=labels, quality_gain=gain, seed=spec.seed, n_draws=n_draws)
     run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(), spec_path=str(spec.source) if spec.source else None)
     run.finished = now_iso()
     art = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "cost", **res.to_dict(),
-           "caller_inputs": {"labels_needed_from_probe": labels_needed, "quality_gain_points_measured": gain},
+           "caller_inputs": {"labels_to_buy": labels_note, "quality_gain_points": gain_note},
            "run": run.model_dump(mode="json")}
     write_json_atomic(Path(run_dir) / "cost.json", art)
     return art

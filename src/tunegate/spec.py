@@ -301,8 +301,10 @@ class DeclaredPrompting(_Strict):
     best_value: float = Field(description="The best prompt's metric on the team's test set.")
     ci_low: float | None = None
     ci_high: float | None = None
-    n: int | None = Field(None, ge=1, description="Test items it was measured on.")
-    after_sprint: bool = Field(True, description="Measured after a real prompt-engineering sprint.")
+    n: int | None = Field(None, ge=1, description="Test items it was measured on (without a CI, a Wilson "
+                          "interval is computed from it; with neither, the gap is unknown).")
+    after_sprint: bool = Field(description="Measured after a real prompt-engineering sprint (required: a single "
+                               "prompt's gap does not show that prompting cannot close it).")
     note: str | None = None
 
 
@@ -310,6 +312,8 @@ class DeclaredFinetune(_Strict):
     value: float = Field(description="What a fine-tune (or a probe) reached on the same test set.")
     ci_low: float | None = None
     ci_high: float | None = None
+    n: int | None = Field(None, ge=1, description="Test items it was measured on (without a CI, a Wilson "
+                          "interval is computed from it; with neither, the probe condition is unknown).")
     diff_ci_low: float | None = Field(None, description="Lower CI bound of (fine-tune − best prompt), paired.")
     note: str | None = None
 

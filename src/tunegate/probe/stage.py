@@ -32,48 +32,85 @@ def _r(x: Any) -> Any:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
-def best_prompt_items(run_dir: Path) -> tuple[str | None, dict[str, float]]:
-    """The best test-split eval in the run directory and its per-item 0/1 scores (for the paired comparison)."""
-    best, best_val = None, -1.0
+def _prompt_run_dir(run_dir: Path) -> Path | None:
+    """Where "the best prompt"'s per-item test results live — the one definition the verdict uses
+    (tunegate.verdict.best_prompt): the sprint's selection (sprint-best/, chosen on dev), else the earliest
+    test-split evaluation; never the evaluation with the highest test value."""
+    from tunegate.verdict.prompting import _is_prompt_eval
+
+    sprint_best = run_dir / "sprint-best"
+    if (run_dir / "sprint.json").exists() and (sprint_best / "results.jsonl").exists():
+        return sprint_best
+    found = []
     for p in sorted(run_dir.glob("**/eval.json")):
         art = json.loads(p.read_text(encoding="utf-8"))
-        if art.get("artifact") == "eval" and art.get("split") == "test" and (art.get("value") or -1) > best_val \
-                and (p.parent / "results.jsonl").exists() and not p.parent.name.startswith("probe-"):
-            best, best_val = p, art["value"]
-    if best is None:
-        return None, {}
+        if art.get("artifact") == "eval" and _is_prompt_eval({**art, "_path": str(p)}) \
+                and (p.parent / "results.jsonl").exists():
+            found.append((str((art.get("run") or {}).get("started") or ""), str(p), p.parent))
+    return min(found)[2] if found else None
+
+
+def read_item_scores(results_path: Path, metric: str) -> tuple[str | None, dict[str, float]]:
+    """Per-item scores of a run's results.jsonl under the task's primary scorer (unscored and failed = 0)."""
+    from tunegate.evals.primary import primary_scorer
+
     items: dict[str, float] = {}
-    for line in (best.parent / "results.jsonl").read_text(encoding="utf-8").splitlines():
+    primary = None
+    for line in results_path.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
-        v = (rec.get("scores") or {}).get("label_match")
-        items[str(rec["id"])] = 0.0 if v is None else float(v)  # unscored counts as wrong in the comparison
-    art = json.loads(best.read_text(encoding="utf-8"))
-    return f"{art.get('model')} ({art.get('method')}) [{best.parent.name}]", items
+        scores = rec.get("scores") or {}
+        if primary is None and scores:
+            primary = primary_scorer(metric, list(scores))
+        v = scores.get(primary) if primary else None
+        items[str(rec["id"])] = 0.0 if v is None else float(v)  # unscored or failed counts as wrong here
+    return primary, items
 
 
-def compare_with_prompt(probe_items: dict[str, float], prompt_items: dict[str, float], *, seed: int) -> dict | None:
+def best_prompt_items(run_dir: Path, metric: str = "accuracy") -> tuple[str | None, dict[str, float]]:
+    """The best prompt's name and per-item primary scores (for the paired comparison with each probe)."""
+    d = _prompt_run_dir(run_dir)
+    if d is None:
+        return None, {}
+    _, items = read_item_scores(d / "results.jsonl", metric)
+    art = json.loads((d / "eval.json").read_text(encoding="utf-8"))
+    return f"{art.get('model')} ({art.get('method')}) [{d.name}]", items
+
+
+def compare_with_prompt(probe_items: dict[str, float], prompt_items: dict[str, float], *, seed: int,
+                        primary: str | None = None) -> dict | None:
+    """The probe against the best prompt on the items both answered: the paired-bootstrap CI of the difference
+    (an effect size) and an exact paired test (McNemar for 0/1 scores, sign-flip otherwise) for significance."""
+    from tunegate.evals.significance import paired_test
+
     shared = sorted(set(probe_items) & set(prompt_items))
     if not shared:
         return None
-    pc = paired_comparison([prompt_items[i] for i in shared], [probe_items[i] for i in shared], seed=seed)
+    a, b = [prompt_items[i] for i in shared], [probe_items[i] for i in shared]
+    pc = paired_comparison(a, b, seed=seed)
+    test = paired_test(a, b, seed=seed)
     m = pc.mcnemar
     return {"n_shared": pc.n, "prompt_value": _r(pc.mean_a), "probe_value": _r(pc.mean_b),
             "diff": _r(pc.mean_b - pc.mean_a), "diff_ci_low": _r(pc.diff.low), "diff_ci_high": _r(pc.diff.high),
+            "test": test.to_dict(), "significant": test.significant(0.05),
             "mcnemar_p": float(m.pvalue) if m else None, "mcnemar_b01": m.b01 if m else None,
-            "mcnemar_b10": m.b10 if m else None, "note": "unscored prompt outputs count as wrong here"}
+            "mcnemar_b10": m.b10 if m else None, "primary_scorer": primary,
+            "note": "unscored prompt outputs count as wrong here; significance from the exact paired test, not "
+                    "from the bootstrap interval"}
 
 
-def closes_gap(probe: dict, target: float | None) -> str:
-    """yes: reaches the target, or beats the prompt significantly; no: neither, with the CI below target; else
-    unknown."""
-    cmp = probe.get("comparison") or {}
-    if target is not None and probe["value"] is not None and probe["value"] >= target:
+def closes_gap(probe: dict, target: float | None, n_probes: int = 1) -> str:
+    """yes: the probe reaches the target with its interval (Bonferroni-widened across ``n_probes``); no: its
+    interval lies below the target; unknown otherwise. Beating the prompt below the target is not closing it."""
+    from tunegate.evals.significance import lower_bound_for_family, upper_bound_for_family
+
+    v, lo, hi = probe.get("value"), probe.get("ci_low"), probe.get("ci_high")
+    if target is None or v is None or lo is None or hi is None:
+        return "unknown"
+    if lower_bound_for_family(v, lo, n_probes) >= target:
         return "yes"
-    if cmp.get("diff_ci_low") is not None and cmp["diff_ci_low"] > 0:
-        return "yes"
-    below = target is not None and probe.get("ci_high") is not None and probe["ci_high"] < target
-    no_better = cmp.get("diff_ci_low") is not None and cmp["diff_ci_low"] <= 0
-    return "no" if below and (no_better or not cmp) else "unknown"
+    if upper_bound_for_family(v, hi, n_probes) < target:
+        return "no"
+    return "unknown"
 
 
 def _score(preds: list[str], test: list[Example], labels: list[str], spec: Spec) -> dict[str, Any]:
@@ -155,12 +192,7 @@ def external_probe(spec: Spec, model_id: str, run_dir: Path) -> tuple[dict[str, 
 
     out = run_dir / ("probe-external-" + re.sub(r"[^A-Za-z0-9._-]+", "-", model_id).strip("-"))
     art = run_eval(spec, EvalOptions(model=model_id, split="test", out_dir=out))
-    primary = "label_match" if spec.task.kind == "classification" else next(iter(art.metrics))
-    items = {}
-    for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        v = (rec.get("scores") or {}).get(primary)
-        items[str(rec["id"])] = 0.0 if v is None else float(v)
+    _, items = read_item_scores(out / "results.jsonl", spec.eval.metric)
     total = art.usage.get("total", {})
     return ({"kind": "external", "name": f"external fine-tune {model_id}", "metric": art.metric, "value": art.value,
              "ci_low": art.ci_low, "ci_high": art.ci_high, "ci_method": art.ci_method, "n": art.n,
@@ -196,7 +228,8 @@ def probe_stage(
         absent = [lab for lab in spec.task.label_names if lab not in counts]
         if absent and progress:
             progress(f"warning: no training examples for {', '.join(absent)}: the probe can never predict them")
-    prompt_name, prompt_items = best_prompt_items(d)
+    prompt_name, prompt_items = best_prompt_items(d, spec.eval.metric)
+    primary = _primary_for(spec)
     run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(), spec_path=str(spec.source) if spec.source else None,
                   packages=package_versions(("numpy", "scikit-learn", "torch", "transformers", "peft")))
     probes, curve_doc = [], None
@@ -213,23 +246,23 @@ def probe_stage(
         probe, items, curve_doc = embedding_head_probe(spec, train, dev, test, vectors=vectors, curve=curve,
                                                        progress=progress, executor=executor)
         probe["embed_seconds"] = round(embed_s, 2)
-        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
+        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed, primary=primary)
         probes.append(probe)
     if "lora" in kinds:
         from tunegate.probe.lora_stage import lora_probe
 
         probe, items = lora_probe(spec, train, dev, d, progress=progress, config=lora_config)
-        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
+        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed, primary=primary)
         probes.append(probe)
     for model_id in external:
         if progress:
             progress(f"external: evaluating {model_id} on the test split")
         probe, items = external_probe(spec, model_id, d)
-        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed)
+        probe["comparison"] = compare_with_prompt(items, prompt_items, seed=spec.seed, primary=primary)
         probes.append(probe)
     target = spec.eval.target
     for p in probes:
-        p["closes_gap"] = closes_gap(p, target)
+        p["closes_gap"] = closes_gap(p, target, len(probes))
         cmp = p.get("comparison") or {}
         p["diff_ci_low"] = cmp.get("diff_ci_low")
     verdicts = [p["closes_gap"] for p in probes]
@@ -243,6 +276,15 @@ def probe_stage(
            "learning_curve": _chart_curve(curve_doc, labels_needed), "run": run.model_dump(mode="json")}
     write_json_atomic(d / "probe.json", art)
     return art
+
+
+def _primary_for(spec: Spec) -> str:
+    """The task's primary scorer, by the one rule every stage uses (tunegate.evals.primary)."""
+    from tunegate.evals.primary import primary_scorer
+    from tunegate.evals.scorers import default_scorers
+
+    entries = spec.eval.scorers or default_scorers(spec)
+    return primary_scorer(spec.eval.metric, [getattr(e, "name", None) or e.type for e in entries])
 
 
 def _chart_curve(curve_doc: dict | None, labels_needed: dict) -> dict | None:
