@@ -595,6 +595,7 @@ def validate_cmd(
 # Stage commands that live in their own modules (one job each) add themselves to `app` here.
 for _module in (cli_checkeval, cli_sprint, cli_monitor, cli_portfolio):
     _module.register(app)
+__import__("tunegate.cli_interop", fromlist=["register"]).register(app)  # import-evals, export-finetune, -queue
 
 
 if __name__ == "__main__":  # pragma: no cover
