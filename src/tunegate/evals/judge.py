@@ -58,6 +58,21 @@ def parse_verdict(text: str, scale: str) -> int | None:
     return int(digits.pop()) if len(digits) == 1 else None
 
 
+def _number(value: Any, kind: type, spec: Any, field: str) -> Any:
+    """An option as int/float, or a SpecError naming it (a string here used to surface as a traceback)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise SpecError(f"must be {'a whole number' if kind is int else 'a number'}, got {value!r}",
+                        file=spec.source, field=field)
+    return kind(value)
+
+
+def _flag(value: Any, spec: Any, field: str) -> bool:
+    """Booleans must be booleans: "yes" or "false" as text would otherwise count as true."""
+    if not isinstance(value, bool):
+        raise SpecError(f"must be true or false, got {value!r}", file=spec.source, field=field)
+    return value
+
+
 @register_scorer("llm_judge")
 class LLMJudge(Scorer):
     """Grades an output against a rubric with a grader model (role ``judge``); see the module docstring."""
@@ -97,18 +112,22 @@ class LLMJudge(Scorer):
             self.accept_at = (float(pass_at) - 1.0) / 4.0
         else:
             self.accept_at = 0.5
+        from tunegate.models.registry import check_model_id
+
         self.model = str(self.option("model", spec.models.default))
-        self.repeats = int(self.option("repeats", 3))
+        check_model_id(self.model, field=f"{key}.model", source=spec.source)  # before any call, not after
+        self.repeats = _number(self.option("repeats", 3), int, spec, f"{key}.repeats")
         if self.repeats < 1:
             raise SpecError("repeats must be at least 1", file=spec.source, field=f"{key}.repeats")
-        self.reference = bool(self.option("reference", True))
-        temp = self.option("temperature", spec.models.params.get("temperature", 0.0))
-        self.params = {"temperature": float(temp or 0.0), "max_tokens": int(self.option("max_tokens", 16)),
-                       "seed": spec.seed}
+        self.reference = _flag(self.option("reference", True), spec, f"{key}.reference")
+        temp = _number(self.option("temperature", spec.models.params.get("temperature", 0.0)) or 0.0, float, spec,
+                       f"{key}.temperature")
+        self.params = {"temperature": temp, "max_tokens": _number(self.option("max_tokens", 16), int, spec,
+                                                                  f"{key}.max_tokens"), "seed": spec.seed}
         self.warnings: list[str] = []
         subject = ctx.subject_model or spec.models.default
         if self.model == subject:
-            if not self.option("allow_self_judge", False):
+            if not _flag(self.option("allow_self_judge", False), spec, f"{key}.allow_self_judge"):
                 raise SpecError(f"the judge model '{self.model}' is the subject model: a model grading its own "
                                 "answers is biased; set model: to another model, or allow_self_judge: true",
                                 file=spec.source, field=f"{key}.model")

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from tunegate.errors import BackendError
+from tunegate.errors import BackendError, SpecError
 from tunegate.models.usage import Price
 from tunegate.spec import BackendSpec, ModelsSpec
 
@@ -43,6 +43,20 @@ def split_model_id(model_id: str) -> tuple[str, str]:
         known = ", ".join(f"{s}:…" for s in sorted(_BACKENDS))
         raise BackendError(f"model id '{model_id}' must look like scheme:name (known schemes: {known})")
     return scheme, name
+
+
+def check_model_id(model_id: Any, *, field: str, source: Any = None, embedding: bool = False) -> None:
+    """Refuse a model id whose form or scheme is unknown, before any call: a SpecError naming the key."""
+    table, what = (_EMBEDDERS, "embedding model") if embedding else (_BACKENDS, "model")
+    if not isinstance(model_id, str):
+        raise SpecError(f"a model id is text like scheme:name, got {model_id!r}", file=source, field=field)
+    scheme, sep, name = model_id.partition(":")
+    if not sep or not scheme or not name.strip():
+        raise SpecError(f"model id '{model_id}' must look like scheme:name (known schemes: "
+                        f"{', '.join(sorted(table))})", file=source, field=field)
+    if scheme not in table:
+        raise SpecError(f"unknown {what} scheme '{scheme}' in '{model_id}' (known: {', '.join(sorted(table))})",
+                        file=source, field=field)
 
 
 def settings_for(model_id: str, models: ModelsSpec | None) -> BackendSpec:
