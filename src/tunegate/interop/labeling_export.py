@@ -19,6 +19,7 @@ from xml.sax.saxutils import quoteattr
 from tunegate.errors import InputError
 
 QUESTION = "label"  # the Label Studio choices control / Argilla label question the importers are pointed at
+ITEM_CHECKS = ("duplicates", "gold_vs_annotations")  # data-gate checks whose ``items`` are example ids
 
 
 def queue_from_audit(audit_path: str | Path, *, findings: bool = True) -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def queue_from_audit(audit_path: str | Path, *, findings: bool = True) -> list[d
                                   f"'{issue.get('suggested')}'")
             row["votes"].setdefault("given_label", issue.get("given"))
         for check in art.get("checks") or []:
-            if check.get("status") not in ("fail", "warn") or check.get("name") == "label_noise":
+            if check.get("status") not in ("fail", "warn") or check.get("name") not in ITEM_CHECKS:
                 continue
             for item in _ids(check.get("items") or []):
                 row = rows.setdefault(item, {"item_id": item, "reason": "", "votes": {}, "label": None,
