@@ -232,3 +232,14 @@ def test_bad_inputs_name_the_file(tmp_path):
         import_inspect(tmp_path / "x.json")
     with pytest.raises(InputError, match="not a promptfoo results file"):
         import_promptfoo(tmp_path / "x.json")
+
+
+def test_cli_import_evals_writes_one_run_per_prompt(tmp_path):
+    from tunegate.cli import app
+
+    res = CliRunner().invoke(app, ["import-evals", str(FIX / "promptfoo_results.json"), "--from", "promptfoo",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    arts = {d.name: json.loads((d / "eval.json").read_text()) for d in tmp_path.iterdir()}
+    assert {k: v["value"] for k, v in arts.items()} == {"plain__stub": 0.7, "careful__stub": 0.8}
+    assert all(v["n_errors"] == 1 and v["split"] == "test" for v in arts.values())
