@@ -36,6 +36,11 @@ def _print(art: dict[str, Any]) -> None:
                   f"accepts {fmt(t['good_accepted_rate'], 2)} of good, {fmt(t['bad_accepted_rate'], 2)} of bad")
     for w in art.get("warnings", []):
         out.print(f"[yellow]warning:[/] {escape(w)}")
+    am = art.get("answer_method") or {}
+    if am:
+        out.print(f"[dim]answer method: {escape(am['method'])} ({escape(am['why'])})[/]")
+    for i, a in enumerate(art.get("next_actions") or [], 1):
+        out.print(f"[bold]next {i}:[/] {escape(a)}")
 
 
 def register(app: typer.Typer) -> None:
