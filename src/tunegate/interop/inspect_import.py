@@ -2,7 +2,7 @@
 
 Reads both log formats Inspect writes: ``.eval`` (a zip with ``header.json`` and ``samples/<id>_epoch_<n>.json``;
 members are zstd-compressed since Inspect 0.3.1xx, which Python's zipfile cannot open before 3.14, so members are
-read raw and decompressed with ``zstandard`` when installed, else pyarrow's zstd codec) and the JSON log (one
+read raw and decompressed with pyarrow's zstd codec, else ``zstandard``) and the JSON log (one
 object with ``eval``, ``results`` and ``samples``).
 
 Score values are mapped as Inspect's own ``value_to_float`` maps them: C -> 1, I -> 0, P -> 0.5, N (no answer)
@@ -50,17 +50,21 @@ def score_value(value: Any, *, where: str, file: Path) -> float | None:
 
 
 def _zstd_decompress(data: bytes, size: int, file: Path) -> bytes:
-    try:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data) if size == 0 else \
-            zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
-    except ImportError:
-        pass
+    """pyarrow's codec first (a default dependency); ``zstandard`` reading across frames (Inspect flushes several
+    frames into one member) otherwise."""
     try:
         import pyarrow as pa
 
         return pa.Codec("zstd").decompress(data, decompressed_size=size).to_pybytes()
+    except ImportError:
+        pass
+    try:
+        import io
+
+        import zstandard
+
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as r:
+            return r.read()
     except ImportError:
         raise InputError("this .eval log is zstd-compressed: install `zstandard` (or pyarrow) to read it",
                          file=file) from None
