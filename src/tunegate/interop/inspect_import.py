@@ -1,7 +1,7 @@
 """Inspect AI logs -> imported runs, one per epoch.
 
 Reads both log formats Inspect writes: ``.eval`` (a zip with ``header.json`` and ``samples/<id>_epoch_<n>.json``;
-members are zstd-compressed since Inspect 0.3.1xx, which Python's zipfile cannot open before 3.14, so members are
+members are zstd-compressed (as Inspect 0.3.285 writes them), which Python's zipfile cannot open before 3.14, so members are
 read raw and decompressed with pyarrow's zstd codec, else ``zstandard``) and the JSON log (one
 object with ``eval``, ``results`` and ``samples``).
 
