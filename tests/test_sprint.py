@@ -196,8 +196,14 @@ def test_sprint_end_to_end_with_a_fake_backend(tmp_path):
     vs_base = next(c for c in art["comparisons"] if c["comparison"] == "best_vs_baseline")
     assert vs_base["diff"] > 0 and vs_base["p_holm"] >= vs_base["p"]
     assert art["gate"] in ("met", "gap", "unknown") and art["gap"]["value"] == pytest.approx(best["value"] - 0.9)
-    # calls: racing used the dev items it needed; the full grid would have put every candidate on all 48
-    assert art["calls_selection"] == 3 * 8 + 2 * 16
+    # calls: racing spends 1/3 of the grid's 3 x 48 dev calls: all 3 on 8 items, then (the budget cannot pay for
+    # every survivor on the rest of dev) the best 2 on 12 more; the full grid would put every candidate on all 48
+    assert art["calls_selection"] == 3 * 8 + 2 * 12 == 3 * 48 // 3
+    sel = art["selection"]
+    assert sel["method"] == "race" and sel["dev_items"] == 48 and sel["dev_items_used"] == 20
+    assert sel["calls"] == 48 and sel["grid_calls"] == 3 * 48 and sel["calls_share_of_grid"] == 0.3333
+    assert 0 <= sel["p_within_1pt"] <= 1 and "few_shot_knn ll" not in sel["indistinguishable"]
+    assert set(sel["eliminated_by_rank"]) | set(sel["eliminated_by_test"]) == {"zero_shot ll", "few_shot_random ll"}
     assert art["calls_test"] == 3 * 40 and art["calls_used"] == backend.calls
     assert art["calls_full_grid"] == 3 * 48 + 3 * 40
     assert art["usage_by_role"]["subject"]["calls"] == art["calls_used"]

@@ -75,6 +75,14 @@ def print_sprint(art: dict[str, Any]) -> None:
     if elim:
         out.print("eliminated on dev: " + ", ".join(f"{escape(c['name'])} ({fmt(c['dev_value'])} on "
                                                      f"{c['dev_items']})" for c in elim))
+    sel = art.get("selection")
+    if sel:
+        share = sel.get("calls_share_of_grid")
+        same = ", ".join(escape(n) for n in sel["indistinguishable"]) or "none"
+        out.print(f"selection ({sel['method']}, dev): {sel['dev_items_used']} of {sel['dev_items']} items, "
+                  f"{sel['calls']} calls" + (f" ({share:.0%} of the grid's)" if share is not None else "")
+                  + f"; P(winner within 1 point of the best) ≈ {sel['p_within_1pt']:.2f} (bootstrap); "
+                  f"not told apart from the winner: {same}")
     for c in art["comparisons"]:
         out.print(f"{c['comparison']}: {escape(c['b'])} − {escape(c['a'])} = {c['diff']:+.3f} "
                   f"(paired CI {fmt(c['ci_low'])} to {fmt(c['ci_high'])}, p = {c['p']:.3g}, Holm p = "

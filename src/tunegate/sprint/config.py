@@ -34,11 +34,16 @@ class InstructionVariant(_Strict):
 
 
 class RacingSpec(_Strict):
-    """Successive halving on paired dev minibatches (every surviving candidate sees the same new items)."""
+    """Budgeted racing on paired dev items (every surviving candidate sees the same new items); the survivors
+    finish dev and the best on all of it wins (sprint.racing.race)."""
 
-    min_items: int = Field(16, ge=2, description="Dev items each candidate sees in the first round.")
-    eta: int = Field(2, ge=2, description="Keep the best 1/eta candidates each round; the next round's new items "
-                     "grow by this factor.")
+    min_items: int = Field(16, ge=2, description="Dev items each candidate sees at least in the first round.")
+    eta: int = Field(2, ge=2, description="When the budget cannot pay for every survivor on the rest of dev, keep "
+                     "the best 1/eta by dev mean.")
+    budget_share: float = Field(1 / 3, gt=0, le=1, description="Selection may spend this share of the full grid's "
+                                "calls (every candidate on every dev item); 1 = the grid's budget.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Error rate of the paired test that eliminates a candidate "
+                         "worse than the leader (Bonferroni over candidates and rounds).")
     finalists: int = Field(2, ge=1, description="Candidates that go on to the test split (best and runner-up).")
     dev_items: int | None = Field(None, ge=2, description="Use at most this many dev items (default: all).")
 

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from tunegate.evals.metrics import macro_f1_ci, mean_ci
-from tunegate.evals.stats import Interval, holm_correction, paired_comparison
+from tunegate.evals.stats import Interval, holm_correction, mcnemar_exact, paired_comparison
 from tunegate.spec import BootstrapSpec
 from tunegate.sprint.evaluate import ItemOutcome
+from tunegate.sprint.racing import RaceResult
 
 GATE_RULE = ("met: the lower bound of the best prompt's {conf:.0%} CI on test is at or above the target; gap: the "
              "upper bound is below the target; unknown: the interval straddles the target.")
@@ -141,3 +142,41 @@ def gap_and_gate(best: dict[str, Any], target: float | None, confidence: float) 
             "gate_reason": f"the CI [{lo}, {hi}] straddles the target {target:g}"
             + (f"; about {more} more test items would decide it (80% power, if the value holds)"
                if more is not None else "; the value equals the target")}
+
+
+def selection_certainty(race: RaceResult, names: dict[int, str], *, alpha: float, n_resamples: int, seed: int,
+                        tolerance: float = 0.01) -> dict[str, Any]:
+    """How sure the dev selection is, from the race's per-item dev scores.
+
+    ``p_within_1pt``: share of bootstrap resamples of the dev items used in which no candidate beats the winner
+    by more than ``tolerance`` on the items the two share (a candidate eliminated early is compared on the items
+    it saw): a bootstrap probability, optimistic for a winner chosen on the same items, not a guarantee.
+    ``indistinguishable``: candidates whose paired difference from the winner on their shared items is not
+    significant at ``alpha`` (exact McNemar for 0/1 scores, sign-flip permutation otherwise; Holm across them).
+    """
+    win = race.finalists[0]
+    order = race.items_order
+    u = len(order)
+    x = {c: np.asarray(v, dtype=float) for c, v in race.scores.items()}
+    rivals = [c for c in race.scores if c != win and x[c].size]
+    p_within, pvals = 1.0, []
+    if rivals and u:
+        rng = np.random.default_rng(seed)
+        w = rng.multinomial(u, np.full(u, 1.0 / u), size=n_resamples).astype(float)  # resample weights
+        ok = np.ones(n_resamples, dtype=bool)
+        for c in rivals:
+            m = x[c].size
+            d = x[c] - x[win][:m]
+            den = w[:, :m].sum(axis=1)
+            diff = np.divide(w[:, :m] @ d, den, out=np.zeros(n_resamples), where=den > 0)
+            ok &= diff <= tolerance + 1e-12
+            a, b = x[win][:m], x[c]
+            if np.all((a == 0) | (a == 1)) and np.all((b == 0) | (b == 1)):
+                pvals.append(mcnemar_exact(a.astype(bool), b.astype(bool)).pvalue)
+            else:
+                pvals.append(_signflip_p(b - a, seed))
+        p_within = float(ok.mean())
+    adj = holm_correction(pvals) if pvals else []
+    return {"p_within_1pt": round(p_within, 4), "tolerance": tolerance,
+            "indistinguishable": [names[c] for c, p in zip(rivals, adj) if p > alpha],
+            "test": "exact McNemar (0/1 scores) or sign-flip permutation, Holm across candidates"}

@@ -1,7 +1,7 @@
 """`tunegate sprint`: a systematic prompt sprint with honest statistics, written to ``sprint.json``.
 
-Order of work, and why: candidates are built and checked before any call; selection (racing, or the full grid)
-runs on dev items only; then the finalists — and the zero-shot baseline, for the comparison — are evaluated once
+Order of work, and why: candidates are built and checked before any call; selection (budgeted racing whose
+survivors finish dev, or the full grid) runs on dev items only; then the finalists — and the zero-shot baseline, for the comparison — are evaluated once
 on the test split, and only those test numbers are reported. The best candidate is the finalist ranked first on
 dev, so the test split never chooses the winner and its number is an unbiased estimate.
 """
@@ -28,8 +28,8 @@ from tunegate.spec import Spec
 from tunegate.sprint.candidates import Candidate, Instruction, build_candidates
 from tunegate.sprint.evaluate import ItemOutcome, SprintContext, run_candidate
 from tunegate.sprint.racing import full_grid as run_full_grid
-from tunegate.sprint.racing import planned_item_evaluations, successive_halving
-from tunegate.sprint.results import compare, gap_and_gate, holm, summarize_candidate
+from tunegate.sprint.racing import race as run_race
+from tunegate.sprint.results import compare, gap_and_gate, holm, selection_certainty, summarize_candidate
 
 ProgressFn = Callable[[str, int, "int | None"], None]  # (what: "rounds" | "calls", done, total)
 _PARAPHRASE = ("Rewrite the following instruction for a text classifier in different words. Keep every rule and "
@@ -186,10 +186,10 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
             raise TunegateError(f"--budget {budget} calls is too small: the first racing round needs about "
                                 f"{int(min(rc.min_items, len(dev)) * sum(per_item.values()))} calls and the test "
                                 f"evaluation of finalists and baseline about {int(test_reserve)}")
-    mean_rate = sum(per_item.values()) / len(per_item)
-    planned = (len(cands) * len(dev) if full_grid else planned_item_evaluations(
-        len(cands), len(dev), min_items=rc.min_items, eta=rc.eta))
-    calls_total_est = int(planned * mean_rate + test_reserve)
+    grid_planned = len(dev) * sum(per_item.values())
+    planned = grid_planned if full_grid else min(grid_planned, max(rc.budget_share * grid_planned, min(
+        rc.min_items, len(dev)) * sum(per_item.values())), sel_budget if sel_budget is not None else grid_planned)
+    calls_total_est = int(planned + test_reserve)
     done = {"calls": 0, "rounds": 0}
 
     def on_calls(n: int) -> None:
@@ -218,8 +218,9 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
     if full_grid:
         race = run_full_grid(ids, len(dev), evaluate, finalists=finalists_n, seed=seed)
     else:
-        race = successive_halving(ids, len(dev), evaluate, min_items=rc.min_items, eta=rc.eta,
-                                  finalists=finalists_n, seed=seed, cost_per_item=per_item, budget=sel_budget)
+        race = run_race(ids, len(dev), evaluate, min_items=rc.min_items, eta=rc.eta, alpha=rc.alpha,
+                        budget_share=rc.budget_share, finalists=finalists_n, seed=seed, cost_per_item=per_item,
+                        budget=sel_budget)
     calls_selection = sum(dev_calls.values())
 
     finalists = [cands[i] for i in race.finalists]
@@ -247,7 +248,19 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
     # what the full grid would have cost: every candidate on every dev item at its measured calls per item
     rate = {c.index: (dev_calls[c.index] / race.items_per_candidate[c.index]) if race.items_per_candidate[c.index]
             else per_item[c.index] for c in cands}
-    calls_full_grid = int(round(sum(rate[c.index] * len(dev) for c in cands))) + calls_test
+    grid_dev_calls = int(round(sum(rate[c.index] * len(dev) for c in cands)))
+    calls_full_grid = grid_dev_calls + calls_test
+    names = {c.index: c.name for c in cands}
+    selection = {
+        "method": "full_grid" if full_grid else "race", "dev_items": len(dev), "dev_items_used": len(race.items_order),
+        "calls": calls_selection, "grid_calls": grid_dev_calls,
+        "calls_share_of_grid": round(calls_selection / grid_dev_calls, 4) if grid_dev_calls else None,
+        "budget_share": None if full_grid else rc.budget_share, "alpha": rc.alpha,
+        **selection_certainty(race, names, alpha=rc.alpha, n_resamples=boot.n_resamples, seed=boot.seed),
+        "finished_dev": [names[i] for i in (race.finished if not full_grid else ids)],
+        "eliminated_by_test": [names[i] for i in race.eliminated_by_test],
+        "eliminated_by_rank": [names[i] for i in race.eliminated_by_rank],
+    }
     u = ctx.usage.to_dict()
     slices = {s["name"]: s["slices"] for s in summaries.values()}
     return {
@@ -264,8 +277,9 @@ def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Examp
                    if race.scores[c.index] else None, "dev_calls": dev_calls[c.index]} for c in cands],
         "rounds": [{"round": k + 1, "candidates": [cands[i].name for i in r.candidates], "new_items": r.new_items,
                     "items": r.items_seen, "values": {cands[i].name: round(v, 6) for i, v in r.values.items()},
-                    "eliminated": [cands[i].name for i in r.eliminated]} for k, r in enumerate(race.rounds)],
-        "stopped_by_budget": race.stopped_by_budget,
+                    "eliminated": [cands[i].name for i in r.eliminated],
+                    "eliminated_by_test": [cands[i].name for i in r.by_test]} for k, r in enumerate(race.rounds)],
+        "stopped_by_budget": race.stopped_by_budget, "selection": selection,
         "comparisons": comparisons, "slices": slices,
         "gap": gate["gap"], "gate": gate["gate"], "gate_rule": gate["gate_rule"], "gate_reason": gate["gate_reason"],
         "more_items_needed": gate["more_items_needed"],
