@@ -417,3 +417,21 @@ def test_a_race_stopped_by_the_budget_keeps_the_survivors_ahead_of_the_eliminate
     assert res.stopped_by_budget
     assert res.finalists == [0, 1]  # candidate 1 survived round 1; 2 and 3 were eliminated there
     assert sorted(res.rounds[0].eliminated) == [2, 3]
+
+
+def test_knn_few_shot_embeds_each_split_once_in_a_batch(tmp_path):
+    calls: list[int] = []
+
+    class CountingEmbedder(FakeEmbedder):
+        def embed(self, texts):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    from tunegate.sprint.stage import sprint_stage
+
+    spec = load_spec(make_task(tmp_path, sprint="sprint: {racing: {min_items: 8}}"))
+    art = sprint_stage(spec, tmp_path / "out", backend_factory=lambda m: FakeBackend(),
+                       cache=ResponseCache(tmp_path / "c.sqlite"), embedder_factory=CountingEmbedder)
+    assert "few_shot_knn ll" in [c["name"] for c in art["tried"]]
+    # one batch for the train pool (60), one for the sprint's dev and test items (48 + 40); none per item
+    assert calls == [60, 48 + 40]

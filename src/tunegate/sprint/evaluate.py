@@ -79,6 +79,7 @@ class SprintContext:
     on_calls: CallsFn | None = None
     pool: list[Example] = field(default_factory=list)
     pool_excluded: int = 0
+    knn_items: list[Example] = field(default_factory=list)  # dev and test items of the sprint, embedded in one batch
     access_log: list[tuple[str, str, int]] = field(default_factory=list)  # (phase, candidate, n items)
     _eval_ids: set[str] = field(default_factory=set)
     _embedder: Any = None
@@ -118,9 +119,13 @@ class SprintContext:
         return np.stack([self._emb[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
 
     def knn_index(self) -> np.ndarray:
+        """The pool's embeddings; the first call also embeds ``knn_items`` (the sprint's dev and test items), so
+        each split costs one batched embedding per sprint, not one embedder call per item (issue 19)."""
         if self._pool_matrix is None:
             self._need_pool(1)
             self._pool_matrix = self.embed([e.input_text() for e in self.pool])
+            if self.knn_items:
+                self.embed([e.input_text() for e in self.knn_items])
         return self._pool_matrix
 
     def knn_shots(self, item: Example, k: int) -> list[Example]:
@@ -160,6 +165,9 @@ def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, 
     backend = ctx.backend_for(cand.model)
     identity = backend.cache_identity()
     price = price_for(cand.model, ctx.spec.models)
+    if any(s.name == "few_shot_knn" for s in cand.strategies):
+        ctx.knn_index()
+        ctx.embed([ex.input_text() for ex in items])  # one batch for items not embedded yet (a no-op when cached)
     plans = [cand.plan(ex, ctx) for ex in items]
     msgs = [render_messages(p, ex, ctx) for p, ex in zip(plans, items)]
     acc = [dict(calls=0, hits=0, inp=0, out=0, lat=0.0, cost=0.0, err=None) for _ in items]

@@ -170,6 +170,7 @@ def sprint_stage(
 def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Example], test: list[Example], *,
          seed: int, budget: int | None, full_grid: bool, progress: ProgressFn | None) -> dict[str, Any]:
     rc = spec.sprint.racing
+    ctx.knn_items = dev + test  # kNN few-shot embeds these once, in one batch, when a candidate needs them
     for c in cands:
         for s in c.strategies:
             s.prepare(ctx)
