@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 
 from tunegate.cli_output import (
+    EXIT_FAILED_CALLS,
     EXIT_INTERRUPTED,
     ExecutorOpt,
     RayAddressOpt,
@@ -88,6 +89,9 @@ def eval_cmd(
                                                "stopping; each skipped row is listed in eval.json.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    max_failed_share: Annotated[Optional[float], typer.Option("--max-failed-share", help="Exit 5 when more than "
+                                "this share of model calls failed (default: eval.max_failed_share, 0.05); a run "
+                                "with every call failed always exits 5.")] = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -96,7 +100,7 @@ def eval_cmd(
     Every finished call is cached before the next one is used: re-run the same command after an interruption
     and it resumes without repeating calls.
     """
-    from tunegate.evals.runner import EvalOptions, run_eval
+    from tunegate.evals.runner import EvalOptions, FailedCallsError, run_eval
     from tunegate.spec import load_spec
 
     try:
@@ -105,11 +109,21 @@ def eval_cmd(
         if out_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out_dir = Path("runs") / f"eval-{_slug(spec.task.name)}-{_slug(model_id)}-{split}-{stamp}"
+        opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
+                           out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid,
+                           max_failed_share=max_failed_share if max_failed_share is not None
+                           else spec.eval.max_failed_share)
+        _preflight(spec, model=model_id, split=split, prompt_file=prompt, skip_invalid=skip_invalid)
         with executor_for(executor, ray_address) as ex:
-            opts = EvalOptions(model=model_id, split=split, limit=limit, method=method, prompt_file=prompt,
-                               out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid, executor=ex)
+            opts.executor = ex
             with progress_bar(enabled=not quiet, label=f"eval {model_id} on {split}") as progress:
                 art = run_eval(spec, opts, progress=progress)
+    except FailedCallsError as exc:
+        if as_json:
+            sys.stdout.write(exc.artifact.model_dump_json() + "\n")
+        else:
+            print_eval(exc.artifact)
+        _fail(str(exc), EXIT_FAILED_CALLS)
     except TunegateError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -175,6 +189,10 @@ def audit_cmd(
                                                     "labels, to measure aggregation accuracy.")] = None,
     export_labels: Annotated[Optional[Path], typer.Option("--export-labels", help="Write the adjudicated label "
                                                           "per item as item_id,label,confidence,method.")] = None,
+    export_findings: Annotated[Optional[Path], typer.Option("--export-findings", help="Write every finding "
+                                                            "(leakage, conflicts, duplicates, near-duplicates, "
+                                                            "label issues, conflicting repeats) with its texts as "
+                                                            "CSV, for review in a labeling tool.")] = None,
     no_embeddings: Annotated[bool, typer.Option("--no-embeddings", help="Skip near-duplicates and label noise "
                                                 "(no embedding model).")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for audit.json and the "
@@ -239,6 +257,11 @@ def audit_cmd(
                 w.writeheader()
                 for r in rows:
                     w.writerow({**r, "confidence": round(float(r["confidence"]), 6)})
+        if export_findings:
+            from tunegate.data.findings import write_findings_csv
+
+            path, n_rows = write_findings_csv(art, export_findings)
+            note(f"{n_rows} finding row(s) written to {path}")
     except TunegateError as exc:
         _fail(str(exc))
     except ValueError as exc:  # statistics refuse impossible input (e.g. no item rated twice)
@@ -270,10 +293,15 @@ def probe_cmd(
     from tunegate.probe.stage import KINDS, probe_stage
     from tunegate.spec import load_spec
 
+    from tunegate.runlock import run_lock
+
     kinds = KINDS if kind == "all" else (() if kind == "none" else (kind,))
     try:
         spec = load_spec(config)
-        with executor_for(executor, ray_address) as ex:
+        _preflight(spec)
+        for model_id in external or ():
+            _preflight(spec, model=model_id, data=False)
+        with executor_for(executor, ray_address) as ex, run_lock(out_dir, command="probe"):
             art = probe_stage(spec, out_dir, kinds=kinds, curve=curve, external=tuple(external or ()),
                               progress=None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]")),
                               executor=ex)
@@ -298,6 +326,8 @@ def cost_cmd(
     from tunegate.spec import load_spec
 
     try:
+        if draws < 2:
+            _fail(f"--draws must be at least 2 (a distribution needs more than one draw), got {draws}")
         art = cost_stage(load_spec(config), out_dir, n_draws=draws)
     except TunegateError as exc:
         _fail(str(exc))
@@ -320,6 +350,12 @@ def decide_cmd(
 
     try:
         spec = load_spec(config) if config else None
+        if run_dir.exists() and not run_dir.is_dir():
+            _fail(f"{run_dir}: not a directory (give a run directory)")
+        declared = spec is not None and any(vars(spec.evidence).values())
+        if not run_dir.exists() and not declared:  # nothing measured and nothing declared: a typo, not a verdict
+            _fail(f"{run_dir}: run directory not found (give the directory the stages wrote into, or --spec with "
+                  "declared evidence)")
         art = decide_stage(run_dir, spec)
     except TunegateError as exc:
         _fail(str(exc))
@@ -336,6 +372,9 @@ def report_cmd(
     from tunegate.pipeline import report_stage
 
     try:
+        if not run_dir.is_dir():
+            _fail(f"{run_dir}: run directory not found" if not run_dir.exists() else
+                  f"{run_dir}: not a directory (give a run directory)")
         html, md = report_stage(run_dir)
     except TunegateError as exc:
         _fail(str(exc))
@@ -359,7 +398,10 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
         if not quiet:
             err.print(f"[dim]{escape(msg)}[/]")
 
-    with progress_bar(enabled=not quiet, label="model calls") as bar:
+    from tunegate.runlock import run_lock
+
+    _preflight(spec, model=model)
+    with run_lock(out_dir, command="run"), progress_bar(enabled=not quiet, label="model calls") as bar:
         def sprint_calls(what: str, done: int, total: int | None) -> None:  # one bar for every stage's calls
             if bar is not None and what == "calls" and total:
                 bar(done, total)
@@ -562,19 +604,14 @@ def validate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Check a spec and its data files: keys, fields, labels, splits. Exit 0 when all is well."""
-    from tunegate.data.examples import load_examples
+    from tunegate.preflight import preflight
     from tunegate.spec import load_spec
 
     try:
         spec = load_spec(config)
-        ds = load_examples(spec, skip_invalid=skip_invalid)
-        if spec.data.annotations:
-            from tunegate.data.annotations import load_annotations
-
-            ann = load_annotations(spec.resolve(spec.data.annotations.path), spec.data.annotations.fields,
-                                   labels=spec.task.label_names or None, item_ids=set(ds.by_id()))
-        else:
-            ann = []
+        spec.require_data()
+        checked = preflight(spec, skip_invalid=skip_invalid)  # what eval would refuse later, refused now
+        ds, ann = checked.dataset, checked.annotations
     except TunegateError as exc:
         _fail(str(exc))
     summary = {"spec": str(spec.source), "config_hash": spec.config_hash(), **ds.summary(),
@@ -592,9 +629,63 @@ def validate_cmd(
         raise typer.Exit(1)
 
 
+def _preflight(spec: Any, **kw: Any) -> None:
+    """Model-free checks before the first paid call (tunegate.preflight); TunegateError on a problem."""
+    from tunegate.preflight import preflight
+
+    if spec.data is not None:
+        preflight(spec, **kw)
+
+
 # Stage commands that live in their own modules (one job each) add themselves to `app` here.
 for _module in (cli_checkeval, cli_sprint, cli_monitor, cli_portfolio):
     _module.register(app)
+
+
+def _guard_command(name: str, check: Any) -> None:
+    """Wrap a command registered by another module: ``check(kwargs)`` runs first (bad flag combinations,
+    model-free spec checks), then its ``--out`` directory is held for the run (tunegate.runlock)."""
+    import functools
+    from contextlib import nullcontext
+
+    for info in app.registered_commands:
+        if info.name == name and info.callback is not None:
+            original = info.callback
+
+            @functools.wraps(original)
+            def guarded(*args: Any, __original: Any = original, __name: str = name, **kwargs: Any) -> Any:
+                from tunegate.runlock import run_lock
+
+                try:
+                    check(kwargs)
+                    out_dir = kwargs.get("out_dir")
+                    held = run_lock(out_dir, command=__name) if out_dir else nullcontext()
+                    held.__enter__()
+                except TunegateError as exc:
+                    _fail(str(exc))
+                try:
+                    return __original(*args, **kwargs)
+                finally:
+                    held.__exit__(None, None, None)
+
+            info.callback = guarded
+
+
+def _sprint_check(kw: dict[str, Any]) -> None:
+    from tunegate.spec import load_spec
+
+    if kw.get("config") is not None:
+        _preflight(load_spec(kw["config"]))
+
+
+def _monitor_check(kw: dict[str, Any]) -> None:
+    if kw.get("history") and (kw.get("log") or kw.get("reference") or kw.get("current")):
+        raise TunegateError("--history shows the stored history and reads no log: drop --log / --reference / "
+                            "--current, or drop --history")
+
+
+_guard_command("sprint", _sprint_check)
+_guard_command("monitor", _monitor_check)
 __import__("tunegate.cli_interop", fromlist=["register"]).register(app)  # import-evals, export-finetune, -queue
 
 

@@ -24,6 +24,7 @@ err = Console(stderr=True, emoji=False, highlight=False)
 
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED_CALLS = 5  # the run finished, but too many model calls failed for its numbers to stand
 EXIT_INTERRUPTED = 130
 
 

@@ -28,6 +28,7 @@ from tunegate.models.base import LABEL_LOGPROBS, Generation, GenerationRequest, 
 from tunegate.models.cache import ResponseCache, cache_key
 from tunegate.models.registry import create_backend, create_embedder, price_for
 from tunegate.models.usage import Price, UsageTracker
+from tunegate.preflight import check_metric, check_models
 from tunegate.redact import redact_obj
 from tunegate.spec import Spec
 
@@ -51,6 +52,10 @@ class EvalOptions:
     params: dict[str, Any] = field(default_factory=dict)
     # Where the model calls run (tunegate.executors): None = in this process, through the backend directly.
     executor: Any = None
+    # Failed-call share above which the run raises FailedCallsError (after writing its artifacts). None: the
+    # spec's eval.max_failed_share for a run that writes a run directory; an in-memory run then only refuses
+    # a run in which every call failed.
+    max_failed_share: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -59,6 +64,30 @@ class EvalOptions:
             raise TunegateError(f"--split must be train, dev or test, not '{self.split}'")
         if self.limit is not None and self.limit < 1:
             raise TunegateError("--limit must be at least 1")
+        if self.max_failed_share is not None and not 0 <= self.max_failed_share <= 1:
+            raise TunegateError(f"--max-failed-share must be in [0, 1], got {self.max_failed_share:g}")
+
+
+class FailedCallsError(TunegateError):
+    """Too many model calls failed for the run's numbers to mean anything; ``artifact`` was still written."""
+
+    def __init__(self, message: str, artifact: EvalArtifact) -> None:
+        super().__init__(message)
+        self.artifact = artifact
+
+
+def failed_calls_check(art: EvalArtifact, threshold: float | None) -> str | None:
+    """A summary when the failed share exceeds ``threshold`` (or every call failed), else None."""
+    if not art.n_total or not art.n_errors:
+        return None
+    share = art.n_errors / art.n_total
+    if art.n_errors < art.n_total and (threshold is None or share <= threshold):
+        return None
+    top = max(art.unscored_reasons.items(), key=lambda kv: kv[1] if kv[0].startswith("call failed") else -1)
+    limit = "" if threshold is None else f" (limit {threshold:.0%}, eval.max_failed_share or --max-failed-share)"
+    return (f"{art.n_errors} of {art.n_total} model calls failed ({share:.1%}){limit}: the metric would describe "
+            f"only the answered items. Most frequent: {top[0]} ({top[1]}x). Failed calls are not cached: fix the "
+            "cause and run the same command again to retry only them.")
 
 
 def select_items(dataset: Dataset, split: str, limit: int | None) -> list[Example]:
@@ -219,7 +248,34 @@ def run_eval(
     cache: ResponseCache | None = None,
     progress: ProgressFn | None = None,
 ) -> EvalArtifact:
-    """Run the evaluation and return its artifact (also written to ``out_dir/eval.json`` when given)."""
+    """Run the evaluation and return its artifact (also written to ``out_dir/eval.json`` when given).
+
+    A run directory is held for the whole run (tunegate.runlock): a second run into it refuses at once. A run
+    whose failed calls exceed the threshold raises FailedCallsError after writing its artifacts."""
+    from contextlib import nullcontext
+
+    from tunegate.runlock import run_lock
+
+    held = run_lock(options.out_dir, command="eval") if options.out_dir else nullcontext()
+    with held:
+        art = _run_eval(spec, options, backend=backend, cache=cache, progress=progress)
+    threshold = options.max_failed_share
+    if threshold is None and options.out_dir:
+        threshold = spec.eval.max_failed_share
+    problem = failed_calls_check(art, threshold)
+    if problem:
+        raise FailedCallsError(problem, art)
+    return art
+
+
+def _run_eval(
+    spec: Spec,
+    options: EvalOptions,
+    *,
+    backend: Any = None,
+    cache: ResponseCache | None = None,
+    progress: ProgressFn | None = None,
+) -> EvalArtifact:
     run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
                   spec_path=str(spec.source) if spec.source else None, packages=package_versions())
     model_id = options.model or spec.models.default
@@ -234,7 +290,15 @@ def run_eval(
         return embedder_cache["e"]
 
     scorer_ctx = ScorerContext(spec, embedder, subject_model=model_id)  # a judge must not be the subject model
+    if backend is None:
+        check_models(spec, model_id)  # before any backend or paid call
     scorers: list[Scorer] = build_scorers(spec, scorer_ctx)
+    try:
+        check_metric(spec, [s.name for s in scorers])  # a misspelt metric used to crash after every call
+    except BaseException:
+        for scorer in scorers:
+            scorer.close()
+        raise
     own_backend = backend is None
     if backend is None:
         if options.executor is not None and options.executor.name != "local":
@@ -319,7 +383,7 @@ def run_eval(
         prompt_source=template.source, prompt_sha=template.sha, metric=spec.eval.metric,
         value=main.value, ci_low=main.ci_low, ci_high=main.ci_high, confidence=main.confidence,
         ci_method=main.ci_method, n=main.n, n_total=len(items), n_unscored=main.n_unscored,
-        n_errors=sum(errors.values()), value_unscored_as_wrong=summary["value_unscored_as_wrong"],
+        n_errors=sum(errors.values()), value_unscored_as_wrong=_lower_bound(main, len(items)),
         unscored_reasons=dict(reasons | Counter({f"call failed: {k}": v for k, v in errors.items()})),
         target=spec.eval.target, metrics=summary["metrics"], per_label=summary["per_label"],
         per_slice=summary["per_slice"], usage=usage.to_dict(),
@@ -331,6 +395,14 @@ def run_eval(
 
         write_json_atomic(out_dir / "eval.json", artifact)
     return artifact
+
+
+def _lower_bound(main: Any, n_total: int) -> float | None:
+    """The metric with every unscored item *and every failed call* counted as wrong (a mean over all items);
+    None for corpus metrics such as macro-F1, which have no per-item value to count."""
+    if main.name == "macro_f1" or not n_total:
+        return None
+    return round(main.value * main.n / n_total, 6) if main.value is not None else 0.0
 
 
 def _jsonable(scores: dict[str, Any]) -> Any:
