@@ -94,6 +94,7 @@ def _line(x1: float, y1: float, x2: float, y2: float, color: str = INK, width: f
 
 
 def _fit_label(s: str, max_px: float) -> str:
+    s = show_controls(s)  # made visible first: "⟨U+202E⟩" takes room too
     n = max(int(max_px / CHAR_W), 4)
     return s if len(s) <= n else s[: n - 1] + "…"
 

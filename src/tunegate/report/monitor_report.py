@@ -122,7 +122,7 @@ def changes_section(doc: dict[str, Any]) -> list:
         out.append(Bullets([[m] for m in msgs]))
     if alerted:
         out.append(Table(["alerting test", "what it measured"],
-                         [[humanize(t.get("name", "")), str(t.get("detail") or "")] for t in alerted],
+                         [[str(t.get("name", "")), str(t.get("detail") or "")] for t in alerted],
                          caption="Alerts"))
     if not msgs and not alerted:
         out.append(Para(["Nothing alerted: the current window is consistent with the reference on every test "
@@ -170,7 +170,7 @@ def distributions_section(doc: dict[str, Any]) -> list:
         if not rows and not pair and not bins:
             continue
         shown += 1
-        out += [Heading(3, humanize(name)), Para([_badge(t.get("status")), " ", str(t.get("detail") or "")])]
+        out += [Heading(3, name), Para([_badge(t.get("status")), " ", str(t.get("detail") or "")])]
         if rows:
             svg = charts.share_bars_chart(rows[:20], title=f"{name}: reference vs current shares")
             if svg:
@@ -210,7 +210,7 @@ def _bin_text(b: Any) -> str:
 
 def tests_section(doc: dict[str, Any]) -> list:
     out: list = [Heading(2, "Tests", anchor="tests")]
-    rows = [[humanize(t.get("name", "")), str(t.get("kind") or "–"), _badge(t.get("status")),
+    rows = [[str(t.get("name", "")), str(t.get("kind") or "–"), _badge(t.get("status")),
              fmt_num(t.get("statistic")), fmt_num(t.get("p_value")), fmt_num(t.get("p_adjusted")),
              fmt_num(t.get("threshold")), f"{fmt_num(t.get('n_reference'))} / {fmt_num(t.get('n_current'))}",
              str(t.get("detail") or "")] for t in _tests(doc)]
