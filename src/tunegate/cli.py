@@ -366,16 +366,22 @@ def decide_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory holding the stage artifacts.")],
+    run_dir: Annotated[Path, typer.Argument(help="Run directory holding the stage artifacts, or a monitoring run "
+                                                 "(monitor.json: the drift report).")],
+    store: Annotated[Optional[Path], typer.Option("--store", help="Portfolio store to read a monitored model's "
+                                                   "history from (default: $TUNEGATE_HOME/portfolio.sqlite).")] = None,
 ) -> None:
-    """Write report.html (one self-contained file) and report.md from a run directory's artifacts."""
-    from tunegate.pipeline import report_stage
+    """Write report.html (one self-contained file) and report.md from a run directory's artifacts; a monitoring
+    run directory gets the drift report (before/after distributions, the tests, the history)."""
+    from tunegate.report.render import render_report
 
     try:
         if not run_dir.is_dir():
             _fail(f"{run_dir}: run directory not found" if not run_dir.exists() else
                   f"{run_dir}: not a directory (give a run directory)")
-        html, md = report_stage(run_dir)
+        if store is not None and store.exists() and not store.is_file():
+            _fail(f"--store {store}: not a file (give the portfolio's SQLite file)")
+        html, md = render_report(run_dir, store=store)
     except TunegateError as exc:
         _fail(str(exc))
     out.print(f"wrote {escape(str(html))} and {escape(str(md))}")
