@@ -401,6 +401,7 @@ def test_paired_comparison_and_holm_against_hand_values():
     c = compare(outs(a), outs(b), name_a="A", name_b="B", boot=BootstrapSpec(), what="x")
     assert (c["b01"], c["b10"]) == (9, 1) and c["p"] == pytest.approx(22 / 1024)
     assert c["diff"] == pytest.approx(0.4) and c["ci_low"] > 0
+    assert c["p_midp"] == pytest.approx(22 / 1024 - 10 / 1024)  # mid-p: 2 P(X <= 1) - P(X = 1), X ~ Bin(10, 1/2)
     comps = [{"p": 0.01}, {"p": 0.04}, {"p": 0.03}]
     holm(comps, 0.05)
     assert [x["p_holm"] for x in comps] == pytest.approx([0.03, 0.06, 0.06])

@@ -30,7 +30,9 @@ def test_sprint_with_smollm2_on_a_small_subset(tmp_path):
     assert [c["method"] for c in art["tried"]] == ["label_likelihood"] * 3
     assert art["split_sizes"] == {"dev": 4, "test": 4, "train_pool": 290, "pool_excluded_duplicates": 0}
     assert art["rounds"][0]["new_items"] == 2 and len(art["rounds"][0]["candidates"]) == 3
-    assert art["calls_selection"] == 3 * 2 + 2 * 2
+    # the selection budget (1/3 of the grid's 3 x 4 calls) is spent by the first round, which always runs
+    assert art["calls_selection"] == 3 * 2 and art["selection"]["dev_items_used"] == 2
+    assert art["selection"]["method"] == "race" and 0 <= art["selection"]["p_within_1pt"] <= 1
     assert len(art["finalists"]) == 2 and art["best"]["candidate"] == art["finalists"][0]
     for c in art["candidates"]:
         assert c["n"] == 4 and 0 <= c["ci_low"] <= c["value"] <= c["ci_high"] <= 1

@@ -85,7 +85,7 @@ def compare(a: list[ItemOutcome], b: list[ItemOutcome], *, name_a: str, name_b: 
     pc = paired_comparison(xa, xb, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
     iv, m = pc.diff, pc.mcnemar
     if m is not None:
-        p, test, extra = m.pvalue, "mcnemar_exact", {"b01": m.b01, "b10": m.b10}
+        p, test, extra = m.pvalue, "mcnemar_exact", {"b01": m.b01, "b10": m.b10, "p_midp": m.midp_pvalue}
     else:
         p, test, extra = _signflip_p(xb - xa, boot.seed), "sign_flip_permutation", {}
     # per-item scores (the primary scorer): for a corpus metric such as macro_f1 this is the per-item accuracy the
