@@ -64,20 +64,29 @@ def _simulate(seed: int, n_items: int = 2000):
 
 # --- encoding --------------------------------------------------------------------------------------------------
 
-def test_encode_latest_timestamp_wins_and_duplicates_without_timestamp_fail():
+def test_encode_keeps_repeats_unless_latest_is_asked_for():
     anns = [Annotation("x", "a", "pos", "2024-01-02T10:00:00Z", "f.csv:2"),
             Annotation("x", "a", "neg", "2024-01-01T10:00:00+00:00", "f.csv:3"),
             Annotation("x", "b", "neg", None, "f.csv:4")]
-    enc = encode(anns)
+    enc = encode(anns)  # every judgment is an observation (Dawid & Skene 1979)
+    assert enc.n_rows == 3 and enc.n_superseded == 0 and enc.labels == ["neg", "pos"]
+    enc = encode(anns, repeats="latest")
     assert enc.n_rows == 2 and enc.n_superseded == 1
-    assert enc.labels == ["neg", "pos"]
     assert enc.labels[enc.label_idx[enc.annotators.index("a")]] == "pos"
-    with pytest.raises(DataError, match="twice") as exc:
-        encode(anns + [Annotation("x", "b", "pos", None, "f.csv:5")])
-    assert exc.value.file == "f.csv:5"
+    with pytest.raises(DataError, match="no timestamp") as exc:
+        encode(anns + [Annotation("x", "b", "pos", None, "f.csv:5")], repeats="latest")
+    assert (exc.value.file, exc.value.line) == ("f.csv", 4)
     with pytest.raises(DataError, match="unknown label 'pos'") as exc:
         encode(anns, labels=["neg", "neutral"])
     assert exc.value.field == "label"
+
+
+def test_queue_lists_an_annotators_repeats_in_order():
+    anns = [Annotation("x", "a", "pos", None, "f:2"), Annotation("x", "a", "neg", None, "f:3"),
+            Annotation("x", "b", "neg", None, "f:4")]
+    enc = encode(anns)
+    q = adjudication_queue(enc, majority_vote(enc, tie="first"))
+    assert q[0]["votes"] == {"a": ["pos", "neg"], "b": "neg"} and q[0]["n_votes"] == 3
 
 
 def test_encode_keeps_declared_label_order_and_unused_classes():

@@ -39,12 +39,18 @@ def test_duplicates_conflicts_and_leakage():
     assert found["exact_duplicates"].items == [["a", "b"]]
     assert sorted(map(sorted, found["normalized_duplicates"].items)) == [["a", "b", "c"], ["d", "e"], ["g", "h"]]
     assert found["conflicts"].items == [["d", "e"]]
-    leak = {frozenset(g): d["kind"] for g, d in zip(found["leakage"].items, found["leakage"].details)}
-    assert leak == {frozenset("abc"): "train-test", frozenset("gh"): "dev-test"}
+    # leakage is reported as pairs (train/dev item, test item), each with both texts
+    leak = {(r["items"][0]["id"], r["items"][1]["id"]): (r["kind"], r["how"]) for r in found["leakage"].records}
+    assert leak == {("a", "c"): ("train-test", "normalized"), ("b", "c"): ("train-test", "normalized"),
+                    ("g", "h"): ("dev-test", "normalized")}
+    rec = found["leakage"].records[0]
+    assert rec["items"][1] == {"id": "c", "split": "test", "label": "order_status", "text": "where is my  PARCEL"}
+    assert found["conflicts"].records[0]["labels"] == ["billing", "refund"]
     assert normalize_for_dedup("  Héllo,   WORLD! ") == "héllo world"
 
 
-def test_near_duplicates_by_cosine_with_conflict():
+def test_near_duplicates_are_a_warning_not_leakage_or_conflict():
+    """Paraphrases across splits are what intent data is: shown with both texts, never counted as leakage."""
     items = [DupItem("x", "reset my password please", "account", "train"),
              DupItem("y", "please reset my password", "fraud", "test"),
              DupItem("z", "unrelated", "account", "train")]
@@ -52,8 +58,36 @@ def test_near_duplicates_by_cosine_with_conflict():
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     found = find_duplicates(items, vectors=v, near_threshold=0.95)
     assert found["near_duplicates"].items == [["x", "y"]]
-    assert found["conflicts"].items == [["x", "y"]] and found["leakage"].items == [["x", "y"]]
-    assert found["conflicts"].details[0]["how"] == "embedding cosine"
+    near = found["near_duplicates"].records[0]
+    assert near["crosses_test"] and near["kind"] == "train-test" and near["similarity"] == pytest.approx(0.99, abs=1e-3)
+    assert [it["text"] for it in near["items"]] == ["reset my password please", "please reset my password"]
+    assert found["leakage"].count == 0 and found["conflicts"].count == 0
+    assert found["near_conflicts"].records[0]["labels"] == ["account", "fraud"]
+    assert find_duplicates(items, vectors=v, near_threshold=0.995)["near_duplicates"].count == 0
+
+
+def test_audit_checks_fail_on_exact_leakage_warn_on_paraphrases():
+    from tunegate.data.audit import audit_examples
+    from tunegate.spec import AuditSpec
+
+    ex = [Example("a", "Why was my card declined?", label="card", split="train"),
+          Example("b", "why was my card declined", label="card", split="test"),
+          Example("c", "can you tell me why my card got declined", label="card", split="test"),
+          Example("d", "how do I order checks", label="checks", split="train")]
+    v = np.array([[1, 0, 0], [1, 0, 0], [0.97, 0.243, 0], [0, 0, 1]], dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    cfg = AuditSpec(min_per_class=1)
+    report, checks = audit_examples(ex, cfg, labels=["card", "checks"], vectors=v)
+    by = {c.name: c for c in checks}
+    assert by["leakage"].status == FAIL and by["leakage"].value == 1 and by["leakage"].items == ["b"]
+    assert "why was my card declined" in by["leakage"].detail and "Fix:" in by["leakage"].detail
+    assert by["near_duplicates"].status == WARN and by["near_duplicates"].value == 1  # a↔c; b↔c are both test
+    assert by["near_duplicates"].items == ["a", "c"] and "got declined" in by["near_duplicates"].detail
+    assert "audit.near_duplicate_threshold" in by["near_duplicates"].detail
+    assert report["leakage"]["n_test_items"] == 1 and report["near_duplicates"]["threshold"] == 0.95
+    _, checks = audit_examples(ex, AuditSpec(min_per_class=1, near_duplicate_threshold=0.99), labels=["card",
+                               "checks"], vectors=v)
+    assert {c.name: c for c in checks}["near_duplicates"].status == PASS  # the setting moves the line
 
 
 def test_confident_learning_finds_flipped_labels():
@@ -150,12 +184,13 @@ def test_banking77_cross_split_findings():
     texts = {}
     for split in ("train", "test"):
         for row in iter_rows(SHARED / "banking77" / f"{split}.csv"):
-            texts[f"{split}:{row.line}"] = row.data["text"]
+            texts[f"{split}:{row.line}"] = row.data["text"].strip()
     assert d["leakage"]["count"] >= 1
-    for group in d["leakage"]["items"]:  # every leakage group really is the same normalized text across splits
-        assert {g.split(":")[0] for g in group} == {"train", "test"}
-        assert len({normalize_for_dedup(texts[g]) for g in group}) == 1
-    assert d["duplicates"]["count"] >= d["leakage"]["count"]
+    for rec in d["leakage"]["records"]:  # every leakage pair really is the same normalized text across splits
+        a, b = rec["items"]
+        assert (a["split"], b["split"]) == ("train", "test") and (a["text"], b["text"]) == (texts[a["id"]],
+                                                                                         texts[b["id"]])
+        assert normalize_for_dedup(a["text"]) == normalize_for_dedup(b["text"])
 
 
 @pytest.mark.skipif(not (SHARED / "clinc150").exists(), reason="shared datasets not present")

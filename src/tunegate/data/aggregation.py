@@ -12,11 +12,11 @@ calls per iteration instead of Python loops over items.
 from __future__ import annotations
 
 import csv
+import math
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ QUEUE_COLUMNS = ("rank", "item_id", "aggregated_label", "confidence", "entropy",
 @dataclass(frozen=True)
 class Encoded:
     """Judgments as integer arrays: row r says annotator ``annotator_idx[r]`` gave item ``item_idx[r]`` the
-    label ``label_idx[r]``. ``n_superseded`` counts older duplicate judgments dropped by ``encode``."""
+    label ``label_idx[r]``. One annotator may have several rows for one item (repeated judgments).
+    ``n_superseded`` counts older repeats set aside by ``encode(..., repeats="latest")``."""
 
     item_ids: list[str]
     annotators: list[str]
@@ -67,45 +68,18 @@ class Encoded:
         return len(self.item_idx)
 
 
-def _ts_key(a: Annotation) -> float:
-    """Timestamps arrive as ISO 8601 (naive means UTC) or epoch seconds; comparing them as strings would be wrong
-    across formats, so parse both to epoch seconds."""
-    s = (a.timestamp or "").strip()
-    try:
-        dt = datetime.fromisoformat(s)
-        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
-    except ValueError:
-        pass
-    try:
-        return float(s)
-    except ValueError:
-        raise DataError(f"unparseable timestamp '{s}' (use ISO 8601 or epoch seconds)", file=a.source or None,
-                        field="timestamp") from None
-
-
-def encode(annotations: Iterable[Annotation], *, labels: Sequence[str] | None = None) -> Encoded:
+def encode(annotations: Iterable[Annotation], *, labels: Sequence[str] | None = None,
+           repeats: str = "all") -> Encoded:
     """Encode annotations as integer arrays (items and annotators in first-seen order).
 
     Classes are ``labels`` in the given order when passed (so classes nobody used still exist, and unknown labels
-    are errors); otherwise the sorted distinct labels. When an annotator labeled an item twice, the judgment with
-    the latest timestamp wins (equal timestamps: the later row); a duplicate without timestamps is an error,
-    because silently keeping either judgment would be a guess.
+    are errors); otherwise the sorted distinct labels. Repeated judgments (an annotator labeling an item more than
+    once) follow ``repeats`` (see ``data.repeats``): ``all`` keeps every one as a row, which is what Dawid-Skene's
+    likelihood uses; ``latest`` keeps the latest by timestamp and counts the rest in ``n_superseded``.
     """
-    latest: dict[tuple[str, str], Annotation] = {}
-    superseded = 0
-    for a in annotations:
-        key = (a.item_id, a.annotator)
-        prev = latest.get(key)
-        if prev is None:
-            latest[key] = a
-            continue
-        if prev.timestamp is None or a.timestamp is None:
-            raise DataError(f"annotator '{a.annotator}' labeled item '{a.item_id}' twice (first at {prev.source or '?'}) "
-                            "without timestamps; cannot tell which judgment is current", file=a.source or None)
-        superseded += 1
-        if _ts_key(a) >= _ts_key(prev):
-            latest[key] = a
-    rows = list(latest.values())
+    from tunegate.data.repeats import resolve
+
+    rows, superseded = resolve(list(annotations), repeats)
     if labels is None:
         classes = sorted({a.label for a in rows})
     else:
@@ -274,14 +248,17 @@ def dawid_skene(enc: Encoded, max_iter: int = 200, tol: float = 1e-6, init: str 
 
 
 def annotator_reliability(enc: Encoded, result: AggregateResult, *, min_labels: int = 20, floor: float = 0.7,
-                          n_mads: float = 2.0, min_gap: float = 0.05) -> list[dict[str, Any]]:
+                          n_mads: float = 2.0, min_gap: float = 0.05, z: float = 1.645) -> list[dict[str, Any]]:
     """Per annotator: labels given, accuracy against the aggregate, DS-estimated accuracy, commonest confusion.
 
     The score is the DS-estimated accuracy (Σ_k prior_k · confusion[k, k]) when the result has confusion matrices,
     else accuracy against the aggregate (which the annotator's own votes inflate slightly). An annotator with at
-    least ``min_labels`` labels is flagged ``unreliable`` when the score is below ``floor``, or — given at least
-    three such annotators — when it lies more than ``n_mads`` robust SDs (1.4826 · MAD) below their median and at
-    least ``min_gap`` below it (the gap stops near-identical annotators being flagged for a hair's difference).
+    least ``min_labels`` labels is flagged ``unreliable`` when the score is below ``floor``, or when it lies below
+    the median of the *other* eligible annotators (at least two) by at least ``min_gap`` — and by more than
+    ``n_mads`` robust SDs (1.4826 · MAD) of the others when there are five or more of them — with the gap
+    significant at ``z`` (one-sided; binomial standard errors of both sides). Comparing with the others, not
+    with a median the annotator is part of, is what lets three annotators flag one: 0.81 against 0.88 and 0.93
+    is flagged, 0.88 against 0.81 and 0.93 is not (docs/data-gate.md has the simulation behind the rule).
     """
     _same_items(enc, result)
     J, K = enc.n_annotators, enc.n_classes
@@ -307,10 +284,6 @@ def annotator_reliability(enc: Encoded, result: AggregateResult, *, min_labels: 
     weighted = priors[None, :, None] * conf
     weighted[:, np.arange(K), np.arange(K)] = 0.0
     eligible = (n >= min_labels) & np.isfinite(score)
-    med = mad = None
-    if eligible.sum() >= 3:
-        med = float(np.median(score[eligible]))
-        mad = float(1.4826 * np.median(np.abs(score[eligible] - med)))
     out = []
     for a in range(J):
         top = None
@@ -320,11 +293,19 @@ def annotator_reliability(enc: Encoded, result: AggregateResult, *, min_labels: 
         evidence = None
         s = float(score[a]) if np.isfinite(score[a]) else None
         what = "DS-estimated accuracy" if est is not None else "accuracy vs the aggregate"
+        others = eligible.copy()
+        others[a] = False
         if eligible[a] and s < floor:
             evidence = f"{what} {s:.3f} < {floor:.2f} over {int(n[a])} labels"
-        elif eligible[a] and med is not None and med - s > max(n_mads * mad, min_gap):
-            evidence = (f"{what} {s:.3f} is {med - s:.3f} below the annotators' median {med:.3f} "
-                        f"(threshold {max(n_mads * mad, min_gap):.3f} = max({n_mads:g} robust SD, {min_gap:g}))")
+        elif eligible[a] and others.sum() >= 2:
+            ref = float(np.median(score[others]))
+            need = min_gap
+            if others.sum() >= 5:
+                need = max(need, n_mads * 1.4826 * float(np.median(np.abs(score[others] - ref))))
+            se = math.sqrt(max(s * (1 - s), 1e-4) / n[a] + max(ref * (1 - ref), 1e-4) / float(n[others].sum()))
+            if ref - s >= need and (ref - s) / se >= z:
+                evidence = (f"{what} {s:.3f} is {ref - s:.3f} below the other annotators' median {ref:.3f} "
+                            f"(threshold {need:.3f}; z = {(ref - s) / se:.1f} over {int(n[a])} labels)")
         out.append({"annotator": enc.annotators[a], "n_labeled": int(n[a]),
                     "accuracy_vs_aggregate": float(acc[a]) if np.isfinite(acc[a]) else None,
                     "estimated_accuracy": float(est[a]) if est is not None else None,
@@ -362,10 +343,14 @@ def adjudication_queue(enc: Encoded, result: AggregateResult, top: int | None = 
     queue = []
     for n in order.tolist():
         rows = by_item[starts[n]: starts[n + 1]]
-        votes = {enc.annotators[enc.annotator_idx[r]]: enc.labels[enc.label_idx[r]] for r in rows.tolist()}
+        votes: dict[str, Any] = {}
+        for r in rows.tolist():  # an annotator's repeated judgments are listed in order, never overwritten
+            name, lab = enc.annotators[enc.annotator_idx[r]], enc.labels[enc.label_idx[r]]
+            prev = votes.get(name)
+            votes[name] = lab if prev is None else (prev + [lab] if isinstance(prev, list) else [prev, lab])
         reason = " and ".join(w for w, f in (("disagreement", disagree[n]), ("low confidence", low[n])) if f)
         queue.append({"item_id": enc.item_ids[n], "votes": votes, "label": labels[n], "confidence": float(conf[n]),
-                      "entropy": float(ent[n]), "n_votes": len(votes), "reason": reason})
+                      "entropy": float(ent[n]), "n_votes": len(rows), "reason": reason})
     return queue
 
 

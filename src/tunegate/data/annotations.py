@@ -2,13 +2,19 @@
 
 This is the shape labeling tools export and the shape agreement statistics need (missing judgments are simply
 absent rows). Validation checks every row against the examples and the label set, naming file, line and field.
+
+An annotator may judge the same item more than once (Dawid & Skene's 1979 data has one clinician examining every
+patient three times; crowd exports re-serve items). Every judgment is kept; what each statistic does with repeats
+is decided in ``data.repeats`` and stated in the audit, never by silently dropping rows here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
+from tunegate.data.encoding import utf8_guard
 from tunegate.data.readers import iter_rows
 from tunegate.errors import DataError
 from tunegate.spec import AnnotationFieldMap
@@ -23,6 +29,27 @@ class Annotation:
     source: str = ""
 
 
+def parse_timestamp(value: str, *, file: str | Path | None = None, line: int | None = None,
+                    field: str | None = "timestamp") -> float:
+    """ISO 8601 (naive means UTC) or epoch seconds -> epoch seconds. Comparing the strings would order
+    '2024-1-10' before '2024-1-9' and epoch seconds before dates, so both are parsed; anything else is an error
+    naming where it came from."""
+    s = (value or "").strip()
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    except ValueError:
+        pass
+    try:
+        x = float(s)
+    except ValueError:
+        x = float("nan")
+    if x == x and abs(x) != float("inf"):
+        return x
+    raise DataError(f"unparseable timestamp '{s}' (use ISO 8601 such as 2024-05-02T09:00:00Z, or epoch seconds)",
+                    file=file, line=line, field=field)
+
+
 def load_annotations(
     path: str | Path,
     fields: AnnotationFieldMap | None = None,
@@ -31,12 +58,11 @@ def load_annotations(
     item_ids: set[str] | None = None,
     fmt: str = "auto",
 ) -> list[Annotation]:
-    """Read and validate annotations. An annotator judging the same item twice needs a timestamp to tell
-    which judgment is current; without one the duplicate is an error rather than a silent overwrite."""
+    """Read and validate annotations (every judgment kept, repeats included). A timestamp column, when mapped,
+    must parse on every row; an empty or header-only file is an error, not an audit of nothing."""
     f = fields or AnnotationFieldMap()
     out: list[Annotation] = []
-    seen: dict[tuple[str, str], str] = {}
-    for row in iter_rows(path, fmt):
+    for row in utf8_guard(path, iter_rows(path, fmt)):
         if row.error:
             raise DataError(row.error, file=row.file, line=row.line)
         d = row.data or {}
@@ -53,7 +79,10 @@ def load_annotations(
         if f.timestamp:
             if f.timestamp not in d:
                 raise DataError("missing field", file=row.file, line=row.line, field=f.timestamp)
-            ts = str(d[f.timestamp]).strip() or None
+            ts = "" if d[f.timestamp] is None else str(d[f.timestamp]).strip()
+            if ts:
+                parse_timestamp(ts, file=row.file, line=row.line, field=f.timestamp)
+            ts = ts or None
         if labels is not None and values["label"] not in labels:
             raise DataError(
                 f"unknown label '{values['label']}' (task.labels: {', '.join(labels)})",
@@ -65,14 +94,8 @@ def load_annotations(
             raise DataError(
                 f"item '{values['item_id']}' is not in the examples", file=row.file, line=row.line, field=f.item_id
             )
-        key = (values["item_id"], values["annotator"])
-        if key in seen and ts is None:
-            raise DataError(
-                f"annotator '{key[1]}' labeled item '{key[0]}' twice (first at {seen[key]}); add a timestamp "
-                "column to keep both judgments",
-                file=row.file,
-                line=row.line,
-            )
-        seen[key] = row.where
         out.append(Annotation(values["item_id"], values["annotator"], values["label"], ts, row.where))
+    if not out:
+        raise DataError("no annotations: the file is empty or holds only a header row "
+                        f"(expected columns {f.item_id}, {f.annotator}, {f.label})", file=path)
     return out

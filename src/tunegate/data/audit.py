@@ -32,9 +32,10 @@ from tunegate.data.aggregation import (
 from tunegate.data.agreement import agreement_report, reliability_matrix
 from tunegate.data.annotations import Annotation
 from tunegate.data.coverage import coverage
-from tunegate.data.duplicates import DupItem, find_duplicates
+from tunegate.data.duplicates import LIMIT, DupItem, find_duplicates
 from tunegate.data.examples import Example
 from tunegate.data.noise import label_noise
+from tunegate.data.repeats import one_per_annotator, resolve, summarize
 from tunegate.spec import AuditSpec
 
 PASS, FAIL, WARN, UNKNOWN, INFO = "pass", "fail", "warn", "unknown", "info"
@@ -64,20 +65,38 @@ def _r(x: Any, nd: int = 4) -> Any:
         round(float(x), nd) if isinstance(x, (float, np.floating)) else x)
 
 
+def _clip(text: Any, n: int = 80) -> str:
+    t = " ".join(str(text).split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
 def audit_annotations(
     annotations: Sequence[Annotation], cfg: AuditSpec, *, labels: list[str] | None = None, method: str | None = None,
-    seed: int = 0, queue_size: int = 200, adjudications: Sequence[Any] = (),
+    seed: int = 0, queue_size: int = 200, adjudications: Sequence[Any] = (), texts: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[Check], Any]:
-    """Agreement, aggregation, annotator reliability and the adjudication queue. Returns (report, checks, result)."""
-    data = reliability_matrix(annotations, categories=labels if cfg.agreement_level != "nominal" else None)
+    """Agreement, aggregation, annotator reliability and the adjudication queue. Returns (report, checks, result).
+
+    Repeated judgments follow ``cfg.repeated_judgments`` (see ``data.repeats``): the aggregation model sees every
+    judgment (or the latest, when asked), agreement one per annotator and item, and conflicting repeats are
+    counted and listed with their texts."""
+    policy = cfg.repeated_judgments
+    used, set_aside = resolve(annotations, policy)
+    data = reliability_matrix(one_per_annotator(annotations, policy),
+                              categories=labels if cfg.agreement_level != "nominal" else None)
     agr = agreement_report(data, cfg.agreement_level, n_resamples=1000, seed=seed)
-    enc = encode(annotations, labels=labels)
+    enc = encode(used, labels=labels)
     method = method or cfg.aggregation
     result = dawid_skene(enc, seed=seed) if method == "dawid-skene" else majority_vote(enc, tie="random", seed=seed)
     if adjudications:  # human decisions override the model of the annotators; the queue then skips them
         result = apply_adjudications(result, adjudications)
-    annotators = annotator_reliability(enc, result)
+    annotators = annotator_reliability(enc, result, floor=cfg.annotator_floor, min_gap=cfg.annotator_min_gap)
     queue = adjudication_queue(enc, result, top=queue_size)
+    if texts:
+        for q in queue:
+            if q["item_id"] in texts:
+                q["text"] = texts[q["item_id"]]
+    repeats = summarize(annotations, policy, texts=texts)
+    repeats["n_set_aside"] = set_aside
     alpha = agr.krippendorff_alpha
     checks = []
     if not math.isfinite(alpha):
@@ -87,63 +106,139 @@ def audit_annotations(
         status = FAIL if alpha < cfg.min_alpha else (WARN if alpha < cfg.reliable_alpha else PASS)
         checks.append(Check("agreement", status, _r(alpha), cfg.min_alpha,
                             f"Krippendorff alpha ({cfg.agreement_level}) {alpha:.3f}, 95% CI {ci.low:.3f}–"
-                            f"{ci.high:.3f}: {agr.interpretation}"))
+                            f"{ci.high:.3f}: {agr.interpretation}"
+                            + (" (one judgment per annotator and item: the first; see repeated_judgments)"
+                               if repeats["n_repeated_pairs"] and policy == "all" else "")))
     flagged = [a for a in annotators if a.get("unreliable")]
     shown = "; ".join(f"{a['annotator']}: {a.get('evidence') or ''}" for a in flagged[:3])
     more = f" (and {len(flagged) - 3} more, listed under annotators)" if len(flagged) > 3 else ""
     checks.append(Check("annotators", WARN if flagged else PASS, len(flagged), 0,
-                        f"{len(flagged)} of {len(annotators)} annotators look unreliable: {shown}{more}" if flagged
-                        else "no annotator stands out as unreliable", [a["annotator"] for a in flagged]))
+                        f"{len(flagged)} of {len(annotators)} annotators look unreliable: {shown}{more}. Fix: "
+                        "review their recent labels (the adjudication queue lists contested items) and retrain "
+                        "or replace" if flagged else "no annotator stands out as unreliable",
+                        [a["annotator"] for a in flagged]))
+    if repeats["n_repeated_pairs"]:
+        n_conf = repeats["n_conflicting"]
+        ex = repeats["conflicts"][0] if repeats["conflicts"] else None
+        example = (f", e.g. {ex['annotator']} on item {ex['item_id']}: {' → '.join(ex['labels'])}"
+                   + (f" ('{_clip(ex['text'])}')" if ex.get("text") else "") if ex else "")
+        checks.append(Check(
+            "repeated_judgments", WARN if n_conf else INFO, n_conf, None,
+            f"{repeats['n_repeated_pairs']} (item, annotator) pair(s) judged more than once "
+            f"({repeats['n_extra_judgments']} extra judgments, self-agreement "
+            f"{repeats['self_agreement'] if repeats['self_agreement'] is not None else 'n/a'}); {n_conf} "
+            f"disagree with themselves{example}. {repeats['rule']}"
+            + (". Fix: adjudicate the conflicting repeats (listed under repeated_judgments)" if n_conf else ""),
+            [f"{c['item_id']}|{c['annotator']}" for c in repeats["conflicts"]]))
+    agr_dict = agr.to_dict()
+    agr_dict["repeats"] = (repeats["rule"] if repeats["n_repeated_pairs"] else "no repeated judgments")
     report = {
-        "agreement": agr.to_dict(),
-        "aggregation": {**result.summary(), "adjudicated_by": dict(result.adjudicators)},
+        "agreement": agr_dict,
+        "aggregation": {**result.summary(), "adjudicated_by": dict(result.adjudicators),
+                        "n_judgments_used": enc.n_rows},
         "annotators": annotators,
         "adjudication_queue": queue,
+        "repeated_judgments": repeats,
     }
     return report, checks, result
+
+
+def _pair_text(rec: dict[str, Any]) -> str:
+    a, b = rec["items"][0], rec["items"][-1]
+    return f"'{_clip(a['text'], 60)}' ({a['split']}) ↔ '{_clip(b['text'], 60)}' ({b['split']})"
 
 
 def audit_examples(
     examples: Sequence[Example], cfg: AuditSpec, *, labels: list[str], vectors: np.ndarray | None, seed: int = 0,
 ) -> tuple[dict[str, Any], list[Check]]:
-    """Duplicates, conflicts, leakage, label noise and coverage of the gold-labeled examples."""
+    """Duplicates, conflicts, leakage, near-duplicates, label noise and coverage of the gold-labeled examples.
+
+    Exact and normalized leakage and same-text conflicts fail the gate; near-duplicates (paraphrases) and
+    near-duplicates with different labels are warnings. Every finding carries the items' texts."""
     items = [DupItem(e.id, e.input_text(), e.label, e.split) for e in examples]
     found = find_duplicates(items, vectors=vectors, near_threshold=cfg.near_duplicate_threshold)
     n = len(examples)
     checks: list[Check] = []
     leak = found["leakage"]
-    leak_ids = sorted({i for g in leak.items for i in g if i in {e.id for e in examples if e.split == "test"}})
-    checks.append(Check("leakage", FAIL if leak.count > cfg.max_leakage else PASS, leak.count, cfg.max_leakage,
-                        f"{leak.count} group(s) of the same or near-same text span train/dev and test "
-                        f"({len(leak_ids)} test items affected)" if leak.count else "no train/dev↔test overlap",
-                        leak_ids))
+    leak_ids = sorted({r["items"][1]["id"] for r in leak.records})
+    checks.append(Check(
+        "leakage", FAIL if len(leak_ids) > cfg.max_leakage else PASS, len(leak_ids), cfg.max_leakage,
+        f"{len(leak_ids)} test item(s) have the same text (exact or after normalising case, spacing and "
+        f"punctuation) in train/dev: {leak.count} pair(s), e.g. {_pair_text(leak.records[0])}. Fix: remove the "
+        "test copies from train/dev (or move each identical text into one split) and re-split; "
+        f"audit.max_leakage ({cfg.max_leakage}) is the tolerance" if leak.count
+        else "no test item has the same text in train/dev", leak_ids))
     conf = found["conflicts"]
     conf_ids = sorted({i for g in conf.items for i in g})
     share = len(conf_ids) / n if n else 0.0
-    checks.append(Check("conflicts", FAIL if share > cfg.max_conflict_share else (WARN if conf.count else PASS),
-                        _r(share), cfg.max_conflict_share,
-                        f"{conf.count} group(s) of the same or near-same text carry different labels", conf_ids))
+    ex = conf.records[0] if conf.records else None
+    checks.append(Check(
+        "conflicts", FAIL if share > cfg.max_conflict_share else (WARN if conf.count else PASS), _r(share),
+        cfg.max_conflict_share,
+        f"{conf.count} group(s) of the same text carry different labels ({len(conf_ids)} items, {share:.1%}), "
+        f"e.g. '{_clip(ex['items'][0]['text'])}' labeled {' / '.join(ex['labels'])}. Fix: decide the one "
+        "label for each text (or sharpen the guideline) and relabel the copies; audit.max_conflict_share "
+        f"({cfg.max_conflict_share}) is the tolerance" if ex else "no text carries two labels", conf_ids))
     dup_groups = found["exact_duplicates"].items + found["normalized_duplicates"].items
     checks.append(Check("duplicates", WARN if dup_groups else PASS, len(dup_groups), 0,
-                        f"{len(dup_groups)} duplicate group(s), {found['near_duplicates'].count} near-duplicate "
-                        "pair(s)", sorted({i for g in dup_groups for i in g})))
+                        f"{len(dup_groups)} group(s) of the same text ({found['exact_duplicates'].count} exact, "
+                        f"{found['normalized_duplicates'].count} after normalising); duplicates within a split "
+                        "weigh those texts more in training. Fix: drop the extra copies" if dup_groups
+                        else "no duplicate texts", sorted({i for g in dup_groups for i in g})))
+    near = found["near_duplicates"]
+    if vectors is not None:
+        cross = [r for r in near.records if r["crosses_test"]]
+        thr = cfg.near_duplicate_threshold
+        checks.append(Check(
+            "near_duplicates", WARN if cross else PASS, len(cross), None,
+            f"{len(cross)} train/dev↔test pair(s) are paraphrase-close (embedding cosine ≥ {thr}), e.g. "
+            f"{_pair_text(cross[0])} (cosine {cross[0]['similarity']}); {near.count - len(cross)} more pairs "
+            "within splits. Paraphrases are expected in intent data and are not leakage; review the pairs for "
+            "near-copies. audit.near_duplicate_threshold (now "
+            f"{thr}) moves the line" if cross else
+            f"no train/dev↔test pair at embedding cosine ≥ {thr} ({near.count} pairs within splits); "
+            "audit.near_duplicate_threshold moves the line",
+            sorted({it["id"] for r in cross for it in r["items"]})))
+        nc = found["near_conflicts"]
+        if nc.count:
+            checks.append(Check(
+                "near_conflicts", WARN, nc.count, None,
+                f"{nc.count} near-duplicate pair(s) carry different labels, e.g. {_pair_text(nc.records[0])}: "
+                f"{' / '.join(nc.records[0]['labels'])}. Fix: check the labels, or the intents overlap",
+                sorted({it["id"] for r in nc.records for it in r["items"]})))
 
     noise = None
-    if vectors is not None and labels and len({e.label for e in examples}) > 1:
+    per_label: dict[str, int] = {}
+    for e in examples:
+        per_label[e.label] = per_label.get(e.label, 0) + 1
+    too_few = vectors is not None and labels and len(per_label) > 1 and min(per_label.values()) < 2
+    if too_few:
+        checks.append(Check("label_noise", UNKNOWN, None, cfg.max_noise_rate, "not measured: out-of-fold "
+                            "probabilities need at least 2 examples of every class ("
+                            + ", ".join(sorted(k for k, c in per_label.items() if c < 2)[:5]) + " has 1)"))
+    elif vectors is not None and labels and len(per_label) > 1:
         noise = label_noise(vectors, [e.label for e in examples], labels, [e.id for e in examples],
                             [e.split for e in examples], folds=cfg.noise_folds, seed=seed)
+        text_of = {e.id: e.input_text() for e in examples}
+        for issue in noise.issues:
+            issue["text"] = text_of.get(issue["id"])
         weak = noise.oof_accuracy < 0.5
         status = UNKNOWN if weak else (FAIL if noise.estimated_noise_rate > cfg.max_noise_rate else PASS)
+        interval = (f" (calibrated interval {noise.interval[0]:.3f}–{noise.interval[1]:.3f})"
+                    if noise.interval else "")
         checks.append(Check("label_noise", status, _r(noise.estimated_noise_rate), cfg.max_noise_rate,
-                            f"estimated noise rate {noise.estimated_noise_rate:.3f} ({noise.n_issues} items "
-                            f"flagged); {noise.note}", [i["id"] for i in noise.issues]))
+                            f"estimated noise rate {noise.estimated_noise_rate:.3f}{interval} ({noise.n_issues} "
+                            f"items flagged); {noise.note}"
+                            + (". Fix: review the flagged items (highest margin first) and relabel"
+                               if status == FAIL else ""), [i["id"] for i in noise.issues]))
     elif labels:
         checks.append(Check("label_noise", UNKNOWN, None, cfg.max_noise_rate, "not measured (embeddings off)"))
 
     cov = coverage(examples, labels=labels, min_per_class=cfg.min_per_class, required_slices=cfg.required_slices)
     below = cov.classes_below_min
     checks.append(Check("class_coverage", FAIL if below else PASS, len(below), cfg.min_per_class,
-                        ", ".join(f"{b['label']} has {b['count']}" for b in below) + " (train split)" if below
+                        ", ".join(f"{b['label']} has {b['count']}" for b in below) + " (train split). Fix: label "
+                        f"more examples of these classes (audit.min_per_class is {cfg.min_per_class})" if below
                         else f"every class has at least {cfg.min_per_class} training examples",
                         [b["label"] for b in below]))
     if cov.required_slices:
@@ -156,13 +251,15 @@ def audit_examples(
     def fdict(key: str) -> dict[str, Any]:
         return found[key].to_dict()
 
-    dup = {"count": len(dup_groups), "items": dup_groups[:200], "exact": fdict("exact_duplicates"),
+    dup = {"count": len(dup_groups), "items": dup_groups[:LIMIT], "exact": fdict("exact_duplicates"),
            "normalized": fdict("normalized_duplicates")}
     report = {
         "duplicates": dup,
-        "near_duplicates": fdict("near_duplicates"),
+        "near_duplicates": {**fdict("near_duplicates"), "threshold": cfg.near_duplicate_threshold,
+                            "setting": "audit.near_duplicate_threshold"},
+        "near_conflicts": fdict("near_conflicts"),
         "conflicts": fdict("conflicts"),
-        "leakage": fdict("leakage"),
+        "leakage": {**fdict("leakage"), "n_test_items": len(leak_ids)},
         "noise": noise.to_dict() if noise else None,
         "coverage": cov.to_dict(),
     }

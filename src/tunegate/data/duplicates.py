@@ -1,11 +1,14 @@
-"""Duplicates, label conflicts and split leakage.
+"""Duplicates, label conflicts and split leakage, each finding carrying the texts it is about.
 
-A duplicate in train inflates nothing much; the same text in train and test inflates every test number, and the
-same text with two different labels is either label noise or a genuinely ambiguous item the guidelines must
-settle. Each finding lists the item ids so a person can look at them.
+Why two kinds of sameness are kept apart: the *same* text (exactly, or after case, whitespace and punctuation
+are normalised) in train/dev and test inflates every test number, and the same text with two labels is either a
+labeling error or a guideline gap — both are real problems and fail the gate. Semantically *similar* texts
+(embedding cosine at or above ``audit.near_duplicate_threshold``) are what intent data is made of: paraphrases
+such as "why was my card declined" / "why did my card get declined" belong in every split. They are counted and
+shown as a warning with both texts, so a person can judge whether a pair is a copy that slipped through.
 
-Three levels of sameness: exact text; normalized text (case, whitespace, punctuation removed); near-duplicates by
-embedding cosine at or above a threshold (computed in blocks, so memory stays bounded on large sets).
+Leakage and near-duplicates are reported as pairs (one train/dev item, one test item); duplicates and conflicts
+as groups, because three copies of one text are one group, not three pairs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+LIMIT = 500  # records kept per finding in audit.json; the count is always the full number
 
 
 def normalize_for_dedup(text: str) -> str:
@@ -36,19 +40,28 @@ class DupItem:
     label: str | None
     split: str | None
 
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "split": self.split, "label": self.label, "text": self.text}
+
 
 @dataclass
 class Finding:
-    """One kind of finding with its count and the groups (or pairs) of item ids."""
+    """One kind of finding: ``records`` (each a pair or group with the items' ids, splits, labels and texts)."""
 
     kind: str
-    count: int = 0
-    items: list[list[str]] = field(default_factory=list)
-    details: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self, limit: int = 200) -> dict[str, Any]:
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    @property
+    def items(self) -> list[list[str]]:
+        return [[it["id"] for it in r["items"]] for r in self.records]
+
+    def to_dict(self, limit: int = LIMIT) -> dict[str, Any]:
         return {"kind": self.kind, "count": self.count, "items": self.items[:limit],
-                "details": self.details[:limit], "truncated": max(0, len(self.items) - limit)}
+                "records": self.records[:limit], "truncated": max(0, self.count - limit)}
 
 
 def _groups(items: Sequence[DupItem], key) -> list[list[DupItem]]:
@@ -77,64 +90,66 @@ def near_duplicate_pairs(
     return out
 
 
+def split_pair(a: str | None, b: str | None) -> str:
+    """'train-test', 'dev-test', 'train-dev', 'train-train', … in a fixed order; 'unsplit' when unknown."""
+    order = {"train": 0, "dev": 1, "test": 2}
+    if a is None or b is None:
+        return "unsplit"
+    x, y = sorted((a, b), key=lambda s: (order.get(s, 3), s))
+    return f"{x}-{y}"
+
+
+def crosses_test(a: str | None, b: str | None) -> bool:
+    return {a, b} in ({"train", "test"}, {"dev", "test"})
+
+
 def find_duplicates(
     items: Sequence[DupItem],
     *,
     vectors: np.ndarray | None = None,
     near_threshold: float = 0.95,
 ) -> dict[str, Finding]:
-    """All duplicate, conflict and leakage findings.
+    """Every duplicate, conflict and leakage finding, with texts.
 
-    ``exact_duplicates`` / ``normalized_duplicates``: groups of items with the same text (normalized groups that
-    are not already exact groups). ``conflicts``: groups with the same normalized text but different labels, plus
-    near-duplicate pairs with different labels. ``leakage``: groups or pairs spanning train/dev and test
-    (``train-test``, ``dev-test``), the most damaging finding because it inflates reported numbers.
-    ``near_duplicates``: pairs above the cosine threshold that are not already normalized duplicates.
+    - ``exact_duplicates`` / ``normalized_duplicates``: groups with the same text (normalized groups that are not
+      already one exact group);
+    - ``conflicts``: groups with the same normalized text and different labels;
+    - ``leakage``: pairs (train or dev item, test item) with the same normalized text;
+    - ``near_duplicates``: pairs at cosine ≥ ``near_threshold`` whose normalized texts differ (any splits; each
+      record says which), a warning;
+    - ``near_conflicts``: those near-duplicate pairs that carry different labels, a warning.
     """
     exact = _groups(items, lambda it: it.text)
     norm = _groups(items, lambda it: normalize_for_dedup(it.text))
     exact_keys = {frozenset(it.id for it in g) for g in exact}
-    findings = {
-        "exact_duplicates": Finding("exact_duplicates"),
-        "normalized_duplicates": Finding("normalized_duplicates"),
-        "near_duplicates": Finding("near_duplicates"),
-        "conflicts": Finding("conflicts"),
-        "leakage": Finding("leakage"),
-    }
+    f = {k: Finding(k) for k in ("exact_duplicates", "normalized_duplicates", "conflicts", "leakage",
+                                 "near_duplicates", "near_conflicts")}
     for g in exact:
-        findings["exact_duplicates"].items.append([it.id for it in g])
+        f["exact_duplicates"].records.append({"how": "exact", "items": [it.view() for it in g]})
     for g in norm:
         if frozenset(it.id for it in g) not in exact_keys:
-            findings["normalized_duplicates"].items.append([it.id for it in g])
-    leak_seen: set[frozenset[str]] = set()
-
-    def check_group(group: list[DupItem], how: str, similarity: float | None = None) -> None:
-        labels = {it.label for it in group if it.label is not None}
-        ids = [it.id for it in group]
+            f["normalized_duplicates"].records.append({"how": "normalized", "items": [it.view() for it in g]})
+        labels = sorted({it.label for it in g if it.label is not None})
         if len(labels) > 1:
-            findings["conflicts"].items.append(ids)
-            findings["conflicts"].details.append({"how": how, "labels": {it.id: it.label for it in group},
-                                                  **({"similarity": round(similarity, 4)} if similarity else {})})
-        splits = {it.split for it in group}
-        if "test" in splits and splits & {"train", "dev"} and frozenset(ids) not in leak_seen:
-            leak_seen.add(frozenset(ids))
-            pair = "train-test" if "train" in splits else "dev-test"
-            findings["leakage"].items.append(ids)
-            findings["leakage"].details.append({"how": how, "splits": {it.id: it.split for it in group},
-                                                "kind": pair,
-                                                **({"similarity": round(similarity, 4)} if similarity else {})})
-
-    for g in norm:
-        check_group(g, "normalized text")
+            f["conflicts"].records.append({"how": "same normalized text", "labels": labels,
+                                           "items": [it.view() for it in g]})
+        tests = [it for it in g if it.split == "test"]
+        for other in (it for it in g if it.split in ("train", "dev")):
+            for t in tests:
+                how = "exact" if other.text == t.text else "normalized"
+                f["leakage"].records.append({"how": how, "kind": split_pair(other.split, "test"),
+                                             "items": [other.view(), t.view()]})
     if vectors is not None and len(items) > 1:
-        norm_key = {it.id: normalize_for_dedup(it.text) for it in items}
+        key = [normalize_for_dedup(it.text) for it in items]
         for i, j, s in near_duplicate_pairs(vectors, near_threshold):
+            if key[i] == key[j]:
+                continue  # the same normalized text: reported above as a duplicate (and leakage, if it crosses)
             a, b = items[i], items[j]
-            if norm_key[a.id] == norm_key[b.id]:
-                continue  # already reported as a normalized duplicate
-            findings["near_duplicates"].items.append([a.id, b.id])
-            findings["near_duplicates"].details.append({"similarity": round(s, 4)})
-            check_group([a, b], "embedding cosine", s)
-    for f in findings.values():
-        f.count = len(f.items)
-    return findings
+            rec = {"how": "embedding cosine", "similarity": round(s, 4), "kind": split_pair(a.split, b.split),
+                   "crosses_test": crosses_test(a.split, b.split), "items": [a.view(), b.view()]}
+            f["near_duplicates"].records.append(rec)
+            if a.label is not None and b.label is not None and a.label != b.label:
+                f["near_conflicts"].records.append({**rec, "labels": sorted({a.label, b.label})})
+        for k in ("near_duplicates", "near_conflicts"):  # pairs that cross into test first, most similar first
+            f[k].records.sort(key=lambda r: (not r["crosses_test"], -r["similarity"]))
+    return f

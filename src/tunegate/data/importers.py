@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.data.annotations import Annotation
+from tunegate.data.encoding import decode_error
 from tunegate.errors import DataError
 
 
@@ -34,7 +35,10 @@ def _load_records(path: str | Path) -> tuple[Path, list[tuple[int | None, Any]]]
     p = Path(path)
     if not p.exists():
         raise DataError("file not found", file=p)
-    text = p.read_text(encoding="utf-8-sig")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise decode_error(p, exc) from None
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         out: list[tuple[int | None, Any]] = []
         for lineno, line in enumerate(text.splitlines(), start=1):

@@ -29,12 +29,16 @@ class NoiseReport:
     folds: int = 5
     C: float = 1.0
     note: str = ""
+    raw_noise_rate: float | None = None  # the confident-joint estimate before the calibration correction
+    interval: tuple[float, float] | None = None  # calibrated 90% interval for the true noise rate
 
     def to_dict(self, limit: int = 200) -> dict[str, Any]:
         return {"n": self.n, "oof_accuracy": round(self.oof_accuracy, 4),
                 "estimated_noise_rate": round(self.estimated_noise_rate, 4), "n_issues": self.n_issues,
                 "issues": self.issues[:limit], "per_class_issue_rate": self.per_class_issue_rate,
-                "folds": self.folds, "C": self.C, "note": self.note}
+                "folds": self.folds, "C": self.C, "note": self.note,
+                "raw_noise_rate": None if self.raw_noise_rate is None else round(self.raw_noise_rate, 4),
+                "interval": None if self.interval is None else [round(x, 4) for x in self.interval]}
 
 
 def out_of_fold_probabilities(

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from tunegate.data.annotations import Annotation
+from tunegate.data.encoding import decode_error, utf8_guard
 from tunegate.data.examples import Example
 from tunegate.data.readers import iter_rows
 from tunegate.data.splits import SPLIT_ALIASES
@@ -29,7 +30,7 @@ def load_annotation_file(
     (the gold must be the same on every row of an item)."""
     anns: list[Annotation] = []
     gold: dict[str, str] = {}
-    for row in iter_rows(path):
+    for row in utf8_guard(path, iter_rows(path)):
         if row.error:
             raise DataError(row.error, file=row.file, line=row.line)
         d = row.data or {}
@@ -48,7 +49,8 @@ def load_annotation_file(
                 raise DataError(f"item '{item}' has two different gold labels ('{gold[item]}' and "
                                 f"'{vals[gold_col]}')", file=row.file, line=row.line, field=gold_col)
     if not anns:
-        raise DataError("no annotations found", file=path)
+        raise DataError("no annotations: the file is empty or holds only a header row (expected columns "
+                        f"{item_col}, {annotator_col}, {label_col})", file=path)
     return anns, gold
 
 
@@ -70,7 +72,9 @@ def _clinc_style(path: Path) -> list[Example] | None:
     if path.suffix.lower() != ".json":
         return None
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise decode_error(path, exc) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON ({exc.msg})", file=path, line=exc.lineno) from None
     if not isinstance(obj, dict):
@@ -98,7 +102,7 @@ def load_example_file(
         return clinc
     out: list[Example] = []
     cols: dict[str, str] = {}
-    for row in iter_rows(p):
+    for row in utf8_guard(p, iter_rows(p)):
         if row.error:
             raise DataError(row.error, file=row.file, line=row.line)
         d = row.data or {}

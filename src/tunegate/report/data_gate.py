@@ -57,7 +57,7 @@ def data_section(arts: RunArtifacts) -> list:
     checks = [c for c in as_list(audit.get("checks")) if isinstance(c, dict)]
     if checks:
         out.append(checks_table(checks))
-    for part in (_agreement, _queue, _noise, _duplicates, _coverage):
+    for part in (_agreement, _repeats, _queue, _noise, _duplicates, _coverage):
         out += part(audit)
     return out
 
@@ -129,7 +129,8 @@ def _queue(audit: dict[str, Any]) -> list:
         row = [str(q.get("item_id", ""))]
         if has_text:
             row.append(_clip(get(q, *TEXT_KEYS, default="")))
-        row += ["; ".join(f"{a}: {lab}" for a, lab in votes.items()) or "–", str(q.get("label", "–")),
+        row += ["; ".join(f"{a}: {' / '.join(map(str, lab)) if isinstance(lab, list) else lab}"
+                          for a, lab in votes.items()) or "–", str(q.get("label", "–")),
                 fmt_num(q.get("confidence")), str(q.get("reason") or "")]
         rows.append(row)
     heads = ["item", *(["text"] if has_text else []), "votes", "current label", "confidence", "why queued"]
@@ -178,18 +179,71 @@ def _items(items: Any, k: int = 6) -> str:
     return ", ".join(shown) + (" …" if len(as_list(items)) > k else "") if shown else "–"
 
 
+FINDINGS = (  # (key in audit.json, sub-key, title, what it means, gate effect)
+    ("leakage", None, "Leakage: the same text in train/dev and test",
+     "exact or normalised copies; inflates every test number", "fails the gate"),
+    ("conflicts", None, "Conflicts: the same text with different labels",
+     "a labeling error or a guideline gap", "fails the gate above audit.max_conflict_share"),
+    ("near_duplicates", None, "Near-duplicates (paraphrases)",
+     "different texts with embedding cosine ≥ audit.near_duplicate_threshold; normal in intent data", "warning"),
+    ("near_conflicts", None, "Near-duplicates with different labels", "check both labels", "warning"),
+    ("duplicates", "exact", "Exact duplicates", "the same text more than once", "warning"),
+    ("duplicates", "normalized", "Duplicates after normalising case, spacing and punctuation", "", "warning"),
+)
+
+
+def _item_cell(it: dict[str, Any]) -> str:
+    return f"{_clip(it.get('text', ''), 110)} [{it.get('id')} · {it.get('split') or '–'} · {it.get('label')}]"
+
+
 def _duplicates(audit: dict[str, Any]) -> list:
-    rows = []
-    for key, what in (("duplicates", "exact or normalised duplicates"), ("near_duplicates", "near-duplicates"),
-                      ("conflicts", "same text, different labels"), ("leakage", "train/dev ↔ test overlap")):
-        d = audit.get(key)
-        if isinstance(d, dict):
-            count = d.get("count")
-            rows.append([humanize(key), what, fmt_num(count), _items(d.get("items"))])
-    if not rows:
+    out: list = []
+    summary = []
+    for key, sub, title, what, effect in FINDINGS:
+        d = as_dict(audit.get(key))
+        d = as_dict(d.get(sub)) if sub else d
+        if not d:
+            continue
+        summary.append([title, what, effect, fmt_num(d.get("count"))])
+        records = [r for r in as_list(d.get("records")) if isinstance(r, dict) and as_list(r.get("items"))]
+        if not records:
+            continue
+        rows = []
+        for r in records[:TOP]:
+            items = [as_dict(x) for x in as_list(r.get("items"))]
+            extra = (fmt_num(r.get("similarity")) if r.get("similarity") is not None
+                     else " / ".join(map(str, as_list(r.get("labels")))) or str(r.get("how", "")))
+            rows.append([_item_cell(items[0]), " ‖ ".join(_item_cell(x) for x in items[1:]), extra])
+        last = "cosine" if key.startswith("near") else ("labels" if key == "conflicts" else "how")
+        shown = f" (first {TOP} of {len(records)})" if len(records) > TOP else ""
+        out.append(Table(["text [id · split · label]", "the other text(s)", last], rows,
+                         caption=f"{title}{shown}", compact=True))
+    if not summary:
         return []
+    near = as_dict(audit.get("near_duplicates"))
+    note = (f"The line between a paraphrase and a near-copy is audit.near_duplicate_threshold "
+            f"(now {fmt_num(near.get('threshold'))}); raise it to see fewer pairs. Export every finding with its "
+            "texts for review: tunegate audit … --export-findings findings.csv")
     return [Heading(3, "Duplicates, conflicts and leakage"),
-            Table(["finding", "meaning", "count", "examples"], rows, numeric=(2,))]
+            Table(["finding", "meaning", "effect on the gate", "count"], summary, numeric=(3,)),
+            Para([note], kind="note"), *out]
+
+
+def _repeats(audit: dict[str, Any]) -> list:
+    rep = as_dict(audit.get("repeated_judgments"))
+    if not rep.get("n_repeated_pairs"):
+        return []
+    out: list = [Heading(3, "Repeated judgments"),
+                 Para([f"{fmt_num(rep.get('n_repeated_pairs'))} (item, annotator) pairs were judged more than once "
+                       f"({fmt_num(rep.get('n_extra_judgments'))} extra judgments; self-agreement "
+                       f"{fmt_num(rep.get('self_agreement'))}). {rep.get('rule', '')}."])]
+    conflicts = [c for c in as_list(rep.get("conflicts")) if isinstance(c, dict)]
+    if conflicts:
+        rows = [[str(c.get("item_id")), _clip(c.get("text", "") or "–"), str(c.get("annotator")),
+                 " → ".join(map(str, as_list(c.get("labels"))))] for c in conflicts[:TOP]]
+        out.append(Table(["item", "text", "annotator", "labels in order"], rows,
+                         caption=f"Repeats that disagree ({len(conflicts)})", compact=True))
+    return out
 
 
 def _coverage(audit: dict[str, Any]) -> list:
