@@ -1,14 +1,15 @@
 """From per-item scores to metrics with confidence intervals.
 
-Every metric is reported with a seeded bootstrap interval (BCa for means, percentile for corpus metrics such as
-macro-F1). When every resample gives the same value (all items right, or all wrong) a bootstrap interval has
-zero width and would claim certainty it does not have; Wilson's interval is used instead and the note says so.
+Every metric is reported with a seeded BCa bootstrap interval: for means (accuracy included: conservative at small
+n, see ``tunegate.evals.stats``) and for macro-F1 (absent classes skipped, see ``macro_f1_ci``). When every resample
+gives the same value (all items right, or all wrong) a bootstrap interval has zero width and would claim certainty
+it does not have; Wilson's interval is used instead and the note says so.
 Metrics are computed on *scored* items; unscored items are counted beside them and never folded in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from tunegate.evals.stats import Interval, MacroF1, bootstrap_ci, wilson_ci
 from tunegate.spec import BootstrapSpec
 
 CORPUS_METRICS = ("accuracy", "macro_f1")
+# Below this many scored items a macro-F1 interval undercovers (simulated, see ``macro_f1_ci``): reports say so.
+MACRO_F1_RELIABLE_N = 100
 
 
 @dataclass
@@ -64,17 +67,30 @@ def mean_ci(values: np.ndarray, boot: BootstrapSpec) -> Interval:
 
 
 def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: BootstrapSpec) -> Interval:
+    """Macro-F1 over ``labels`` with a BCa bootstrap interval (see ``stats.MacroF1``).
+
+    A listed class that is neither gold nor predicted in the (re)sample has no F1 and is left out of the mean
+    (``absent="skip"``): scoring it 0, as scikit-learn's ``zero_division=0`` does, pulled resamples of rare classes
+    down by 3-6 points at n=30 and the percentile interval covered 67-80% for a nominal 95%. BCa then corrects the
+    remaining small-sample bias of the ratio. Measured coverage (``tests/test_macro_f1_coverage.py``,
+    ``bench/macro_f1_coverage.py``) is near nominal from ~100 items; below that it undercovers, and the note says so.
+    """
     if not gold:
         return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
     g = np.asarray(gold, dtype=object)
     p = np.asarray(pred, dtype=object)
-    return bootstrap_ci(
-        (g, p),
-        MacroF1(labels),  # vectorised: labels encoded once, resamples counted with bincount
-        n_resamples=boot.n_resamples,
-        confidence=boot.confidence,
-        seed=boot.seed,
-    )
+    iv = bootstrap_ci((g, p), MacroF1(labels, absent="skip"), n_resamples=boot.n_resamples,
+                      confidence=boot.confidence, seed=boot.seed, method="bca")
+    notes = [iv.note] if iv.note else []
+    seen = set(gold) | set(pred)
+    unseen = [lab for lab in labels if lab not in seen]
+    if unseen:
+        notes.append(f"{len(unseen)} of {len(labels)} labels neither gold nor predicted (e.g. {unseen[0]!r}): "
+                     "left out of the mean")
+    if len(gold) < MACRO_F1_RELIABLE_N:
+        notes.append(f"n={len(gold)} < {MACRO_F1_RELIABLE_N}: macro-F1 intervals undercover at this size "
+                     "(about 90% for a nominal 95% at n=30 in simulation)")
+    return replace(iv, note="; ".join(notes) or None)
 
 
 def summarize(
