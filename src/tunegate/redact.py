@@ -42,12 +42,25 @@ def register_secret(value: str | None) -> None:
             _values.add(value)
 
 
+_scan: tuple[Any, list[str]] = (None, [])
+
+
+def _env_scan() -> list[str]:
+    """Values of variables whose names look secret; rescanned when the set of variable names changes (the
+    registered variables below are read on every call, so a key set after start-up is always masked)."""
+    global _scan
+    stamp = (len(os.environ), hash(tuple(os.environ)))  # names only: cheap enough per call
+    if _scan[0] != stamp:
+        _scan = (stamp, [k for k in os.environ if _SECRET_NAME.search(k)])
+    return _scan[1]
+
+
 def secrets() -> list[str]:
     """The current secret values, longest first (so a key that contains another is masked whole)."""
     with _lock:
         found = set(_values)
         names = set(_envs)
-    names |= {k for k in os.environ if _SECRET_NAME.search(k)}
+    names.update(_env_scan())
     for name in names:
         v = os.environ.get(name)
         if v and len(v) >= MIN_SECRET_CHARS:
@@ -55,12 +68,12 @@ def secrets() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def redact(text: str | None, *, headers: bool = True) -> str | None:
+def redact(text: str | None, *, headers: bool = True, known: list[str] | None = None) -> str | None:
     """``text`` with every known secret replaced by ``***``; with ``headers``, also Authorization/Bearer values
     (error texts; model answers are left alone there, as a label may legitimately read "basic ...")."""
     if not text:
         return text
-    for secret in secrets():
+    for secret in secrets() if known is None else known:
         if secret in text:
             text = text.replace(secret, MASK)
     if headers:
@@ -75,12 +88,14 @@ def redact_excerpt(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def redact_obj(obj: Any) -> Any:
+def redact_obj(obj: Any, known: list[str] | None = None) -> Any:
     """Every string inside a JSON-like object redacted (values only; keys are the program's own)."""
+    if known is None:
+        known = secrets()
     if isinstance(obj, str):
-        return redact(obj, headers=False)
+        return redact(obj, headers=False, known=known)
     if isinstance(obj, dict):
-        return {k: redact_obj(v) for k, v in obj.items()}
+        return {k: redact_obj(v, known) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [redact_obj(v) for v in obj]
+        return [redact_obj(v, known) for v in obj]
     return obj

@@ -59,11 +59,14 @@ class Generation:
     total_latency_s: float = 0.0
 
     def __post_init__(self) -> None:
-        # Every backend's error text passes here before anything stores or prints it (see tunegate.redact).
-        if self.error:
-            from tunegate.redact import redact
+        # Every backend's answer and error text pass here before anything stores or prints them (a server or
+        # proxy may echo the request headers): known secrets are masked (tunegate.redact).
+        from tunegate.redact import redact
 
+        if self.error:
             self.error = redact(self.error)
+        if self.text:
+            self.text = redact(self.text, headers=False) or ""
 
     @property
     def ok(self) -> bool:
