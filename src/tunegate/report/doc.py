@@ -297,20 +297,38 @@ def esc(s: Any) -> str:
 
 
 _h = esc
+_LONG = re.compile(r"(\S{30,})")
+_AFTER_PUNCT = re.compile(r"(?<=[/_\-.:,;=&?|])")
+
+
+def esc_text(s: Any) -> str:
+    """``esc`` for text content, with line-break opportunities (``<wbr>``) inside long unbroken tokens (paths,
+    ids, hashes): a table column can then narrow to its words instead of pushing the page wider, and ordinary
+    words are never broken mid-word."""
+    text = show_controls(str(s))
+    parts = _LONG.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(html.escape(part, quote=True))
+            continue
+        chunks = [c[k:k + 16] for c in _AFTER_PUNCT.split(part) if c for k in range(0, len(c), 16)]
+        out.append("<wbr>".join(html.escape(c, quote=True) for c in chunks))
+    return "".join(out)
 
 
 def _inline_html(p: Any) -> str:
     if isinstance(p, Badge):
         return f'<span class="badge b-{_h(p.kind)}">{_h(p.text)}</span>'
     if isinstance(p, Code):
-        return f"<code>{_h(p.text)}</code>"
+        return f"<code>{esc_text(p.text)}</code>"
     if isinstance(p, Strong):
-        return f"<strong>{_h(p.text)}</strong>"
+        return f"<strong>{esc_text(p.text)}</strong>"
     if isinstance(p, Small):
-        return f'<small class="sub">{_h(p.text)}</small>'
+        return f'<small class="sub">{esc_text(p.text)}</small>'
     if isinstance(p, list):
         return "".join(_inline_html(q) for q in p)
-    return _h("" if p is None else p)
+    return esc_text("" if p is None else p)
 
 
 def to_html(blocks: list) -> str:
@@ -318,7 +336,7 @@ def to_html(blocks: list) -> str:
     for b in blocks:
         if isinstance(b, Heading):
             anchor = f' id="{_h(b.anchor)}"' if b.anchor else ""
-            out.append(f"<h{b.level}{anchor}>{_h(b.text)}</h{b.level}>")
+            out.append(f"<h{b.level}{anchor}>{esc_text(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
             cls = f' class="{_h(b.kind)}"' if b.kind else ""
             out.append(f"<p{cls}>{_inline_html(b.parts)}</p>")
@@ -348,7 +366,7 @@ def _table_html(t: Table) -> str:
     def cls(i: int) -> str:
         return ' class="num"' if i in t.numeric else ""
 
-    head = "".join(f"<th{cls(i)}>{_h(h)}</th>" for i, h in enumerate(t.headers))
+    head = "".join(f"<th{cls(i)}>{esc_text(h)}</th>" for i, h in enumerate(t.headers))
     labels = [f' data-label="{_h(h)}"' for h in t.headers]  # shown beside each cell when a narrow screen stacks rows
     body = "".join("<tr>" + "".join(f"<td{cls(i)}{labels[i] if i < len(labels) else ''}>{_inline_html(c)}</td>"
                                     for i, c in enumerate(r)) + "</tr>" for r in t.rows)

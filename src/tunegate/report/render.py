@@ -232,7 +232,7 @@ th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;verti
 th{background:#f3f4f6;font-weight:650;font-size:12.5px;color:#374151;border-bottom:2px solid #d1d5db}
 tbody tr:nth-child(even){background:#fafafa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-td,th{overflow-wrap:anywhere}
+td,th{overflow-wrap:break-word}
 [hidden]{display:none!important}
 figure.chart{margin:14px 0 18px;padding:10px;border:1px solid var(--line);border-radius:8px;background:#fff}
 figure.chart svg{display:block;margin:0 auto;width:100%;max-width:940px;height:auto}
@@ -248,7 +248,7 @@ min-width:0;padding:3px 6px;border:1px solid #cbd5e1;border-radius:6px;backgroun
 .viewer-controls p{flex-basis:100%;margin:2px 0 0}
 ul.legend{font-size:13px;margin:6px 0 10px}
 table.items{font-size:13px}
-table.items td.input{white-space:pre-wrap;min-width:14em}
+table.items td{overflow-wrap:anywhere}table.items td.input{white-space:pre-wrap;min-width:14em}
 table.items td.ans{min-width:9em}
 .ans .out{white-space:pre-wrap;color:#374151;font-size:12.5px;margin-top:3px;max-height:14em;overflow-y:auto}
 .ans .scores{font-size:11.5px;color:var(--muted);margin-top:3px}
@@ -258,7 +258,8 @@ td.ans.bad{background:#fff7f7}td.ans.none{color:var(--muted);font-size:12px}
 border-radius:4px;padding:0 5px;margin:2px 4px 0 0}
 @media (max-width:1100px){table.items,table.items tbody,table.items tr,table.items td{display:block;width:auto}
 table.items thead{display:none}table.items tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;
-padding:4px 8px;background:#fff!important}table.items td{border:0;border-bottom:1px dashed var(--line);padding:5px 2px;
+padding:4px 8px;background:#fff!important;display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));
+column-gap:14px}table.items tr[hidden]{display:none!important}table.items td.iid,table.items td.input{grid-column:1/-1}table.items td{border:0;border-bottom:1px dashed var(--line);padding:5px 2px;
 min-width:0!important}
 table.items td::before{content:attr(data-label);display:block;font-size:11.5px;font-weight:650;color:var(--muted)}}
 @media (max-width:760px){.page{padding:16px;margin:0;border-radius:0}.conditions{grid-template-columns:1fr}
