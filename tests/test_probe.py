@@ -164,3 +164,42 @@ def test_external_fine_tune_is_evaluated_and_compared_like_a_probe(tmp_path, ope
     assert p["kind"] == "external" and p["value"] == 1.0 and p["n"] == 121
     assert d["closes_gap"] == "yes"  # reaches the 0.9 target
     assert openai_stub.stats()["requests"]["/v1/chat/completions"] == 121
+
+
+def test_probe_compares_with_the_prompt_on_the_tasks_primary_scorer(tmp_path, openai_stub):
+    """An extraction task whose metric is json_fields: the prompt's items are scored by json_fields (not
+    label_match, which would make every prompt item 0 so that any probe "beats" it, nor json_valid)."""
+    rows = [{"id": f"o{i}", "text": f"Order A{i:03d}, please refund.", "out": {"order": f"A{i:03d}"},
+             "split": "train" if i < 20 else "test"} for i in range(40)]
+    (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    spec_path = tmp_path / "tunegate.yaml"
+    spec_path.write_text(
+        "task: {name: x, kind: extraction, instruction: Extract the order id.,"
+        " output_schema: {type: object, properties: {order: {type: string}}}}\n"
+        "data: {path: x.jsonl, fields: {input: text, target: out, id: id, split: split}}\n"
+        "eval: {metric: json_fields, target: 0.9}\n"
+        f"models:\n  default: openai:stub-model\n  backends:\n    openai:ft-x:\n"
+        f"      base_url: {openai_stub.base_url}\n      api_key_env: null\n")
+    # the best prompt (as the sprint leaves it): valid JSON on every item, the right order id on half of them
+    best = tmp_path / "run" / "sprint-best"
+    best.mkdir(parents=True)
+    (tmp_path / "run" / "sprint.json").write_text(json.dumps({"artifact": "sprint", "best": {"candidate": "p"}}))
+    (best / "eval.json").write_text(json.dumps({"artifact": "eval", "split": "test", "model": "m", "method": "g",
+                                                "value": 0.5}))
+    (best / "results.jsonl").write_text("\n".join(json.dumps(
+        {"id": f"o{i}", "scores": {"json_valid": 1.0, "json_fields": float(i % 2 == 0)}}) for i in range(20, 40)))
+
+    def reply(body: dict) -> str:  # the "fine-tune": right on every item
+        text = body["messages"][-1]["content"]
+        return json.dumps({"order": text.split("Order ")[-1].split(",")[0]})
+
+    openai_stub.reply = reply
+    from tunegate.probe.stage import probe_stage
+    from tunegate.spec import load_spec
+
+    art = probe_stage(load_spec(spec_path), tmp_path / "run", kinds=(), curve=False, external=("openai:ft-x",))
+    (p,) = art["probes"]
+    cmp = p["comparison"]
+    assert cmp["primary_scorer"] == "json_fields" and cmp["n_shared"] == 20
+    assert cmp["prompt_value"] == pytest.approx(0.5) and cmp["probe_value"] == pytest.approx(1.0)
+    assert cmp["test"]["method"] == "mcnemar_exact" and cmp["test"]["wins_b"] == 10 and cmp["test"]["wins_a"] == 0

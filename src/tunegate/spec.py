@@ -485,6 +485,10 @@ def parse_spec(text: str, source: str | Path = "<spec>") -> Spec:
             loader.dispose()
     except RecursionError:
         raise SpecError("the document nests too deeply (recursive aliases?)", file=source) from None
+    except yaml.reader.ReaderError as exc:  # a control or binary character: say which, and on what line
+        line = text[: exc.position].count("\n") + 1
+        raise SpecError(f"not valid YAML: character #x{exc.character:04x} is not allowed ({exc.reason})",
+                        file=source, line=line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SpecError(

@@ -22,6 +22,7 @@ from tunegate.artifacts import RunInfo, now_iso, package_versions, write_json_at
 from tunegate.errors import TunegateError
 from tunegate.evals.compare import load_run
 from tunegate.evals.runner import EvalOptions, ProgressFn, run_eval
+from tunegate.evals.significance import paired_test
 from tunegate.evals.stats import holm_correction, paired_comparison
 from tunegate.spec import Spec
 
@@ -52,8 +53,10 @@ def _paired(a: np.ndarray, b: np.ndarray, spec: Spec) -> dict[str, Any]:
     boot = spec.eval.bootstrap
     pc = paired_comparison(a, b, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
     m = pc.mcnemar
+    exact = paired_test(a, b, seed=boot.seed)  # the test; the bootstrap CI is the effect size, not a test
     return {"n": pc.n, "old": _r(pc.mean_a), "new": _r(pc.mean_b), "diff": _r(pc.mean_b - pc.mean_a),
             "diff_ci_low": _r(pc.diff.low), "diff_ci_high": _r(pc.diff.high), "confidence": boot.confidence,
+            "test": exact.to_dict(),
             "mcnemar": None if m is None else {"b01": m.b01, "b10": m.b10, "n_discordant": m.n_discordant,
                                                "p_value": m.pvalue, "midp_p_value": m.midp_pvalue}}
 
@@ -75,13 +78,14 @@ def _slice_rows(rows_old: dict, rows_new: dict, shared: list[str], scorer: str, 
         if len(ids) >= MIN_SLICE_ITEMS:
             pr = _paired(a, b, spec)
             row.update(diff_ci_low=pr["diff_ci_low"], diff_ci_high=pr["diff_ci_high"], mcnemar=pr["mcnemar"])
-            row["p_value_raw"] = pr["mcnemar"]["p_value"] if pr["mcnemar"] else None
+            row["p_value_raw"] = pr["test"]["pvalue"]
+            row["test"] = pr["test"]
         table.append(row)
     tested = [r for r in table if r["p_value_raw"] is not None]
     if tested:
         for r, p in zip(tested, holm_correction([r["p_value_raw"] for r in tested])):
             r["p_value_holm"] = float(p)
-            worse = r["mcnemar"]["b10"] > r["mcnemar"]["b01"]
+            worse = r["test"]["wins_a"] > r["test"]["wins_b"]  # the old version won more items
             r["status"] = "alert" if (p < alpha and worse) else "ok"
     return table
 
@@ -185,10 +189,19 @@ def run_regression(
     tests.append({
         "name": "regression.overall.paired_bootstrap", "kind": "regression", "statistic": diff,
         "p_value": None, "threshold": 0.0, "ci_low": overall["diff_ci_low"], "ci_high": ci_hi,
-        "status": "alert" if ci_hi is not None and ci_hi < 0 else "ok",
+        "status": "alert" if ci_hi is not None and ci_hi < 0 and overall["test"]["pvalue"] < alpha else "ok",
         "detail": f"{metric} new − old on {len(shared)} shared items; alert when the whole "
-                  f"{overall['confidence']:.0%} CI is below 0",
+                  f"{overall['confidence']:.0%} CI is below 0 and the exact paired test agrees (a CI is an "
+                  "effect size, not a test: 3 losses and 0 wins keep it above 0 in no case that matters)",
     })
+    if not overall["mcnemar"]:
+        t = overall["test"]
+        tests.append({
+            "name": "regression.overall.sign_flip", "kind": "regression", "statistic": diff,
+            "p_value": t["pvalue"], "threshold": alpha, "wins_new": t["wins_b"], "wins_old": t["wins_a"],
+            "status": "alert" if t["pvalue"] < alpha and t["wins_a"] > t["wins_b"] and (diff or 0) < 0 else "ok",
+            "detail": f"exact sign-flip permutation test on graded scores ({t['method']})",
+        })
     if overall["mcnemar"]:
         m = overall["mcnemar"]
         tests.append({
@@ -201,7 +214,8 @@ def run_regression(
         if s["p_value_holm"] is None:
             continue
         tests.append({
-            "name": f"regression.slice.{s['column']}={s['value']}.mcnemar", "kind": "regression",
+            "name": f"regression.slice.{s['column']}={s['value']}."
+                    + ("mcnemar" if s.get("mcnemar") else "sign_flip"), "kind": "regression",
             "statistic": s["diff"], "p_value": s["p_value_holm"], "p_value_raw": s["p_value_raw"],
             "threshold": alpha, "status": s["status"],
             "detail": f"n={s['n']}, Holm-adjusted across {sum(x['p_value_holm'] is not None for x in slices)} slices",

@@ -86,8 +86,9 @@ def best_prompt(sprint: dict | None, evals: list[dict], declared: dict | None
 
 def gap_condition(best: dict | None, source: str, after_sprint: bool | None, target: float | None) -> Condition:
     """``held`` = a gap remains that prompting could not close: after a sprint, the best prompt's interval lies
-    wholly below the target. ``not_held`` = the prompt meets the target (``clear`` when its interval clears it,
-    ``marginal`` when only its point does)."""
+    wholly below the target. ``not_held`` = the prompt meets the target: its interval clears it. A point at or
+    above the target with an interval reaching below it is ``unknown`` (the verdict says so and names the test
+    items that would settle it): a point estimate alone never ships a prompt."""
     if best is None:
         return Condition(summary="no prompt has been evaluated on the test split (tunegate sprint / eval)")
     v, lo, hi, n = best.get("value"), best.get("ci_low"), best.get("ci_high"), best.get("n")
@@ -108,9 +109,10 @@ def gap_condition(best: dict | None, source: str, after_sprint: bool | None, tar
         return Condition(NOT_HELD, source, f"the best prompt meets the target: {v:.3f} (95% CI {lo:.3f}–{hi:.3f}) "
                          f"against {target:g}", ev)
     if v >= target:
-        return Condition(NOT_HELD, source, f"the best prompt reaches {v:.3f} against a target of {target:g}, but its "
-                         f"95% CI reaches down to {lo:.3f}: it probably meets the target, not surely{settle}", ev,
-                         MARGINAL if source == MEASURED else DECLARED)
+        ev["point_meets_target"] = True
+        return Condition(UNKNOWN, source, f"the best prompt reaches {v:.3f} against a target of {target:g}, but its "
+                         f"95% CI reaches down to {lo:.3f}: it may meet the target, but that is not yet shown"
+                         f"{settle}", ev)
     if hi >= target:
         return Condition(UNKNOWN, source, f"the best prompt is at {v:.3f}, below the target {target:g}, but its 95% "
                          f"CI reaches {hi:.3f}: not yet shown to fall short{settle}", ev)

@@ -14,8 +14,8 @@ Rules, first match wins:
 Confidence, written down (README "How to read a verdict" says the same):
 
 - ``high``: every condition the rule rests on is *measured* and its interval clears its threshold;
-- ``medium``: every such condition is known, but some rest on declared numbers or one on a marginal interval
-  (the point estimate decides, the interval straddles the threshold);
+- ``medium``: every such condition is known, but some rest on declared numbers, or one is marginal (the economics'
+  Monte Carlo draws disagree on the sign; the learning curve, not the test set, shows the target reachable);
 - ``low``: a condition the rule rests on is unknown, or two or more are marginal.
 """
 
@@ -51,6 +51,10 @@ def apply_rules(c: dict[str, Condition]) -> tuple[str, str]:
         return "FINE_TUNE", "6: all three conditions hold, the probe reaches the target and the economics are positive"
     unknown = [k for k, x in c.items() if x.status == UNKNOWN]
     verb = "is" if len(unknown) == 1 else "are"
+    if c["prompting_gap"].evidence.get("point_meets_target"):
+        return "KEEP_PROMPTING", ("7: the best prompt's point estimate meets the target but its interval reaches "
+                                  "below it: keep prompting, and settle it with more test items before shipping "
+                                  "or fine-tuning")
     return "KEEP_PROMPTING", f"7: default to prompting while {', '.join(unknown)} {verb} unknown"
 
 
@@ -94,9 +98,12 @@ _ACTIONS = {
 
 def _settle_action(cond: Condition, what: str) -> str | None:
     more = cond.evidence.get("more_test_items_to_settle")
-    if more:
-        return f"Evaluate {what} on about {more:,} more test items: its interval straddles the target."
-    return None
+    if not more:
+        return None
+    text = f"Evaluate {what} on about {more:,} more test items: its interval straddles the target."
+    if cond.evidence.get("point_meets_target"):
+        text += " If it still meets the target with its interval, ship the prompt (SHIP_PROMPT)."
+    return text
 
 
 def _labeling_action(data: Condition, cost: dict | None) -> str | None:
@@ -116,9 +123,6 @@ def next_actions(c: dict[str, Condition], verdict: str, cost: dict | None = None
     if verdict == "SHIP_PROMPT":
         out.append("Ship the best prompt, and schedule its re-evaluation (tunegate monitor) so a base-model change "
                    "is caught.")
-        settle = _settle_action(c["prompting_gap"], "the best prompt")
-        if settle:
-            out.append(settle)
     if verdict == "FINE_TUNE":
         out.append("Fine-tune, budget the evaluation tax from cost.json, and register the model for monitoring.")
     labeling = _labeling_action(c["data"], cost)
