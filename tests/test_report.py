@@ -456,3 +456,97 @@ def test_chromium_payload_inert_no_console_errors_no_requests(full_run, tmp_path
     leaky = tmp_path / "leaky.html"
     leaky.write_text('<!DOCTYPE html><p>x</p><img src="http://example.invalid/x.png">', encoding="utf-8")
     assert _load_with_netlog(leaky, tmp_path / "leaky")[1] == ["http://example.invalid/x.png"]
+
+
+# ---------------------------------------------------------------- issue 16 / 17: words, net value, baseline, bidi
+def test_bidi_controls_are_visible_in_html_and_markdown(tmp_path):
+    from tunegate.report.textsafe import show_controls
+
+    assert show_controls("a\u202eb\u200fc\u2066d") == "a⟨U+202E⟩b⟨U+200F⟩c⟨U+2066⟩d"
+    assert show_controls("क्\u200dष 👩\u200d💻") == "क्\u200dष 👩\u200d💻"  # ZWJ is kept: scripts and emoji need it
+    a = audit()
+    a["agreement"]["per_annotator"][0]["annotator"] = "\u202eecila"
+    a["adjudication_queue"][0]["label"] = "refund\u200f"
+    write_run(tmp_path)
+    (tmp_path / "audit.json").write_text(json.dumps(a), encoding="utf-8")
+    html_path, md_path = render_report(tmp_path)
+    for text in (html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")):
+        assert "\u202e" not in text and "\u200f" not in text
+        assert "⟨U+202E⟩ecila" in text and "refund⟨U+200F⟩" in text
+
+
+def test_verdict_sentence_once_and_keys_in_words(tmp_path):
+    v = verdict()
+    v["summary"] = "KEEP_PROMPTING (medium confidence): rule gap, data fine, probe does not close it"
+    v["conditions"]["economics"] = {"status": "not_held", "source": "measured", "summary": "negative",
+                                    "evidence": {"p_finetune_cheaper": 0.02, "breakeven_monthly_volume": 1.2e7}}
+    write_run(tmp_path, cost=live_cost())
+    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert md.count("gap, data fine, probe does not close it") == 1  # the rule line, not the summary again
+    assert "P(fine-tuning is cheaper)" in md and "p finetune cheaper" not in md
+    assert "portfolio: overhead per model-month" in md and "portfolio.overhead_per_model_month" in md  # + spec key
+    v["explanation"] = "Prompting is close; the probe does not beat it."
+    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    assert "Prompting is close; the probe does not beat it." in render_report(tmp_path)[1].read_text(encoding="utf-8")
+
+
+def _priced_cost() -> dict:
+    from tunegate.cost.inputs import parse_costs
+    from tunegate.cost.model import run_cost_model
+
+    costs = parse_costs({"quality": {"value_per_point_per_month": 2000}})
+    return json.loads(json.dumps(run_cost_model(costs, labels_needed=900.0, quality_gain=30.0,
+                                                n_draws=2000).to_dict()))
+
+
+def test_net_value_says_where_it_comes_from(tmp_path):
+    cost = _priced_cost()
+    nv = cost["expected_net_value_of_finetuning"]
+    assert nv["quality_priced"] and nv["mean"] > 0 > nv["tco_difference_mean"]  # the case the issue describes
+    md = render_report(write_run(tmp_path, cost=cost))[1].read_text(encoding="utf-8")
+    econ = md[md.index("\n## Economics —"):md.index("\n## Reproducibility")]
+    assert "Where the net value comes from" in econ and "+ value of quality" in econ
+    assert "value of quality (credited to fine-tuning, not a cost)" in econ  # a row in the breakdown
+    assert "comes from the value of quality alone" in econ
+    assert "a gain of 30 points (measured: the probe's gain over the best prompt)" in econ
+    # and unpriced: the net value is the cost difference, said once
+    md2 = render_report(write_run(tmp_path / "b", cost=live_cost()))[1].read_text(encoding="utf-8")
+    assert "| + value of quality | not priced |" in md2
+
+
+def test_zero_shot_baseline_beside_the_best_prompt(tmp_path):
+    s = sprint()
+    s["best"] = {"candidate": "few-shot kNN", "value": 0.81}
+    s["candidates"] = s["candidates"][1:2]  # the baseline is not a finalist: sprint.json's own baseline block
+    s["baseline"] = {"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200,
+                     "baseline": True}
+    s["comparisons"] = [{"comparison": "best_vs_baseline", "a": "zero-shot", "b": "few-shot kNN", "n": 200,
+                         "diff": 0.19, "ci_low": 0.12, "ci_high": 0.26, "p_holm": 0.0001}]
+    write_run(tmp_path)
+    (tmp_path / "sprint.json").write_text(json.dumps(s), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert "| zero-shot *(zero-shot baseline)* | 0.620 (95% CI 0.550–0.690) |" in md  # a leaderboard row
+    assert "**Zero-shot baseline: zero-shot** reaches 0.620 (95% CI 0.550–0.690); the best prompt is +0.190 above " \
+           "it on the same 200 test items (paired 95% CI 0.120–0.260)" in md
+    assert "best prompt: few-shot kNN" in md  # the probe chart/table finds the best prompt in sprint.json's dict
+
+
+def test_item_inputs_come_from_the_spec_only_when_gold_matches(tmp_path):
+    """Results files hold no input text: the viewer reads it through run.spec_path, refusing changed items."""
+    from tunegate.report.collect import collect
+    from tunegate.report.items import item_table
+
+    spec = Path(__file__).resolve().parents[1] / "examples" / "support-triage" / "tunegate.yaml"
+    rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text(encoding="utf-8").splitlines()[:3]]
+    s = sprint()
+    s["run"] = _run(spec_path=str(spec))
+    (tmp_path / "sprint.json").write_text(json.dumps(s), encoding="utf-8")
+    res = [{"candidate": "few-shot kNN", "id": r["id"], "gold": r["intent"] if i < 2 else "other", "output": "x",
+            "prediction": "x", "score": 0.0, "scored": True, "scores": {"label_match": 0.0}} for i, r in enumerate(rows)]
+    (tmp_path / "sprint_results.jsonl").write_text("\n".join(json.dumps(r) for r in res), encoding="utf-8")
+    t = item_table(collect(tmp_path))
+    inputs = {it.id: it.input for it in t.items}
+    assert inputs[rows[0]["id"]] == rows[0]["text"] and inputs[rows[1]["id"]] == rows[1]["text"]
+    assert inputs[rows[2]["id"]] is None and any("another gold answer" in n for n in t.notes)
+    assert all(it.answers["c0"].wrong for it in t.items)
