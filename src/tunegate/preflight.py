@@ -51,7 +51,12 @@ def check_scorers(spec: Spec, *, subject_model: str | None = None) -> list[str]:
 
     never = lambda: None  # noqa: E731  (an embedder is only created when a scorer first scores)
     ctx = ScorerContext(spec, never, subject_model=subject_model or spec.models.default)
-    scorers = build_scorers(spec, ctx)
+    try:
+        scorers = build_scorers(spec, ctx)
+    except SpecError as exc:
+        if exc.file is None and spec.source is not None:  # a scorer names the key; the file is the spec
+            raise SpecError(exc.message, file=spec.source, line=exc.line, field=exc.field) from None
+        raise
     try:
         return [s.name for s in scorers]
     finally:
