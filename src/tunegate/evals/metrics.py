@@ -10,13 +10,15 @@ Metrics are computed on *scored* items; unscored items are counted beside them a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunegate.artifacts import MetricCI
 from tunegate.evals.stats import Interval, MacroF1, bootstrap_ci, wilson_ci
-from tunegate.spec import BootstrapSpec
+
+if TYPE_CHECKING:  # annotations only: importing the spec (pydantic) is not needed to compute a metric
+    from tunegate.spec import BootstrapSpec
 
 CORPUS_METRICS = ("accuracy", "macro_f1")
 # Below this many scored items a macro-F1 interval undercovers (simulated, see ``macro_f1_ci``): reports say so.
@@ -106,17 +108,21 @@ def summarize(
         raise ValueError("no scorers")
     primary_scorer = "label_match" if "label_match" in scorer_names else scorer_names[0]
     metrics: dict[str, MetricCI] = {}
+    primary: tuple[np.ndarray, Interval] | None = None
     for name in scorer_names:
         vals = [r.scores.get(name) for r in records if not r.error]
         scored = np.asarray([v for v in vals if v is not None], dtype=float)
-        metrics[name] = _interval_to_metric(name, mean_ci(scored, boot), len(vals) - scored.size)
+        iv = mean_ci(scored, boot)
+        primary = (scored, iv) if name == primary_scorer else primary
+        metrics[name] = _interval_to_metric(name, iv, len(vals) - scored.size)
 
     scored_cls = [r for r in records if r.scores.get(primary_scorer) is not None and r.prediction is not None]
     if labels:  # with no scored item these are empty intervals ("no scored items"), not a crash
         n_uns = sum(1 for r in records if not r.error) - len(scored_cls)
-        metrics["accuracy"] = _interval_to_metric(
-            "accuracy", mean_ci(np.asarray([r.scores[primary_scorer] for r in scored_cls]), boot), n_uns
-        )
+        acc = np.asarray([r.scores[primary_scorer] for r in scored_cls], dtype=float)
+        # usually the primary scorer's very scores: same inputs and seed give the same interval, so reuse it
+        same = primary is not None and np.array_equal(acc, primary[0])
+        metrics["accuracy"] = _interval_to_metric("accuracy", primary[1] if same else mean_ci(acc, boot), n_uns)
         iv = macro_f1_ci([r.gold for r in scored_cls], [r.prediction for r in scored_cls], labels, boot)
         metrics["macro_f1"] = _interval_to_metric("macro_f1", iv, n_uns)
 

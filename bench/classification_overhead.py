@@ -1,0 +1,134 @@
+"""Benchmark (issue 19): ``tunegate eval`` vs a plain httpx client on a CLASSIFICATION task, whole commands.
+
+The same instant OpenAI-compatible server (``bench/classify_stub.py``, its own process on 127.0.0.1) answers
+``--n`` unique zero-shot prompts over ``--labels`` intents, ``--concurrency`` in flight. Per round, interleaved so
+drift hits every side: the plain client, ``tunegate eval`` cold (empty cache) and warm (same cache, must make 0
+backend calls). Each is a separate process, timed whole (interpreter start, imports, data, cache, scoring, intervals,
+artifacts); peak RSS and CPU come from ``os.wait4``. Medians over ``--rounds``.
+
+    .venv/bin/python bench/classification_overhead.py --n 2000 --concurrency 16 --rounds 3
+
+Goals (issue 19): cold <= 1.10x the plain client; warm <= 0.10 of cold with 0 backend calls. Prints a table and,
+last, one JSON line (``run_all.py`` reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["billing", "shipping", "refund", "account", "card", "transfer", "fees", "login", "limits", "fraud",
+          "cash", "other"]
+
+
+def start_stub(labels: list[str]) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "classify_stub.py"), "--labels", ",".join(labels),
+                             "--print-port"], stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().strip())
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+def write_task(d: Path, n: int, labels: list[str], base_url: str, concurrency: int) -> Path:
+    with (d / "items.jsonl").open("w") as fh:
+        for i in range(n):
+            lab = labels[i % len(labels)]
+            fh.write(json.dumps({"id": f"q{i:05d}", "intent": lab,
+                                 "text": f"customer message {i}: a question about {lab} that needs routing"}) + "\n")
+    spec = d / "tunegate.yaml"
+    spec.write_text(f"""\
+task: {{name: classify-bench, kind: classification, labels: [{", ".join(labels)}]}}
+data:
+  path: items.jsonl
+  fields: {{input: text, label: intent, id: id}}
+  split: {{ratios: {{train: 0.0, dev: 0.0, test: 1.0}}}}
+eval:
+  metric: macro_f1
+  prompt: {{inline: "Classify: {{{{input}}}}"}}
+models:
+  default: openai:stub-model
+  params: {{temperature: 0.0, max_tokens: 16}}
+  backends:
+    openai:stub-model: {{base_url: "{base_url}", api_key_env: null, max_concurrency: {concurrency}}}
+""")
+    return spec
+
+
+def measure_rusage(cmd: list[str]) -> dict:
+    """Wall, CPU (user + sys), peak RSS and voluntary context switches of one child process, with its stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()  # stderr is small (--quiet); read both before reaping
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-3000:]}")
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024,
+            "ctx": ru.ru_nvcsw, "stdout": out.decode()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    stub, base_url = start_stub(LABELS)
+    tunegate = str(Path(sys.executable).parent / "tunegate")
+    runs: dict[str, list[dict]] = {"plain": [], "cold": [], "warm": []}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            spec = write_task(d, args.n, LABELS, base_url, args.concurrency)
+            for r in range(args.rounds):
+                m = measure_rusage([sys.executable, str(ROOT / "bench" / "plain_classify_client.py"),
+                                    "--items", str(d / "items.jsonl"), "--labels", ",".join(LABELS),
+                                    "--concurrency", str(args.concurrency), "--base-url", base_url,
+                                    "--out", str(d / "plain.jsonl")])
+                m["accuracy"] = json.loads(m["stdout"])["accuracy"]
+                runs["plain"].append(m)
+                base = [tunegate, "eval", str(spec), "--quiet", "--json", "--cache", str(d / f"cache{r}.sqlite")]
+                for phase in ("cold", "warm"):
+                    m = measure_rusage(base + ["--out", str(d / f"{phase}{r}")])
+                    art = json.loads(m["stdout"])
+                    m["calls"] = art["usage"]["total"]["backend_calls"]
+                    m["accuracy"] = art["metrics"]["accuracy"]["value"]
+                    runs[phase].append(m)
+                if runs["cold"][-1]["calls"] != args.n or runs["warm"][-1]["calls"] != 0:
+                    raise SystemExit(f"unexpected backend calls: cold {runs['cold'][-1]['calls']}, "
+                                     f"warm {runs['warm'][-1]['calls']}")
+    finally:
+        stub.terminate()
+        stub.wait()
+
+    def med(side: str, key: str) -> float:
+        return statistics.median(m[key] for m in runs[side])
+
+    p, c, w = med("plain", "wall"), med("cold", "wall"), med("warm", "wall")
+    print(f"classification eval, {args.n} unique prompts, {len(LABELS)} labels, {args.concurrency} in flight, "
+          f"median of {args.rounds} interleaved rounds (whole commands)")
+    print("| runner | wall (s) | CPU (s) | peak RSS (MB) | vol. ctx switches | backend calls | accuracy | / plain |")
+    print("|---|---|---|---|---|---|---|---|")
+    for side, name in (("plain", "plain httpx async client"), ("cold", "tunegate eval, cold"),
+                       ("warm", "tunegate eval, warm (cached)")):
+        calls = args.n if side == "plain" else runs[side][-1]["calls"]
+        print(f"| {name} | {med(side, 'wall'):.2f} | {med(side, 'cpu'):.2f} | {med(side, 'rss_mb'):.0f} | "
+              f"{med(side, 'ctx'):.0f} | {calls} | {runs[side][-1]['accuracy']:.3f} | {med(side, 'wall') / p:.2f} |")
+    print(f"cold / plain = {c / p:.2f} (goal <= 1.10); warm / cold = {w / c:.2f} (goal <= 0.10)")
+    print(json.dumps({"bench": "classification_overhead", "n": args.n, "rounds": args.rounds,
+                      "plain_s": round(p, 3), "cold_s": round(c, 3), "warm_s": round(w, 3),
+                      "cold_over_plain": round(c / p, 3), "warm_over_cold": round(w / c, 3),
+                      "warm_backend_calls": max(m["calls"] for m in runs["warm"]),
+                      "all_walls": {k: [round(m["wall"], 3) for m in v] for k, v in runs.items()}}))
+
+
+if __name__ == "__main__":
+    main()
