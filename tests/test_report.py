@@ -550,3 +550,14 @@ def test_item_inputs_come_from_the_spec_only_when_gold_matches(tmp_path):
     assert inputs[rows[0]["id"]] == rows[0]["text"] and inputs[rows[1]["id"]] == rows[1]["text"]
     assert inputs[rows[2]["id"]] is None and any("another gold answer" in n for n in t.notes)
     assert all(it.answers["c0"].wrong for it in t.items)
+
+
+def test_labels_needed_not_estimated_names_the_number_the_cost_model_used(tmp_path):
+    p = probe()
+    p["learning_curve"]["labels_needed"] = None
+    c = cost_brief_shape()
+    c["inputs"] = {"labeling.labels_needed": {"distribution": "point", "mean": 70, "source": "default"}}
+    write_run(tmp_path, cost=c)
+    (tmp_path / "probe.json").write_text(json.dumps(p), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    assert "not estimated from the curve — no trustworthy fit: the cost model used 70 labels (its default)" in md

@@ -435,11 +435,12 @@ def probe_blocks(arts: RunArtifacts) -> list:
         out.append(Table(["probe", "value (95% CI)", "n"],
                          [[r["label"], fmt_ci(r["value"], r["low"], r["high"]), fmt_num(r["n"])] for r in rows],
                          numeric=(1, 2)))
-    out += _learning_curve(as_dict(probe.get("learning_curve")), target)
+    labels_in = as_dict(as_dict(get(arts.get("cost"), "inputs")).get("labeling.labels_needed"))
+    out += _learning_curve(as_dict(probe.get("learning_curve")), target, labels_in)
     return out
 
 
-def _learning_curve(lc: dict[str, Any], target: float | None) -> list:
+def _learning_curve(lc: dict[str, Any], target: float | None, cost_labels: dict[str, Any] | None = None) -> list:
     out: list = [Heading(4, "Learning curve")]
     points = [p for p in as_list(lc.get("points")) if isinstance(p, dict)]
     if not points:
@@ -453,8 +454,17 @@ def _learning_curve(lc: dict[str, Any], target: float | None) -> list:
     svg = charts.learning_curve_chart(points, fit=fit, target_error=target_err, labels_needed=needed)
     if svg:
         out.append(Chart(svg, "Learning curve: error against training-set size, seeds' spread and fitted curve"))
+    used = num(get(cost_labels, "mean"))
+    if needed is not None:
+        sub = "from the fitted curve; an extrapolation"
+    elif used is not None:  # say which number the economics used instead, so two figures never disagree silently
+        src = {"default": "its default", "spec": "the spec's value", "caller": "the probe"}.get(
+            str(get(cost_labels, "source")), "its input")
+        sub = f"no trustworthy fit: the cost model used {fmt_num(round(used))} labels ({src}) instead"
+    else:
+        sub = ""
     stats: list = [("labels needed to reach the target", fmt_num(round(needed)) if needed is not None
-                    else "not estimated", "from the fitted curve; an extrapolation" if needed is not None else "")]
+                    else "not estimated from the curve", sub)]
     if fit and all(num(fit.get(k)) is not None for k in "abc"):
         stats.append(("fitted curve", f"error(n) = {fmt_num(fit['a'])} + {fmt_num(fit['b'])}·n^(−{fmt_num(fit['c'])})",
                       "weighted least squares"))
