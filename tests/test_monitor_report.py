@@ -59,7 +59,7 @@ def test_monitor_run_directory_gets_a_drift_report(tmp_path):
     for heading in ("What changed", "Distributions before and after", "Tests", "History"):
         assert f"## {heading}" in md, heading
     assert "## Drift alert" in md and "40.6% of traffic" in md
-    assert "| new_intent | 0.0% | 30.0% | +30.0 pp |" in md
+    assert "| new_intent | 0.0% | 30.0% | +30.0\u00a0pp |" in md
     assert "2 run(s) on record, 1 with an alert" in md  # this run and the one in the sub-directory
     assert page.index("2026-03-01T10") < page.index("2026-03-02T10")  # oldest first
     assert "<svg" in page and "<script" not in page.lower()
@@ -130,6 +130,6 @@ def test_real_monitor_output_renders_and_cli_report_works(tmp_path):
     assert r.exit_code == 0, r.output
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Drift alert" in md and "2 of 6 tests alerted: psi:output_label, chi2:output_label" in md
-    assert "| c | 35.7% | 0.0% | −35.7 pp |" in md  # the label that vanished from the current window
+    assert "| c | 35.7% | 0.0% | −35.7\u00a0pp |" in md  # the label that vanished from the current window
     assert "could not be rendered" not in md
     assert "Distributions before and after" in md and "### psi:output_label" in md

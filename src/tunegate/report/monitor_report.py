@@ -198,7 +198,7 @@ def _pp(a: float | None, b: float | None) -> str:
     if a is None or b is None:
         return "new" if a is None and b is not None else "gone" if b is None and a is not None else "–"
     d = 100 * (b - a)
-    return f"{'+' if d >= 0 else '−'}{abs(d):.1f} pp"
+    return f"{'+' if d >= 0 else '−'}{abs(d):.1f}\u00a0pp"  # no break before the unit
 
 
 def _bin_text(b: Any) -> str:
