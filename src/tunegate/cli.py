@@ -37,6 +37,7 @@ from tunegate.cli_output import (
 )
 
 from tunegate import __version__, cli_checkeval, cli_monitor, cli_portfolio, cli_sprint
+from tunegate.cli_guard import guard_commands, preflight as _preflight
 from tunegate.errors import TunegateError
 
 app = typer.Typer(
@@ -610,7 +611,7 @@ def validate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Check a spec and its data files: keys, fields, labels, splits. Exit 0 when all is well."""
-    from tunegate.preflight import preflight
+    from tunegate.evals.preflight import preflight
     from tunegate.spec import load_spec
 
     try:
@@ -635,63 +636,12 @@ def validate_cmd(
         raise typer.Exit(1)
 
 
-def _preflight(spec: Any, **kw: Any) -> None:
-    """Model-free checks before the first paid call (tunegate.preflight); TunegateError on a problem."""
-    from tunegate.preflight import preflight
-
-    if spec.data is not None:
-        preflight(spec, **kw)
-
-
 # Stage commands that live in their own modules (one job each) add themselves to `app` here.
 for _module in (cli_checkeval, cli_sprint, cli_monitor, cli_portfolio):
     _module.register(app)
 
 
-def _guard_command(name: str, check: Any) -> None:
-    """Wrap a command registered by another module: ``check(kwargs)`` runs first (bad flag combinations,
-    model-free spec checks), then its ``--out`` directory is held for the run (tunegate.runlock)."""
-    import functools
-    from contextlib import nullcontext
-
-    for info in app.registered_commands:
-        if info.name == name and info.callback is not None:
-            original = info.callback
-
-            @functools.wraps(original)
-            def guarded(*args: Any, __original: Any = original, __name: str = name, **kwargs: Any) -> Any:
-                from tunegate.runlock import run_lock
-
-                try:
-                    check(kwargs)
-                    out_dir = kwargs.get("out_dir")
-                    held = run_lock(out_dir, command=__name) if out_dir else nullcontext()
-                    held.__enter__()
-                except TunegateError as exc:
-                    _fail(str(exc))
-                try:
-                    return __original(*args, **kwargs)
-                finally:
-                    held.__exit__(None, None, None)
-
-            info.callback = guarded
-
-
-def _sprint_check(kw: dict[str, Any]) -> None:
-    from tunegate.spec import load_spec
-
-    if kw.get("config") is not None:
-        _preflight(load_spec(kw["config"]))
-
-
-def _monitor_check(kw: dict[str, Any]) -> None:
-    if kw.get("history") and (kw.get("log") or kw.get("reference") or kw.get("current")):
-        raise TunegateError("--history shows the stored history and reads no log: drop --log / --reference / "
-                            "--current, or drop --history")
-
-
-_guard_command("sprint", _sprint_check)
-_guard_command("monitor", _monitor_check)
+guard_commands(app)  # sprint and monitor: model-free checks first, then their --out held (cli_guard)
 __import__("tunegate.cli_interop", fromlist=["register"]).register(app)  # import-evals, export-finetune, -queue
 
 

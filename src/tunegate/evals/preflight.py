@@ -15,9 +15,9 @@ from typing import Any
 
 from tunegate.data.examples import Dataset, load_examples
 from tunegate.errors import DataError, SpecError
+from tunegate.evals.runner import check_metric
+from tunegate.models.registry import check_models
 from tunegate.spec import Spec
-
-CORPUS_METRICS = ("accuracy", "macro_f1")
 
 
 @dataclass
@@ -27,21 +27,6 @@ class Preflight:
     dataset: Dataset | None = None
     annotations: list[Any] = field(default_factory=list)
     scorer_names: list[str] = field(default_factory=list)
-
-
-def metric_names(spec: Spec, scorer_names: list[str]) -> list[str]:
-    """The metrics a run of this spec can report: every scorer's, plus accuracy and macro-F1 with labels."""
-    names = list(scorer_names)
-    if spec.task.label_names:
-        names += [m for m in CORPUS_METRICS if m not in names]
-    return names
-
-
-def check_metric(spec: Spec, scorer_names: list[str]) -> None:
-    known = metric_names(spec, scorer_names)
-    if spec.eval.metric not in known:
-        raise SpecError(f"metric '{spec.eval.metric}' is not produced by the scorers (available: "
-                        f"{', '.join(sorted(known))})", file=spec.source, field="eval.metric")
 
 
 def check_scorers(spec: Spec, *, subject_model: str | None = None) -> list[str]:
@@ -64,18 +49,6 @@ def check_scorers(spec: Spec, *, subject_model: str | None = None) -> list[str]:
             s.close()
 
 
-def check_models(spec: Spec, model: str | None = None) -> None:
-    from tunegate.models.registry import check_model_id
-
-    src = spec.source
-    check_model_id(spec.models.default, field="models.default", source=src)
-    if model is not None:
-        check_model_id(model, field="--model", source=src)
-    check_model_id(spec.models.embedding, field="models.embedding", source=src, embedding=True)
-    for model_id in spec.models.backends:
-        check_model_id(model_id, field=f"models.backends.{model_id}", source=src)
-
-
 def check_annotations(spec: Spec, dataset: Dataset) -> list[Any]:
     if not (spec.data and spec.data.annotations):
         return []
@@ -95,7 +68,7 @@ def preflight(spec: Spec, *, model: str | None = None, split: str = "test", prom
     """Run every model-free check; raise on the first problem."""
     from tunegate.evals.prompts import load_template
 
-    check_models(spec, model)
+    check_models(spec.models, model, source=spec.source)
     names = check_scorers(spec, subject_model=model)
     check_metric(spec, names)
     result = Preflight(scorer_names=names)

@@ -20,15 +20,14 @@ from typing import IO, Any
 
 from tunegate.artifacts import EvalArtifact, RunInfo, SkippedRowModel, now_iso, package_versions
 from tunegate.data.examples import Dataset, Example, load_examples
-from tunegate.errors import TunegateError
+from tunegate.errors import SpecError, TunegateError
 from tunegate.evals.metrics import ItemRecord, summarize
 from tunegate.evals.prompts import PromptTemplate, load_template
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
 from tunegate.models.base import LABEL_LOGPROBS, Generation, GenerationRequest, require_capability
 from tunegate.models.cache import ResponseCache, cache_key
-from tunegate.models.registry import create_backend, create_embedder, price_for
+from tunegate.models.registry import check_models, create_backend, create_embedder, price_for
 from tunegate.models.usage import Price, UsageTracker
-from tunegate.preflight import check_metric, check_models
 from tunegate.redact import redact_obj
 from tunegate.spec import Spec
 
@@ -88,6 +87,22 @@ def failed_calls_check(art: EvalArtifact, threshold: float | None) -> str | None
     return (f"{art.n_errors} of {art.n_total} model calls failed ({share:.1%}){limit}: the metric would describe "
             f"only the answered items. Most frequent: {top[0]} ({top[1]}x). Failed calls are not cached: fix the "
             "cause and run the same command again to retry only them.")
+
+
+def metric_names(spec: Spec, scorer_names: list[str]) -> list[str]:
+    """The metrics a run of this spec can report: every scorer's, plus accuracy and macro-F1 with labels."""
+    names = list(scorer_names)
+    if spec.task.label_names:
+        names += [m for m in ("accuracy", "macro_f1") if m not in names]
+    return names
+
+
+def check_metric(spec: Spec, scorer_names: list[str]) -> None:
+    """eval.metric must be one the scorers produce: checked before any call, not at the summary."""
+    known = metric_names(spec, scorer_names)
+    if spec.eval.metric not in known:
+        raise SpecError(f"metric '{spec.eval.metric}' is not produced by the scorers (available: "
+                        f"{', '.join(sorted(known))})", file=spec.source, field="eval.metric")
 
 
 def select_items(dataset: Dataset, split: str, limit: int | None) -> list[Example]:
@@ -291,7 +306,7 @@ def _run_eval(
 
     scorer_ctx = ScorerContext(spec, embedder, subject_model=model_id)  # a judge must not be the subject model
     if backend is None:
-        check_models(spec, model_id)  # before any backend or paid call
+        check_models(spec.models, model_id, source=spec.source)  # before any backend or paid call
     scorers: list[Scorer] = build_scorers(spec, scorer_ctx)
     try:
         check_metric(spec, [s.name for s in scorers])  # a misspelt metric used to crash after every call

@@ -59,6 +59,16 @@ def check_model_id(model_id: Any, *, field: str, source: Any = None, embedding: 
                         file=source, field=field)
 
 
+def check_models(models: ModelsSpec, model: str | None = None, *, source: Any = None) -> None:
+    """Every model id a spec names (default, --model, embedding, per-id settings) has a known scheme."""
+    check_model_id(models.default, field="models.default", source=source)
+    if model is not None:
+        check_model_id(model, field="--model", source=source)
+    check_model_id(models.embedding, field="models.embedding", source=source, embedding=True)
+    for model_id in models.backends:
+        check_model_id(model_id, field=f"models.backends.{model_id}", source=source)
+
+
 def settings_for(model_id: str, models: ModelsSpec | None) -> BackendSpec:
     if models and model_id in models.backends:
         return models.backends[model_id]
