@@ -63,6 +63,12 @@ def browser(tmp_path_factory):
 def item_run(tmp_path_factory) -> Path:
     d = write_run(tmp_path_factory.mktemp("items"))
     write_items(d)
+    # an evaluation run directory with a long name: the "artifact" column must wrap, not clip (issue 16)
+    long_dir = d / "runs" / "eval-local-HuggingFaceTB_SmolLM2-135M-Instruct-label_logprobs-zero_shot-20260101T000000"
+    long_dir.mkdir(parents=True)
+    ev = json.loads((d / "eval-smollm2" / "eval.json").read_text(encoding="utf-8"))
+    ev["model"] = "openai:" + "gpt-4o-mini-2024-07-18-finetuned-support-triage-" * 2
+    (long_dir / "eval.json").write_text(json.dumps(ev), encoding="utf-8")
     render_report(d)
     return d
 

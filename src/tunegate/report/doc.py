@@ -249,6 +249,7 @@ WORDS = {
     "gain_points": "quality gain (metric points)",
     "finetuned_multiplier": "fine-tuned price multiplier",
     "auc": "ROC AUC",
+    "n_items": "items",
     "n": "items",
 }
 
