@@ -108,6 +108,30 @@ def test_second_run_into_a_held_directory_refuses_with_a_clear_message(tmp_path)
             pass
 
 
+@pytest.mark.parametrize("command", ["eval", "run", "sprint", "probe", "monitor"])
+def test_every_writing_command_refuses_a_held_run_directory(tmp_path, command):
+    spec = write_task(tmp_path, 15, "models:\n  default: openai:never-called\n")
+    held = tmp_path / "run"
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(held), ready, release))
+    proc.start()
+    try:
+        assert ready.wait(30)
+        if command == "monitor":
+            (tmp_path / "ref.csv").write_text("input\n" + "".join(f"a{k}\n" for k in range(20)))
+            args = ["monitor", "--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "ref.csv"),
+                    "--no-embeddings"]
+        else:
+            args = [command, str(spec)] + (["--quiet"] if command in ("eval", "run") else [])
+        r = runner.invoke(app, args + ["--out", str(held)])
+        assert r.exit_code == 2 and "another tunegate process" in r.output, r.output
+        assert sorted(p.name for p in held.iterdir()) == [".tunegate.lock"]  # nothing written
+    finally:
+        release.set()
+        proc.join(20)
+
+
 def test_two_concurrent_cli_evals_into_one_out_never_interleave(tmp_path, monkeypatch):
     """The reported corruption: two runs into one --out. Now one finishes, the other refuses; results intact."""
     monkeypatch.setenv(KEY_ENV, KEY)

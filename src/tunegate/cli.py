@@ -439,9 +439,13 @@ def run_cmd(
     inputs and config hash are unchanged; prints the verdict and the report's path."""
     from tunegate.pipeline import _read_json
 
+    from tunegate.evals.runner import FailedCallsError
+
     try:
         manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet)
         verdict = _read_json(Path(d) / "verdict.json")
+    except FailedCallsError as exc:
+        _fail(str(exc), EXIT_FAILED_CALLS)
     except TunegateError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

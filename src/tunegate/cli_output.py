@@ -83,8 +83,8 @@ def print_eval(art: Any) -> None:
     out.print(f"{art.metric}: [bold]{fmt(art.value)}[/]  ({pct}% CI {fmt(art.ci_low)}–{fmt(art.ci_high)}, "
               f"{art.ci_method})" + (f"  target {art.target:g}" if art.target is not None else ""))
     out.print(f"items: {art.n_total} · scored {art.n} · unscored {art.n_unscored} · failed calls {art.n_errors}")
-    if art.n_unscored:
-        out.print(f"  if unscored counted as wrong: {fmt(art.value_unscored_as_wrong)}")
+    if art.n_unscored or art.n_errors:
+        out.print(f"  if unscored items and failed calls counted as wrong: {fmt(art.value_unscored_as_wrong)}")
         for reason, count in sorted(art.unscored_reasons.items(), key=lambda kv: -kv[1])[:5]:
             out.print(f"  unscored: {count} × {escape(reason)}")
     table = Table(show_header=True, header_style="bold", box=None)
