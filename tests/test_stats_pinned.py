@@ -188,3 +188,15 @@ def test_macro_f1_closed_form_jackknife_equals_leave_one_out(labels, absent):
         stat = MacroF1(labels, absent=absent)
         want = np.array([stat(np.delete(g, i), np.delete(p, i)) for i in range(n)])
         assert np.allclose(stat.jackknife(g, p), want, equal_nan=True, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 12, 60])  # one bincount of confusion cells (few classes) or three (many)
+def test_macro_f1_resampler_both_counting_paths_equal_the_loop(k):
+    rng = np.random.default_rng(k)
+    labels = [f"l{i}" for i in range(k)]
+    g = rng.choice(labels, 80)
+    p = np.where(rng.random(80) < 0.6, g, rng.choice(labels + ["zz"], 80))
+    idx = rng.integers(0, 80, (200, 80))
+    for lab in (None, labels):
+        want = np.array([macro_f1(g[r], p[r], labels=lab) for r in idx])
+        assert np.array_equal(MacroF1(lab).resampler(g, p)(idx), want)

@@ -506,19 +506,26 @@ def _encode_labels(t: np.ndarray, p: np.ndarray, labels: Sequence | None) -> tup
 def _per_class_f1(tc: np.ndarray, pc: np.ndarray, k: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-class F1 (b x k, 0 where undefined) and presence (gold or predicted at least once) per row of ``idx``.
 
-    Codes outside the labels (-1) go to a spare class k that is dropped at the end; a per-item "hit" code (the class
-    when gold == prediction, else the spare) is made once, so three ``bincount`` calls over row-offset codes count
-    every resample's true positives and margins with no per-resample masking.
+    Codes outside the labels (-1) go to a spare class k that is dropped at the end. With few classes one ``bincount``
+    of row-offset confusion cells gives every resample's confusion matrix; with many, three ``bincount`` calls count
+    true positives (a per-item "hit" code made once) and the two margins, with no per-resample masking.
     """
     b, kk = idx.shape[0], k + 1
     tcd, pcd = np.where(tc >= 0, tc, k), np.where(pc >= 0, pc, k)
-    hit = np.where(tcd == pcd, tcd, k)
-    off = (np.arange(b, dtype=np.int64) * kk)[:, None]
+    if kk * kk <= 2048:  # few classes: one bincount of confusion cells, ~3x faster at 12 classes (slower past ~50)
+        m = kk * kk
+        cells = np.bincount(((tcd * kk + pcd)[idx] + (np.arange(b, dtype=np.int64) * m)[:, None]).ravel(),
+                            minlength=b * m).reshape(b, kk, kk)
+        tp = np.diagonal(cells, axis1=1, axis2=2)[:, :k]
+        denom = (cells.sum(axis=2) + cells.sum(axis=1))[:, :k]
+    else:
+        hit = np.where(tcd == pcd, tcd, k)
+        off = (np.arange(b, dtype=np.int64) * kk)[:, None]
 
-    def count(codes: np.ndarray) -> np.ndarray:
-        return np.bincount((codes[idx] + off).ravel(), minlength=b * kk).reshape(b, kk)[:, :k]
+        def count(codes: np.ndarray) -> np.ndarray:
+            return np.bincount((codes[idx] + off).ravel(), minlength=b * kk).reshape(b, kk)[:, :k]
 
-    tp, denom = count(hit), count(tcd) + count(pcd)  # denom = 2tp + fp + fn
+        tp, denom = count(hit), count(tcd) + count(pcd)  # denom = 2tp + fp + fn
     present = denom > 0
     return np.divide(2.0 * tp, denom, out=np.zeros((b, k)), where=present), present
 
@@ -543,7 +550,7 @@ class MacroF1:
     """``macro_f1`` as a bootstrap statistic: ``bootstrap_ci((y_true, y_pred), MacroF1(labels))``.
 
     ``bootstrap_ci`` and ``paired_bootstrap_diff`` call ``resampler`` once: labels are encoded a single time and
-    each chunk of resamples is counted with ``bincount``, O(n) array work per resample (0.79 s -> 0.10 s CPU for
+    each chunk of resamples is counted with ``bincount``, O(n) array work per resample (0.78 s -> 0.04 s CPU for
     2,000 items x 2,000 resamples); ``jackknife`` gives BCa's leave-one-out values in closed form. With
     ``absent="zero"`` (default, scikit-learn's ``zero_division=0``) every resample gives exactly
     ``macro_f1(t, p, labels=labels)``, so intervals are identical to the per-resample loop.
