@@ -118,7 +118,7 @@ class MacroF1:
     ``absent="skip"`` treats F1 of a listed class that is neither gold nor predicted anywhere in the (re)sample as
     undefined and averages over the classes present, as ``macro_f1`` without ``labels`` does. Scoring such a class
     0 drags small-n resamples down (a rare class missing from a resample is not a classifier error): simulated
-    coverage of a nominal 95% percentile interval was 0.67-0.79 at n=30 and 0.92 at n=100; skip with BCa gives
+    coverage of a nominal 95% percentile interval was 0.67-0.79 at n=30 with 5-10 classes and 0.92 at n=100; skip with BCa gives
     0.90-0.96 at n=30 and 0.95-0.97 at n=100 (``bench/interval_coverage.py``). ``metrics.macro_f1_ci`` uses it.
     """
 

@@ -72,9 +72,9 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
     """Macro-F1 over ``labels`` with a BCa bootstrap interval (see ``stats.MacroF1``).
 
     A listed class that is neither gold nor predicted in the (re)sample has no F1 and is left out of the mean
-    (``absent="skip"``): scoring it 0, as scikit-learn's ``zero_division=0`` does, pulled resamples of rare classes
-    down by 3-6 points at n=30 and the percentile interval covered 67-80% for a nominal 95%. BCa then corrects the
-    remaining small-sample bias of the ratio. Measured coverage (``tests/test_macro_f1_coverage.py``,
+    (``absent="skip"``): scoring it 0, as scikit-learn's ``zero_division=0`` does, put the estimate 4-6 points below
+    the population value at n=30 with 5-10 classes (3-4 now) and the percentile interval covered 67-79% for a
+    nominal 95%. BCa then corrects the remaining small-sample bias of the ratio. Measured coverage (``tests/test_macro_f1_coverage.py``,
     ``bench/macro_f1_coverage.py``) is near nominal from ~100 items; below that it undercovers, and the note says so.
     """
     if not gold:
