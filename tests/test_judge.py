@@ -106,7 +106,7 @@ def test_a_judge_that_answers_at_random_fails_consistency(openai_stub, tmp_path)
             return rng.choice(["VERDICT: PASS", "VERDICT: FAIL"])
 
     openai_stub.reply = reply
-    spec = _stub_spec(openai_stub, check_eval={"items": 10, "judge_items": 10})
+    spec = _stub_spec(openai_stub, check_eval={"items": 10, "judge_items": 10, "answer_method": "generate"})
     ticks: list[tuple[int, int]] = []
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         art = check_eval_stage(spec, tmp_path, cache=cache, call_progress=lambda d, t: ticks.append((d, t)))
@@ -154,7 +154,7 @@ def test_full_gate_with_smollm2_as_judge_on_a_small_subset(tmp_path):
         w.writerows(r for r in csv.DictReader(fh) if r["item_id"] in ids)
     spec = spec_with({"rubric": RUBRIC, "allow_self_judge": True, "repeats": 2, "temperature": 0.7,
                       "max_tokens": 6},
-                     {"items": 4, "judge_items": 2, "negatives": ["empty"],
+                     {"items": 4, "judge_items": 2, "negatives": ["empty"], "answer_method": "generate",
                       "rated_outputs": str(tmp_path / "rated.jsonl"), "human_ratings": str(tmp_path / "ratings.csv")})
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         art = check_eval_stage(spec, tmp_path, cache=cache)
