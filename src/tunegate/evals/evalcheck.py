@@ -26,6 +26,7 @@ from tunegate.evals.answer_method import resolve_answer_method
 from tunegate.evals.consistency import consistency
 from tunegate.evals.discrimination import SUITE, accepts_broken, discrimination_table, suite_values
 from tunegate.evals.human_agreement import consensus, human_ceiling, load_rated_outputs, load_ratings, scorer_vs_humans
+from tunegate.evals.primary import primary_scorer
 from tunegate.evals.negatives import (Candidate, annotation_confusions, build_candidates, near_miss_table,
                                       sample_items, split_types)
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
@@ -277,8 +278,7 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     has_judge = any(s.stochastic for s in scorers)
 
     power = _power(spec, len(pool))
-    primary = spec.eval.metric if spec.eval.metric in labels else ("label_match" if "label_match" in labels
-                                                                    else labels[0])
+    primary = primary_scorer(spec.eval.metric, labels)  # the one rule every stage uses
     checks = [*evalgate.discrimination_checks(cfg, suite, per_scorer, primary),
               evalgate.negatives_check(cfg, suite, broken),
               evalgate.consistency_check(cfg, cons),

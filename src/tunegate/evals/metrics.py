@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunegate.artifacts import MetricCI
+from tunegate.evals.primary import primary_scorer as pick_primary
 from tunegate.evals.stats import Interval, MacroF1, bootstrap_ci, wilson_ci
 
 if TYPE_CHECKING:  # annotations only: importing the spec (pydantic) is not needed to compute a metric
@@ -106,7 +107,7 @@ def summarize(
     """Primary metric, each scorer's metric, per-label recall and per-slice values, all with CIs."""
     if not scorer_names:
         raise ValueError("no scorers")
-    primary_scorer = "label_match" if "label_match" in scorer_names else scorer_names[0]
+    primary_scorer = pick_primary(metric, scorer_names)  # the one rule every stage uses
     metrics: dict[str, MetricCI] = {}
     primary: tuple[np.ndarray, Interval] | None = None
     for name in scorer_names:

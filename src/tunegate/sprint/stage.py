@@ -18,6 +18,7 @@ from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, packag
 from tunegate.data.examples import Example, load_examples
 from tunegate.errors import SpecError, TunegateError
 from tunegate.evals.prompts import DEFAULT_INSTRUCTIONS, load_template
+from tunegate.evals.primary import primary_scorer
 from tunegate.evals.runner import generation_stream
 from tunegate.evals.scorers import ScorerContext, build_scorers
 from tunegate.models.base import GenerationRequest
@@ -146,7 +147,7 @@ def sprint_stage(
         scorers = build_scorers(spec, ScorerContext(spec, shared_embedder))
         names = [s.name for s in scorers]
         metric = spec.eval.metric
-        primary = metric if metric in names else ("label_match" if "label_match" in names else names[0])
+        primary = primary_scorer(metric, names)  # the one rule every stage uses
         ctx = SprintContext(spec, cfg, dataset, load_template(spec), scorers, primary, backend_for, cache, usage,
                             seed, embedder_factory=shared_embedder)
         art = _run(spec, ctx, cands, dev, test, seed=seed, budget=budget, full_grid=full_grid, progress=progress)
