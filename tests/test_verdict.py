@@ -142,3 +142,56 @@ def test_every_combination_follows_the_rule_order(combo):
         expected = "KEEP_PROMPTING"
     assert v["verdict"] == expected and v["verdict"] in VERDICTS
     assert v["confidence"] in ("low", "medium", "high")
+
+
+def test_a_failing_criterion_gate_passes_on_its_own_fixes():
+    ec = {**evalcheck("fail"), "next_actions": ["set strict: true on eval.scorers.0 (label_match)"]}
+    v = decide(**{**GOOD, "evalcheck": ec})
+    assert v["verdict"] == "FIX_EVAL_FIRST" and "set strict: true on eval.scorers.0 (label_match)" in v["next_actions"]
+
+
+def test_label_quantity_short_means_improve_data_first_with_the_number_and_the_cost():
+    below = {"probes": [{"name": "embedding_head", "kind": "embedding_head", "value": 0.864, "ci_low": 0.84,
+                         "ci_high": 0.885, "train_examples": 1280}],
+             "learning_curve": {"labels_needed_band": {"value": 2900, "low": 2300, "high": 3900, "status": "ok"}}}
+    c = {**cost(20000.0), "currency": "USD",
+         "tco": {"prompting": {"median": 1}, "fine_tuning": {"median": 1, "breakdown": {"labeling": 3240.0}}}}
+    v = decide(**{**GOOD, "probe": below, "cost": c})
+    data = v["conditions"]["data"]
+    assert v["verdict"] == "IMPROVE_DATA_FIRST" and data["status"] == "not_held"
+    q = data["evidence"]["label_quantity"]
+    assert q["labels_on_hand"] == 1280 and q["more_labels"] == 1620 and q["more_labels_band"] == "1,020–2,620"
+    assert any("Label about 1,620 more" in a and "3,240" in a for a in v["next_actions"])
+    # the whole band within the labels on hand: enough, even though this probe missed the target
+    enough = {**below, "learning_curve": {"labels_needed_band": {"value": 900, "low": 700, "high": 1200,
+                                                                 "status": "ok"}}}
+    v = decide(**{**GOOD, "probe": enough})
+    assert v["conditions"]["data"]["status"] == "held"
+    # the curve says more labels of this kind never reach the target: not a quantity problem, the probe fails
+    never = {**below, "learning_curve": {"labels_needed_band": {"value": None, "status": "unreachable"}}}
+    v = decide(**{**GOOD, "probe": never})
+    assert v["verdict"] == "KEEP_PROMPTING" and v["rule"].startswith("4")
+
+
+def test_declared_evidence_goes_through_the_same_thresholds():
+    from tunegate.verdict import Thresholds
+
+    declared = {"criterion": {"auc": 0.85}, "data": {"alpha": 0.70},
+                "prompting": {"best_value": 0.85, "n": 40, "after_sprint": True}, "finetune": {"value": 0.90}}
+    v = decide(declared=declared, cost=cost(10000.0), target=TARGET)
+    assert v["conditions"]["criterion"]["status"] == "not_held"  # 0.85 < check_eval.min_auc 0.9
+    assert v["verdict"] == "FIX_EVAL_FIRST"
+    v = decide(declared={**declared, "criterion": {"auc": 0.95}}, cost=cost(10000.0), target=TARGET)
+    gap = v["conditions"]["prompting_gap"]
+    assert gap["status"] == "unknown" and gap["evidence"]["ci_high"] > 0.9  # Wilson from n = 40 reaches 0.93
+    assert v["conditions"]["finetune_probe"]["status"] == "unknown"  # no interval, no n
+    assert v["verdict"] not in ("FINE_TUNE",) and gap["status"] != "held"
+    v = decide(declared={**declared, "criterion": {"auc": 0.85}}, cost=cost(10000.0), target=TARGET,
+               thresholds=Thresholds(min_auc=0.8))
+    assert v["conditions"]["criterion"]["status"] == "held"  # the spec's own threshold is the one applied
+    v = decide(declared={**declared, "criterion": {"auc": 0.95}}, cost=cost(1.0), target=TARGET,
+               thresholds=Thresholds(min_alpha=0.8))
+    assert v["conditions"]["data"]["status"] == "not_held"  # audit.min_alpha reaches declared alpha
+    no_sprint = {**declared, "criterion": {"auc": 0.95}, "prompting": {"best_value": 0.6, "n": 400}}
+    v = decide(declared=no_sprint, target=TARGET)
+    assert v["conditions"]["prompting_gap"]["status"] == "unknown"  # after_sprint not declared

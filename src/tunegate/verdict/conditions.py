@@ -65,6 +65,8 @@ def criterion_condition(evalcheck: dict | None, declared: dict | None, th: Thres
         ev = {k: evalcheck.get(k) for k in ("auc", "auc_ci_low", "auc_ci_high", "judge_human_kappa", "flip_rate",
                                             "minimal_detectable_difference") if k in evalcheck}
         reasons = "; ".join(evalcheck.get("reasons", [])[:3])
+        if evalcheck.get("next_actions"):  # the gate's own fixes: the scorer, option or format to change
+            ev["gate_fixes"] = list(evalcheck["next_actions"])
         return Condition(status, MEASURED, f"criterion gate {gate}" + (f": {reasons}" if reasons else ""), ev)
     if not declared:
         return Condition(summary="no criterion-gate result (tunegate check-eval) and nothing declared")

@@ -140,6 +140,9 @@ def next_actions(c: dict[str, Condition], verdict: str, cost: dict | None = None
             if settle:
                 out.append(settle)
                 continue
+        if key == "criterion" and cond.status != HELD and cond.evidence.get("gate_fixes"):
+            out.extend(cond.evidence["gate_fixes"])  # the criterion gate named what to change: say exactly that
+            continue
         action = _ACTIONS.get((key, cond.status))
         if action:
             out.append(action)
