@@ -113,6 +113,8 @@ class CompareArtifact(BaseModel):
     diff_ci_high: float | None
     confidence: float
     mcnemar: dict[str, Any] | None = None
+    test: dict[str, Any] | None = Field(None, description="The exact paired test of the per-item scores (McNemar "
+                                        "for 0/1, sign-flip otherwise): the significance; the CI is the effect size.")
     note: str | None = None
 
 

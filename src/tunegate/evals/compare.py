@@ -14,7 +14,8 @@ import numpy as np
 
 from tunegate.artifacts import CompareArtifact, EvalArtifact
 from tunegate.errors import InputError
-from tunegate.evals.stats import macro_f1, mcnemar_exact, paired_bootstrap_diff
+from tunegate.evals.significance import paired_test
+from tunegate.evals.stats import MacroF1, mcnemar_exact, paired_bootstrap_diff
 
 
 def load_run(run_dir: str | Path) -> tuple[EvalArtifact, dict[str, dict]]:
@@ -73,7 +74,7 @@ def compare_runs(
         pa = np.asarray([rows_a[i]["prediction"] for i in shared], dtype=object)
         pb = np.asarray([rows_b[i]["prediction"] for i in shared], dtype=object)
         labels = sorted(set(gold) | set(pa) | set(pb))
-        stat = lambda g, p: macro_f1(g, p, labels=labels)  # noqa: E731
+        stat = MacroF1(labels)  # counts every resample at once; the same interval as the per-resample loop
         iv = paired_bootstrap_diff((gold, pa), (gold, pb), stat, n_resamples=n_resamples, seed=seed,
                                    confidence=confidence)
         va, vb = stat(gold, pa), stat(gold, pb)
@@ -92,5 +93,5 @@ def compare_runs(
         run_a=str(run_a), run_b=str(run_b), model_a=art_a.model, model_b=art_b.model, metric=metric,
         n_shared=len(shared), n_only_a=len(ids_a - ids_b), n_only_b=len(ids_b - ids_a), value_a=r(va),
         value_b=r(vb), diff=r(vb - va), diff_ci_low=r(iv.low), diff_ci_high=r(iv.high), confidence=confidence,
-        mcnemar=mcn, note=note,
+        mcnemar=mcn, test=paired_test(a, b, seed=seed).to_dict(), note=note,
     )
