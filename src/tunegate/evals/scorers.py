@@ -279,6 +279,48 @@ class JsonFields(Scorer):
         return ItemScore(f1, obj)
 
 
+def _lcs_len(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence (one row of the dynamic programme at a time)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, start=1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+@register_scorer("rouge_l")
+class RougeL(Scorer):
+    """ROUGE-L F-measure (Lin 2004, beta = 1) between the output and the reference, on normalised tokens: a
+    reference-based check for generation that needs no model. With ``threshold`` the value is 1 at or above it,
+    else 0. Overlap cannot see an added unsafe sentence or a wrong number, so it is a companion to a judge, not a
+    replacement (the criterion gate shows which known-bad drafts it accepts)."""
+
+    binary = False
+
+    def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
+        super().__init__(options, ctx, key)
+        t = self.option("threshold")
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1):
+            raise SpecError(f"rouge_l threshold must be a number in (0, 1], not {t!r}", file=ctx.spec.source,
+                            field=f"{key}.threshold")
+        self.threshold = None if t is None else float(t)
+        self.binary = self.threshold is not None
+
+    def score(self, output: str, example: Example) -> ItemScore:
+        pred, ref = normalize_text(output or "").split(), normalize_text(_gold_text(example)).split()
+        if not ref:
+            return ItemScore(None, None, "empty reference")
+        lcs = _lcs_len(pred, ref) if pred else 0
+        f = 0.0 if lcs == 0 else 2 * lcs / (len(pred) + len(ref))
+        if self.threshold is None:
+            return ItemScore(f, round(f, 4))
+        return ItemScore(float(f >= self.threshold), round(f, 4))
+
+
 # ------------------------------------------------------------------------------------------- embeddings
 
 
