@@ -80,6 +80,16 @@ class Thresholds(_Strict):
                        "0.1-0.25 moderate, >0.25 major). Alerts only when the binned chi-square agrees "
                        "(significant after Holm), so small windows do not alert on noise.")
     psi_bins: int = Field(10, ge=2, le=100, description="Quantile bins fixed on the reference.")
+    # Effect-size floors: a KS / chi-square test alerts only when it is significant after Holm AND its effect
+    # reaches a floor, so 250,000-row windows alert on shifts that matter, not on every detectable wobble.
+    min_ks_d: float = Field(0.1, ge=0, le=1, description="Numeric columns: KS alerts only when D (the largest "
+                            "gap between the two cumulative distributions) is at least this, or |SMD| reaches "
+                            "min_smd, or PSI reaches psi. 0.1 is about a 0.25-SD shift of a normal column.")
+    min_smd: float = Field(0.2, ge=0, description="Numeric columns: standardized mean difference (mean shift in "
+                           "pooled SDs; Cohen's 'small' effect is 0.2) that counts as an effect for KS.")
+    min_tvd: float = Field(0.1, ge=0, le=1, description="Categories (metadata columns, predicted and gold labels): "
+                           "chi-square alerts only when the total variation distance, the share of traffic that "
+                           "changed category, is at least this (50/30/20 -> 30/30/40 is 0.2), or PSI reaches psi.")
     min_accuracy_drop: float = Field(0.05, ge=0, le=1, description="Accuracy drop the CUSUM is tuned to "
                                      "detect, and the tolerance of the label-free estimate.")
     cusum_false_alarm: float = Field(0.01, gt=0, lt=0.5, description="Simulated probability that the CUSUM "

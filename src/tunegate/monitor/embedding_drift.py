@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tunegate.monitor.drift import Context, TestResult, register_test
+from tunegate.monitor.test_base import Context, TestResult, register_test
 from tunegate.monitor.windows import Window
 
 CLASSIFIER_MAX_PERMUTATIONS = 200  # each permutation refits the classifier
@@ -148,6 +148,9 @@ class EmbeddingDrift:
             if rec.text not in seen:  # a repeated message is one example, not five
                 seen.add(rec.text)
                 examples.append({"line": rec.line, "text": rec.text[:200], "score": round(float(res["witness"][j]), 5)})
+        quoted = "; ".join(f"“{e['text'][:80]}”" for e in examples[:3])
+        msg = ("what users write about has changed (embedding drift)" +
+               (f"; least like the reference: {quoted}" if quoted else ""))
         return [TestResult(name, "input", res["statistic"], p_value=res["p_value"], n_reference=len(ri),
-                           n_current=len(ci), detail=detail, examples=examples,
+                           n_current=len(ci), detail=detail, examples=examples, message=msg,
                            extra={**extra, "embedding_model": model_id})]

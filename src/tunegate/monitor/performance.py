@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from tunegate.evals.stats import bootstrap_ci, proportion_ci
-from tunegate.monitor.drift import Context, TestResult, register_test, two_proportion_p
+from tunegate.monitor.statistics import two_proportion_p
+from tunegate.monitor.test_base import Context, TestResult, register_test
 from tunegate.monitor.windows import Window
 
 CUSUM_SIMULATIONS = 2000
@@ -116,7 +117,9 @@ class Performance:
             out.append(TestResult("performance:accuracy", "performance", cur["value"], p_value=p,
                                   n_reference=len(rok), n_current=len(cok),
                                   detail=f"accuracy {ref['value']:.3f} -> {cur['value']:.3f} (one-sided z-test "
-                                  "for a drop)", extra={"reference": ref, "current": cur}))
+                                  "for a drop)", extra={"reference": ref, "current": cur},
+                                  message=f"accuracy fell from {ref['value']:.1%} to {cur['value']:.1%} (labeled "
+                                  f"rows: {len(rok):,} before, {len(cok):,} now)"))
             out.append(self._cusum(rok, cok, ci, current, ctx))
         est = self._estimate(reference, current, ri, rok, ctx)
         if est is not None:
@@ -138,8 +141,10 @@ class Performance:
             at = int(np.argmax(path > h))  # the first crossing: when a live detector would have fired
             rec = current.records[int(ci[at])]
             alarm = {"labeled_row": at + 1, "line": rec.line, "timestamp": iso_or_none(rec.ts)}
+        msg = (f"a sequential (CUSUM) detector for a {th.min_accuracy_drop:.0%} accuracy drop from {p0:.1%} fired "
+               f"at log line {alarm['line']}" if alarm else None)
         return TestResult(
-            "cusum:accuracy", "performance", observed, p_value=p, threshold=h, n_reference=len(rok),
+            "cusum:accuracy", "performance", observed, p_value=p, threshold=h, n_reference=len(rok), message=msg,
             n_current=len(cok),
             detail=(f"Bernoulli CUSUM for a drop of {th.min_accuracy_drop:g} from {p0:.3f}; h = simulated "
                     f"{1 - th.cusum_false_alarm:.0%} quantile of {len(null)} no-change windows"),
@@ -168,6 +173,9 @@ class Performance:
         threshold = float(rok.mean()) - th.min_accuracy_drop
         status = "alert" if iv.high < threshold else "ok"
         return TestResult("estimated_accuracy", "performance", iv.estimate, threshold=threshold, status=status,
+                          message=(f"accuracy estimated from the model's own confidence is {iv.estimate:.1%} "
+                                   f"(95% CI {iv.low:.1%}–{iv.high:.1%}), below the reference {rok.mean():.1%} "
+                                   f"minus {th.min_accuracy_drop:.0%}"),
                           n_reference=len(pairs), n_current=len(cconf),
                           detail=(f"label-free: mean confidence {iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}] "
                                   f"(reference ECE {ece:.3f}); alerts when the whole CI is below reference "
@@ -205,6 +213,8 @@ class ModelVersion:
             hint = f"; run `{extra['regress']}`"
         out = [TestResult("model_version_change", "version", float(len(order)), status="alert",
                           n_current=len(current), extra=extra,
+                          message="the model version changed: " + ", ".join(
+                              f"{c['from']} → {c['to']} at log line {c['line']}" for c in changes),
                           detail="model_version changed: " + ", ".join(f"{c['from']} -> {c['to']} at line "
                                                                        f"{c['line']}" for c in changes) + hint)]
         out += self._by_version(reference, current, old, [c["to"] for c in changes], ctx)
@@ -228,5 +238,7 @@ class ModelVersion:
             res.append(TestResult(f"performance:version:{v}", "performance", c["value"], p_value=p,
                                   n_reference=len(base), n_current=len(cur),
                                   detail=f"accuracy {'/'.join(old)} {b['value']:.3f} -> {v} {c['value']:.3f} "
-                                  "(one-sided z-test for a drop)", extra={"reference": b, "current": c}))
+                                  "(one-sided z-test for a drop)", extra={"reference": b, "current": c},
+                                  message=f"version {v} is right {c['value']:.1%} of the time against "
+                                  f"{b['value']:.1%} for {'/'.join(old)}"))
         return res

@@ -5,7 +5,10 @@ Multiple testing: with many columns, a per-test alpha of 0.05 alarms on almost e
 one run form one family, Holm-corrected at ``thresholds.alpha`` (default 0.01), so the chance that a run with no
 real change alerts on *any* of them is at most alpha (Holm holds under any dependence between tests). PSI is an
 effect size: it alerts only above its threshold *and* when its paired significance test (KS or chi-square on the
-same column) survives the correction; findings (a model-version change) alert by themselves.
+same column) survives the correction. Significance is not enough on large windows (250,000 rows detect a
+0.03-SD wobble), so a KS or chi-square test alerts only when its effect also reaches a floor
+(``thresholds.min_ks_d`` / ``min_smd`` / ``min_tvd``, or PSI above ``psi``). Findings (a model-version change)
+alert by themselves. Every alert carries a sentence saying what changed (``messages`` in monitor.json).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from tunegate.errors import SpecError
 from tunegate.evals.stats import holm_correction
 from tunegate.monitor.config import LogColumns, MonitorSpec
 from tunegate.monitor.drift import Context, TestResult, registered_tests
+from tunegate.monitor.explain import messages
 from tunegate.monitor.logs import ReadStats, Record, read_log
 from tunegate.monitor.windows import Window, cut_windows, whole_file_window
 
@@ -42,7 +46,9 @@ def finalize(results: list[TestResult], alpha: float) -> None:
         for r, adj in zip(tested, holm_correction([min(1.0, max(0.0, r.p_value)) for r in tested])):
             r.p_adjusted = float(adj)
             if r.status is None:
-                r.status = "alert" if adj < alpha else "ok"
+                r.status = "alert" if adj < alpha and r.effect_met is not False else "ok"
+                if adj < alpha and r.effect_met is False:
+                    r.detail += "; significant, but the effect is below its floor (thresholds.min_*): not an alert"
     by_name = {r.name: r for r in results}
     for r in results:
         if r.status is not None:
@@ -124,6 +130,7 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
         "model": model,
         "status": "alert" if alerts else "ok",
         "alerts": alerts,
+        "messages": messages(tests),
         "tests": tests,
         "not_run": ctx.not_run,
         "performance": ctx.summary.get("performance"),
@@ -133,6 +140,9 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
             "note": (f"all {n_p} p-value tests are Holm-corrected together: with no real change, P(any of them "
                      f"alerts) <= {th.alpha}. PSI alerts only above {th.psi} and with its paired test "
                      "significant."),
+            "effect_floors": {"min_ks_d": th.min_ks_d, "min_smd": th.min_smd, "min_tvd": th.min_tvd, "psi": th.psi,
+                              "note": "a KS / chi-square test alerts only when significant after Holm and its "
+                                      "effect reaches a floor (KS D, |SMD| or PSI; total variation or PSI)"},
         },
         "reference": reference.describe(),
         "current": current.describe(),
@@ -141,12 +151,20 @@ def build_doc(results: list[TestResult], reference: Window, current: Window, ctx
     }
 
 
+def webhook_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document the webhook summary is built from: each alerting test's detail leads with what changed in
+    words, so a chat message says "3 labels unseen in the reference now carry 41% of traffic", not "dof 11"."""
+    tests = [{**t, "detail": f"{t['message']} ({t.get('detail', '')})"}
+             if t.get("status") == "alert" and t.get("message") else t for t in doc["tests"]]
+    return {**doc, "tests": tests}
+
+
 def _finish(doc: dict[str, Any], out_dir: Path | None, webhook_env: str | None,
             webhook_on: str = "alert") -> dict[str, Any]:
     if webhook_env and (webhook_on == "always" or doc["status"] == "alert"):
         from tunegate.monitor.alerts import send_webhook
 
-        doc["webhook"] = send_webhook(doc, webhook_env)
+        doc["webhook"] = send_webhook(webhook_view(doc), webhook_env)
     if out_dir is not None:
         write_json_atomic(Path(out_dir) / "monitor.json", doc)
     return doc
