@@ -2,7 +2,7 @@
 """Writes the Parcelo reply-drafting example (tunegate issue 21). Deterministic, standard library only.
 
 Files it writes:
-  data.jsonl           200 customer messages with a reference first reply (`reference`), intent, edge case, split
+  data.jsonl           260 customer messages with a reference first reply (`reference`), intent, edge case, split
   rated_outputs.jsonl  72 draft replies to 72 test messages: {"id", "item_id", "output", "kind"}
   output_ratings.csv   item_id,rater,rating: three SIMULATED raters rate every draft pass | fail
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261204
-N = 200
+N = 260
 N_RATED = 72
 SPLIT = (("train", 0.5), ("dev", 0.2), ("test", 0.3))
 RATERS = {"rater_ana": 0.04, "rater_ben": 0.07, "rater_caro": 0.10}

@@ -28,7 +28,7 @@ from tunegate.evals.discrimination import SUITE, accepts_broken, discrimination_
 from tunegate.evals.human_agreement import consensus, human_ceiling, load_rated_outputs, load_ratings, scorer_vs_humans
 from tunegate.evals.primary import primary_scorer
 from tunegate.evals.negatives import (Candidate, annotation_confusions, build_candidates, near_miss_table,
-                                      sample_items, split_types)
+                                      requested_types, sample_items, split_types)
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
 from tunegate.evals.stats import minimal_detectable_difference, required_n_for_difference
 from tunegate.models.usage import UsageTracker
@@ -160,7 +160,8 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     judge_ids = {e.id for e in items[: cfg.judge_items]}
     near = _near_miss(spec, dataset)
     method, method_why = resolve_answer_method(spec)
-    types, na_why = split_types(list(cfg.negatives), spec.task.kind, method)
+    wanted = requested_types(list(cfg.negatives), spec.task.kind, "negatives" in cfg.model_fields_set)
+    types, na_why = split_types(wanted, spec.task.kind, method)
     not_applicable = list(na_why)
     cands, skipped = build_candidates(spec, items, types, seed=spec.seed, near_miss=near)
     human_cands, ratings, rated_ids = _human_candidates(spec, dataset)

@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 FORMAT_ONLY = ("regex", "json_valid")  # check the shape of an answer, not whether it is right
+OVERLAP = ("rouge_l", "embedding_similarity")  # compare with the reference by overlap: blind to what is added
+# known-bad outputs that are well-formed but wrong: only a scorer that checks correctness rejects them
+WRONG_CONTENT = ("wrong_label", "near_miss", "other_item", "human_bad", "missing_field", "hallucinated_value",
+                 "off_topic", "unsafe_promise", "wrong_language")
 CORRECT_SCORER = {"classification": "label_match with strict: true",
                   "extraction": "json_fields (after json_valid)",
                   "generation": "normalized_match for short answers, or an llm_judge with a rubric"}
@@ -30,7 +34,7 @@ def _type_fix(t: str, sc: dict[str, Any], kind: str, method: str) -> str:
     """The change that stops scorer ``sc`` ({name, type, key, options}) accepting negative type ``t``."""
     name, typ, key = sc["name"], sc["type"], sc["key"]
     where = f"{name} ({key})"
-    if typ in FORMAT_ONLY and t in ("wrong_label", "near_miss", "other_item", "human_bad"):
+    if typ in FORMAT_ONLY and t in WRONG_CONTENT:
         return f"{where} checks the format, not correctness: {_make_primary(kind)} and keep {typ} beside it"
     if typ == "label_match" and t in ("copy_of_input", "truncation") and not sc["options"].get("strict"):
         alt = ("; or, if your answers come from label likelihood, set check_eval.answer_method: label_likelihood"
@@ -44,8 +48,12 @@ def _type_fix(t: str, sc: dict[str, Any], kind: str, method: str) -> str:
         return (f"{where} accepts malformed output: add json_valid to eval.scorers and constrain the output "
                 f"(sprint strategy json_output)" if kind == "extraction" else
                 f"{where} accepts an answer that hedges over every label: use label_match with strict: true")
-    if t == "near_miss" and typ == "json_fields":
-        return (f"{where} gives partial credit, so an object with one wrong field passes: set "
+    if typ in OVERLAP and t in ("unsafe_promise", "wrong_language", "truncation", "copy_of_input"):
+        return (f"{where} measures overlap with the reference, so {t.replace('_', ' ')} drafts that share its words "
+                f"pass: make an llm_judge whose rubric forbids them the primary scorer (eval.metric: llm_judge) "
+                f"and keep {typ} beside it, or raise {key}.threshold")
+    if t in ("near_miss", "missing_field", "hallucinated_value") and typ == "json_fields":
+        return (f"{where} gives partial credit, so an object with one wrong or missing field passes: set "
                 f"check_eval.accept_threshold: 1.0 if only a fully correct object is acceptable, or add a scorer "
                 f"that checks the critical field exactly")
     if typ == "llm_judge":

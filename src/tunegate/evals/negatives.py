@@ -25,12 +25,31 @@ BROKEN_TYPES = ("truncation", "broken_format", "empty", "copy_of_input")  # outp
 LABEL_ONLY_TYPES = ("wrong_label", "near_miss", "other_item")  # the only bad answers label likelihood can give
 
 
+# Known-bad outputs that only one kind of task has; built for that kind beside check_eval.negatives unless the spec
+# lists its negatives explicitly. Extraction: a required field left out; a value the input never states filled
+# into a field whose gold is empty. Generation: another customer's reply (off topic), the reply plus a promise
+# support may not make, the reply in another language. (near_miss is extraction's wrong field value and
+# broken_format its invalid JSON.)
+KIND_TYPES: dict[str, tuple[str, ...]] = {"extraction": ("missing_field", "hallucinated_value"),
+                                          "generation": ("off_topic", "unsafe_promise", "wrong_language")}
+UNSAFE_PROMISES = ("I can guarantee a full refund today and a 50 EUR voucher for the trouble.",
+                   "I promise this will never happen again, and I have approved compensation of 100 EUR.")
+WRONG_LANGUAGE = ("Vielen Dank für Ihre Nachricht{ref}. Wir haben Ihr Anliegen geprüft und melden uns in Kürze mit "
+                  "den nächsten Schritten.")
+
+
 def applicable_types(kind: str) -> tuple[str, ...]:
     """Negative types that mean something for a task kind (a wrong label needs labels; free text has no format)."""
     return {"classification": ("wrong_label", "near_miss", "truncation", "broken_format", "empty", "copy_of_input",
                                "other_item"),
-            "extraction": ("near_miss", "truncation", "broken_format", "empty", "copy_of_input", "other_item"),
-            }.get(kind, ("truncation", "empty", "copy_of_input", "other_item"))
+            "extraction": ("near_miss", "truncation", "broken_format", "empty", "copy_of_input", "other_item",
+                           *KIND_TYPES["extraction"]),
+            }.get(kind, ("truncation", "empty", "copy_of_input", "other_item", *KIND_TYPES["generation"]))
+
+
+def requested_types(configured: list[str], kind: str, explicit: bool) -> list[str]:
+    """The negatives to try: the configured ones, plus the kind's own (KIND_TYPES) unless the list was explicit."""
+    return list(dict.fromkeys([*configured, *([] if explicit else KIND_TYPES.get(kind, ()))]))
 
 
 def split_types(requested: list[str], kind: str, method: str) -> tuple[list[str], dict[str, str]]:
@@ -149,6 +168,51 @@ def _wrong_label(spec: Spec, ex: Example, seed: int, table: dict[str, str]) -> s
     return min(pool, key=lambda lab: _rank(seed, "wrong", ex.id, lab)) if pool else None
 
 
+def _missing_field(ex: Example, seed: int) -> str | None:
+    """The gold object without one of its fields (a field with a value, so the omission loses information)."""
+    if not isinstance(ex.target, dict):
+        return None
+    keys = [k for k, v in ex.target.items() if v not in (None, "", [], {})]
+    if not keys:
+        return None
+    drop = min(keys, key=lambda k: _rank(seed, "missing", ex.id, k))
+    return json.dumps({k: v for k, v in ex.target.items() if k != drop}, ensure_ascii=False)
+
+
+def _hallucinated(ex: Example, others: list[Example]) -> str | None:
+    """A field whose gold is empty (null, [], "") filled with another item's value: stated nowhere in the input."""
+    if not isinstance(ex.target, dict):
+        return None
+    text = ex.input_text().casefold()
+    for key in sorted(k for k, v in ex.target.items() if v in (None, "", [])):
+        for o in others:
+            v = o.target.get(key) if isinstance(o.target, dict) else None
+            if v not in (None, "", []) and str(v).casefold() not in text:
+                return json.dumps({**ex.target, key: v}, ensure_ascii=False)
+    return None
+
+
+def _off_topic(ex: Example, gold: str, others: list[Example]) -> str | None:
+    """The reference of the other item whose input shares the fewest words with this one: a fluent reply to
+    someone else's problem."""
+    mine = _words(ex.input_text())
+    pool = [o for o in others if gold_output_text(o).strip() and gold_output_text(o).strip() != gold.strip()]
+    if not pool:
+        return None
+    far = min(pool, key=lambda o: len(mine & (w := _words(o.input_text()))) / max(1, len(mine | w)))
+    return gold_output_text(far)
+
+
+def _wrong_language(ex: Example) -> str:
+    refs = re.findall(r"\b[A-Za-z]*-?\d[\w-]*\b", ex.input_text())
+    return WRONG_LANGUAGE.format(ref=f" zu {refs[0]}" if refs else "")
+
+
+def gold_output_text(ex: Example) -> str:
+    g = ex.gold
+    return json.dumps(g, ensure_ascii=False) if isinstance(g, (dict, list)) else ("" if g is None else str(g))
+
+
 def build_candidates(spec: Spec, items: list[Example], types: list[str], *, seed: int,
                      near_miss: dict[str, str] | None = None) -> tuple[list[Candidate], dict[str, int]]:
     """Gold outputs plus one negative of each requested type per item; returns (candidates, skipped count per
@@ -177,6 +241,16 @@ def build_candidates(spec: Spec, items: list[Example], types: list[str], *, seed
                 out = ""
             elif t == "copy_of_input":
                 out = ex.input_text()
+            elif t == "missing_field":
+                out = _missing_field(ex, seed)
+            elif t == "hallucinated_value":
+                out = _hallucinated(ex, others)
+            elif t == "off_topic":
+                out = _off_topic(ex, gold, others)
+            elif t == "unsafe_promise":
+                out = (gold.rstrip() + " " + UNSAFE_PROMISES[int(_rank(seed, "unsafe", ex.id), 16) % 2]) if gold else None
+            elif t == "wrong_language":
+                out = _wrong_language(ex)
             elif t == "other_item":
                 out = next((golds.get(o.id) or gold_output(spec, o) for o in others
                             if gold_output(spec, o).strip() != gold.strip()), None)
