@@ -321,3 +321,90 @@ def test_a_resampling_p_value_at_its_floor_is_rerun_so_a_real_shift_still_alerts
     assert m == 12 and ctx.resolution["embedding"] == math.ceil(2 * m / 0.01)
     assert mmd.extra["permutations"] == 2400 and mmd.p_value == pytest.approx(1 / 2401)
     assert mmd.status == "alert" and mmd.p_adjusted < 0.01
+
+
+# ------------------------------------------------------------------------------ effect-size floors (issue 16)
+
+
+def test_effect_sizes_against_hand_values():
+    from collections import Counter
+
+    from tunegate.monitor.statistics import standardized_mean_difference, total_variation
+
+    # 50/30/20 -> 30/30/40: half of |-.2| + 0 + |.2| = 0.2 of traffic changed category
+    assert total_variation(Counter(p=50, q=30, r=20), Counter(p=30, q=30, r=40)) == pytest.approx(0.2)
+    assert total_variation(Counter(a=10), Counter(b=5)) == pytest.approx(1.0)
+    # means 2 and 4, sample variances 1 and 1 -> pooled SD 1 -> d = 2
+    assert standardized_mean_difference(np.array([1.0, 2, 3]), np.array([3.0, 4, 5])) == pytest.approx(2.0)
+
+
+def _family(results, ctx):
+    finalize(results, ctx.cfg.thresholds.alpha)
+    return {r.name: r for r in results}
+
+
+def test_a_tiny_shift_in_250k_row_windows_is_significant_but_does_not_alert():
+    """Issue 16: with 250,000-row windows a 0.03-SD shift has KS p ~ 1e-11 (PSI 0.0013); it must not alert."""
+    from tunegate.monitor.drift import numeric_results
+
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(0, 1, 250_000), rng.normal(0.03, 1, 250_000)
+    ctx = Context(cfg=_cfg())
+    res = _family(numeric_results("amount", "input", ref, cur, ctx), ctx)
+    ks, p = res["ks:amount"], res["psi:amount"]
+    assert ks.p_adjusted < 1e-6 and p.statistic < 0.01  # detectable, and tiny
+    assert ks.extra["effect"]["met"] is False and ks.status == "ok" and p.status == "ok"
+    assert "below its floor" in ks.detail
+    # the same shift at 0.3 SD clears the floors (SMD 0.3 >= 0.2) and alerts, with a before/after sentence
+    ctx = Context(cfg=_cfg())
+    res = _family(numeric_results("amount", "input", ref, rng.normal(0.3, 1, 250_000), ctx), ctx)
+    assert res["ks:amount"].status == "alert"
+    assert res["ks:amount"].message.startswith("amount: mean ") and "(+0.3 SD)" in res["ks:amount"].message
+    assert set(res["psi:amount"].extra) == {"reference_summary", "current_summary"}
+
+
+def test_a_category_mix_change_alerts_although_psi_is_below_its_threshold():
+    """Issue 16: 50/30/20 -> 30/30/40 has PSI 0.241 < 0.25 but moves 20% of traffic: chi-square alerts on it.
+    A 50/30/20 -> 49/30/21 wobble in the same 250,000-row windows is significant but under min_tvd = 0.1."""
+    from tunegate.monitor.drift import categorical_results
+
+    def mix(shares, n=250_000):
+        return [c for c, s in zip("pqr", shares) for _ in range(int(s * n))]
+
+    ctx = Context(cfg=_cfg())
+    res = _family(categorical_results("channel", "input", mix((.5, .3, .2)), mix((.3, .3, .4)), ctx, "channel"),
+                  ctx)
+    assert res["psi:channel"].statistic == pytest.approx(0.2408, abs=1e-4) and res["psi:channel"].status == "ok"
+    chi = res["chi2:channel"]
+    assert chi.status == "alert" and chi.extra["effect"]["tvd"] == pytest.approx(0.2)
+    assert "gained share: r 20.0% → 40.0% (+20.0 pp)" in chi.message and "lost share: p 50.0% → 30.0%" in chi.message
+    ctx = Context(cfg=_cfg())
+    res = _family(categorical_results("channel", "input", mix((.5, .3, .2)), mix((.49, .3, .21)), ctx), ctx)
+    assert res["chi2:channel"].p_adjusted < 1e-6 and res["chi2:channel"].status == "ok"
+
+
+def test_floors_are_spec_keys_and_a_zero_floor_restores_significance_only():
+    spec = parse_spec("task: {name: t, kind: classification, labels: [a, b]}\n"
+                      "monitor: {thresholds: {min_ks_d: 0, min_smd: 0, min_tvd: 0}}\n")
+    from tunegate.monitor.drift import numeric_results
+
+    rng = np.random.default_rng(3)
+    ctx = Context(cfg=spec.monitor)
+    res = _family(numeric_results("x", "input", rng.normal(0, 1, 250_000), rng.normal(0.03, 1, 250_000), ctx), ctx)
+    assert res["ks:x"].status == "alert"
+    with pytest.raises(SpecError):
+        parse_spec("task: {name: t, kind: classification, labels: [a, b]}\nmonitor: {thresholds: {min_tvd: 2}}\n")
+
+
+def test_new_categories_are_named_with_their_share():
+    from collections import Counter
+
+    from tunegate.monitor.explain import category_change, category_message
+
+    ch = category_change(Counter(a=50, b=50), Counter(a=30, b=30, c=25, d=15))
+    assert ch["n_new"] == 2 and ch["new_share"] == pytest.approx(0.4)
+    msg = category_message("gold labels", "labels", ch)
+    assert msg.startswith("gold labels: 2 labels unseen in the reference now carry 40.0% of traffic: c (25.0%), "
+                          "d (15.0%)")
+    one = category_message("x", "values", category_change(Counter(a=9), Counter(a=9, z=1)))
+    assert "1 value unseen in the reference now carries 10.0% of traffic: z (10.0%)" in one

@@ -129,6 +129,10 @@ def test_cli_standalone_webhook_secret_and_exit_codes(tmp_path, hook_server, mon
     path, payload = _Hook.received[-1]
     assert path == f"/hooks/{secret}"  # the POST went to the secret URL ...
     assert payload["status"] == "alert" and "chi2:region" in {a["name"] for a in payload["alerts"]}
+    region = next(a for a in payload["alerts"] if a["name"] == "chi2:region")  # the change in words, not "dof 2"
+    assert region["detail"].startswith("region: 1 value unseen in the reference now carries") and "apac" in \
+        region["detail"]
+    assert "what changed:" in res.output and "apac" in res.output
     written = (tmp_path / "run" / "monitor.json").read_text()
     assert secret not in written and secret not in res.output  # ... which appears nowhere else
     doc = json.loads(written)
@@ -197,3 +201,69 @@ models:
     assert res.exit_code == 3, res.output
     doc = json.loads(res.output)
     assert doc["status"] == "alert" and doc["old"]["value"] == 1.0 and doc["new"]["value"] == pytest.approx(0.7)
+
+
+# --------------------------------------------------------------------------- issue 16: what changed, in words
+
+
+def _b77_shift_log(path: Path, n_new: int = 12) -> tuple[Path, list[str]]:
+    """A banking77 log of 4,000 rows: the first half draws from 65 intents, the second half gives 40% of its
+    traffic to 12 intents never seen before (the rest from the old 65)."""
+    rows = _banking()
+    intents = sorted({r["category"] for r in rows})
+    new = random.Random(2).sample(intents, n_new)
+    old_rows = [r for r in rows if r["category"] not in new]
+    new_rows = [r for r in rows if r["category"] in new]
+    rng = random.Random(3)
+    first = rng.sample(old_rows, 2000)
+    second = rng.sample([r for r in old_rows if r not in first], 1200) + rng.sample(new_rows, 800)
+    rng.shuffle(second)
+    with path.open("w", encoding="utf-8") as fh:
+        for r in first + second:
+            fh.write(json.dumps({"text": r["text"], "category": r["category"], "output": r["category"]}) + "\n")
+    return path, sorted(new)
+
+
+@pytest.mark.skipif(not BANKING.exists(), reason="shared datasets absent")
+def test_banking77_shift_log_alerts_naming_the_new_intents(tmp_path):
+    log, new = _b77_shift_log(tmp_path / "b77.jsonl")
+    (tmp_path / "tunegate.yaml").write_text(
+        "task: {name: banking77, kind: classification}\n"
+        "monitor:\n"
+        "  columns: {input: text, label: category, output: output, timestamp: null, model_version: null}\n"
+        "  window: {reference_rows: 2000, current_rows: 2000}\n"
+        "  embedding: {enabled: false}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["monitor", str(tmp_path / "tunegate.yaml"), "--log", str(log),
+                                   "--out", str(tmp_path / "run")])
+    assert res.exit_code == 3, res.output
+    doc = json.loads((tmp_path / "run" / "monitor.json").read_text())
+    assert {"chi2:label_distribution", "chi2:output_label"} <= set(doc["alerts"])
+    gold = next(m for m in doc["messages"] if m.startswith("gold labels:"))
+    share = 800 / 2000
+    assert gold.startswith(f"gold labels: 12 labels unseen in the reference now carry {share:.1%} of traffic: ")
+    assert all(f"{intent} (" in gold for intent in new) and "more" not in gold.split(";")[0]  # all 12 named
+    chi = next(t for t in doc["tests"] if t["name"] == "psi:label_distribution")
+    assert {e["value"] for e in chi["change"]["new"]} == set(new) and chi["change"]["new_share"] == 0.4
+    flat = " ".join(res.output.split())
+    assert "what changed:" in flat and "12 labels unseen in the reference now carry 40.0% of traffic" in flat
+
+
+def test_standalone_confidence_column_is_read_only_when_named(tmp_path):
+    rng = random.Random(9)
+    paths = []
+    for name, lo in (("ref", 0.7), ("cur", 0.3)):
+        p = tmp_path / f"{name}.csv"
+        with p.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["input", "confidence"])
+            for _ in range(400):
+                w.writerow(["x" * rng.randint(5, 40), round(rng.uniform(lo, lo + 0.3), 3)])
+        paths.append(str(p))
+    base = ["monitor", "--reference", paths[0], "--current", paths[1], "--no-embeddings", "--json"]
+    doc = json.loads(CliRunner().invoke(app, base).output)
+    assert not any(t["name"] == "ks:confidence" for t in doc["tests"])
+    res = CliRunner().invoke(app, base + ["--confidence-col", "confidence"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.output)
+    assert "ks:confidence" in doc["alerts"]
+    assert any(m.startswith("model confidence: mean 0.85") for m in doc["messages"])

@@ -38,8 +38,13 @@ def print_monitor(doc: dict[str, Any]) -> None:
     ref, cur = doc["reference"], doc["current"]
     out.print(f"monitor: [bold {colour}]{doc['status'].upper()}[/]  reference {ref['n_rows']} rows "
               f"({escape(str(ref['source']))}) vs current {cur['n_rows']} rows")
+    if doc.get("messages"):
+        out.print("[bold]what changed:[/]")
+        for m in doc["messages"]:
+            out.print(f"  - {escape(m)}")
     mt = doc["multiple_testing"]
-    out.print(f"[dim]{mt['family_size']} p-value tests, Holm-corrected at family-wise alpha {mt['alpha']}[/]")
+    out.print(f"[dim]{mt['family_size']} p-value tests, Holm-corrected at family-wise alpha {mt['alpha']}; "
+              "an alert also needs an effect above its floor (thresholds.min_*)[/]")
     table = Table(show_header=True, header_style="bold", box=None)
     for col in ("test", "statistic", "p", "p (Holm)", "threshold", "status", "detail"):
         table.add_column(col, overflow="fold")
@@ -110,6 +115,11 @@ def monitor_cmd(
                          ] = None,
     output_col: Annotated[Optional[str], typer.Option("--output-col", help="Stand-alone: model output column.")
                           ] = None,
+    confidence_col: Annotated[Optional[str], typer.Option("--confidence-col", help="Stand-alone: the model's "
+                                                          "probability for its answer (0..1).")] = None,
+    logprob_col: Annotated[Optional[str], typer.Option("--logprob-col", help="Stand-alone: the log-probability "
+                                                       "of the model's answer (<= 0), when there is no "
+                                                       "--confidence-col.")] = None,
     numeric_col: Annotated[Optional[list[str]], typer.Option("--numeric-col", help="Stand-alone: a numeric "
                                                              "column (repeatable).")] = None,
     categorical_col: Annotated[Optional[list[str]], typer.Option("--categorical-col", help="Stand-alone: a "
@@ -179,8 +189,8 @@ def monitor_cmd(
             from tunegate.monitor.config import LogColumns, MonitorSpec
             from tunegate.monitor.stage import monitor_files
 
-            cols = LogColumns(input=text_col, label=label_col, output=output_col, numeric=numeric_col or [],
-                              categorical=categorical_col or [])
+            cols = LogColumns(input=text_col, label=label_col, output=output_col, confidence=confidence_col,
+                              logprob=logprob_col, numeric=numeric_col or [], categorical=categorical_col or [])
             cfg = MonitorSpec(columns=cols)
             cfg.embedding.enabled = not no_embeddings
             with executor_for(executor, ray_address) as ex:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-LISTED = 8  # categories named in one sentence; the rest are counted ("and 4 more")
+LISTED = 12  # new categories named in one sentence; the rest are counted ("and 4 more")
 MIN_SHIFT = 0.01  # a share change under one percentage point is not named as gained / lost
 
 
