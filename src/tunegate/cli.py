@@ -389,8 +389,8 @@ def report_cmd(
 
 
 def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],
-         force: bool, resume: bool, quiet: bool) -> tuple[dict[str, Any], Path]:
-    from tunegate.pipeline import PROFILES, run_pipeline
+         force: bool, resume: bool, quiet: bool, limit: int | None = None) -> tuple[dict[str, Any], Path]:
+    from tunegate.pipeline import PROFILES, remember_run_dir, resume_dir, run_pipeline, stage_summary
     from tunegate.spec import load_spec
 
     if profile not in PROFILES:
@@ -398,12 +398,19 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
     spec = load_spec(spec_path)
     if out_dir is None:
         prefix = f"run-{_slug(spec.task.name)}-"
-        previous = sorted(Path("runs").glob(prefix + "*")) if resume else []
-        out_dir = previous[-1] if previous else Path("runs") / (prefix + datetime.now().strftime("%Y%m%d-%H%M%S"))
+        previous = resume_dir(spec_path, prefix) if resume else None
+        out_dir = previous or Path("runs") / (prefix + datetime.now().strftime("%Y%m%d-%H%M%S"))
+        if resume and previous is None and not quiet:
+            err.print("[yellow]--resume: no earlier run of this spec found; starting a new run directory[/]")
+    remember_run_dir(spec_path, out_dir)
 
     def note(msg: str) -> None:
         if not quiet:
             err.print(f"[dim]{escape(msg)}[/]")
+
+    def done(stage: str, info: dict[str, Any]) -> None:  # each stage's result as it finishes, not only at the end
+        if not quiet:
+            err.print(f"[bold]✓ {escape(stage_summary(stage, info))}[/] [dim]({info.get('seconds', 0):.0f} s)[/]")
 
     from tunegate.runlock import run_lock
 
@@ -414,8 +421,40 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
                 bar(done, total)
 
         manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force, progress=note,
-                                eval_progress=bar, sprint_progress=sprint_calls)
+                                eval_progress=bar, sprint_progress=sprint_calls, stage_done=done, limit=limit)
     return manifest, out_dir
+
+
+def _dry_run(config: Path, profile: str, model: Optional[str], limit: Optional[int], only: list[str] | None,
+             json_out: bool) -> None:
+    from tunegate.pipeline import PROFILES
+    from tunegate.run_estimate import estimate_run
+    from tunegate.spec import load_spec
+
+    if profile not in PROFILES:
+        _fail(f"--profile must be one of {', '.join(PROFILES)}")
+    try:
+        est = estimate_run(load_spec(config), profile=profile, model=model, limit=limit, only=only)
+    except TunegateError as exc:
+        _fail(str(exc))
+    if json_out:
+        _printed_json(est, True)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"dry run ({profile} profile): nothing was called", title_justify="left")
+    for col in ("stage", "calls", "tokens in", "tokens out", "cost", "time"):
+        t.add_column(col, justify="left" if col == "stage" else "right")
+    for r in est["stages"] + [{"stage": "total", **est["total"]}]:
+        cost = "–" if r.get("cost") is None else f"{r['cost']:,.2f}"
+        t.add_row(r["stage"], f"{r['calls']:,}", f"{r.get('input_tokens', 0):,}", f"{r.get('output_tokens', 0):,}",
+                  cost, f"{r['seconds']:,.0f} s")
+    out.print(t)
+    for r in est["stages"]:
+        model = escape(f" [{r['model']}]") if r.get("model") else ""
+        out.print(f"{r['stage']}{model}: {escape(r.get('note') or '')}")
+    for a in est["assumptions"]:
+        out.print(f"[dim]· {escape(a)}[/]")
 
 
 @app.command("run")
@@ -430,19 +469,30 @@ def run_cmd(
                                          "eval, embedding-head probe, 20,000 cost draws) or full (every stage, "
                                          "all test items, embedding head and LoRA).")] = "full",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model for the evaluation stage.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run directory of this task.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue this spec's last run directory (the --out it "
+                                         "was given, or the latest under runs/): finished stages are skipped and "
+                                         "answered model calls come from the cache.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-run stages even when their inputs are unchanged.")
                      ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time per stage, and "
+                                          "stop before any model is called.")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use at most N test items in every stage, "
+                                                 "for a quick look.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="With --dry-run: print the estimate as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """Run the stages in order into one run directory (audit, eval, probe, cost, decide, report), skipping stages whose
-    inputs and config hash are unchanged; prints the verdict and the report's path."""
+    """Run the stages in order into one run directory (check-eval, audit, eval, sprint, probe, cost, decide,
+    report), printing each stage's result as it finishes and skipping stages whose inputs are unchanged; ends with
+    the verdict and the report's path."""
     from tunegate.pipeline import _read_json
 
     from tunegate.evals.runner import FailedCallsError
 
+    if dry_run:
+        _dry_run(config, profile, model, limit, only, json_out)
+        return
     try:
-        manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet)
+        manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet, limit)
         verdict = _read_json(Path(d) / "verdict.json")
     except FailedCallsError as exc:
         _fail(str(exc), EXIT_FAILED_CALLS)
