@@ -46,7 +46,11 @@ def lora_probe(
         progress(f"lora: evaluating the adapter on the test split ({method})")
     art = run_eval(spec, EvalOptions(model=f"local:{adapter_dir}", split="test", method=method,
                                      prompt_file=prompt_file, out_dir=run_dir / "probe-lora"))
-    primary = "label_match" if spec.task.kind == "classification" else next(iter(art.metrics))
+    from tunegate.evals.primary import primary_scorer
+    from tunegate.evals.scorers import default_scorers
+
+    # the one rule every stage uses: the prompt's and the adapter's items are compared on the same scorer
+    primary = primary_scorer(spec.eval.metric, [e.type for e in (spec.eval.scorers or default_scorers(spec))])
     items: dict[str, float] = {}
     for line in (run_dir / "probe-lora" / "results.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)

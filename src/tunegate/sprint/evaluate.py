@@ -32,7 +32,8 @@ from tunegate.models.usage import UsageTracker
 from tunegate.spec import Spec
 from tunegate.sprint.candidates import Candidate
 from tunegate.sprint.config import SprintSpec
-from tunegate.sprint.strategies import LIKELIHOOD, majority, parse_answer, render_messages, repair_messages, vote_key
+from tunegate.sprint.strategies import (LIKELIHOOD, field_majority, majority, parse_answer, render_messages,
+                                       repair_messages, vote_key)
 
 CallsFn = Callable[[int], None]  # called with the number of calls just answered
 
@@ -236,7 +237,9 @@ def run_candidate(cand: Candidate, items: list[Example], ctx: SprintContext, *, 
     for i, (ex, p) in enumerate(zip(items, plans)):
         outs = [parsed.get((i, s)).output if parsed.get((i, s)) is not None else None for s in range(p.samples)]
         share = None
-        if p.samples > 1:
+        if p.samples > 1 and ctx.spec.task.kind == "extraction":
+            output, share = field_majority(outs)
+        elif p.samples > 1:
             win, share = majority([vote_key(o, ctx) for o in outs])
             output = outs[win] if win is not None else None
         else:

@@ -174,7 +174,9 @@ class ChainOfThought(Strategy):
 
 @register_strategy("self_consistency")
 class SelfConsistency(Strategy):
-    """n samples at temperature > 0; the majority answer wins (Wang et al. 2023). Costs n calls per item."""
+    """n samples at temperature > 0; the majority answer wins (Wang et al. 2023). Costs n calls per item.
+    Extraction votes field by field (``field_majority``): two samples that differ in one field still agree on the
+    others, so a whole-object vote would throw that agreement away."""
 
     needs_generation = True
 
@@ -347,3 +349,26 @@ def majority(keys: list[str | None]) -> tuple[int | None, float]:
     top = max(votes.values())
     winner = next(k for k in keys if k is not None and votes[k] == top)
     return keys.index(winner), top / len(keys)
+
+
+def field_majority(outputs: list[str | None]) -> tuple[str | None, float]:
+    """Self-consistency for extraction: the object whose every field is the majority value of that field among
+    the samples that parsed to an object (a field is kept when most of them have it; ties go to the value sampled
+    first). Returns (canonical JSON, mean vote share of the winning values), or (None, 0.0) when no sample parsed.
+    The share's denominator is every sample, so unparseable samples lower it."""
+    objs = [o for o in (parse_json_object(x) if x is not None else None for x in outputs) if isinstance(o, dict)]
+    if not objs:
+        return None, 0.0
+    keys = list(dict.fromkeys(k for o in objs for k in o))
+    merged: dict[str, Any] = {}
+    shares: list[float] = []
+    for k in keys:
+        having = [o for o in objs if k in o]
+        if 2 * len(having) <= len(objs) and len(objs) > 1:
+            continue
+        votes = Counter(json.dumps(o[k], sort_keys=True) for o in having)
+        top = max(votes.values())
+        win = next(json.dumps(o[k], sort_keys=True) for o in having if votes[json.dumps(o[k], sort_keys=True)] == top)
+        merged[k] = json.loads(win)
+        shares.append(top / len(outputs))
+    return json.dumps(merged, ensure_ascii=False, sort_keys=True), (sum(shares) / len(shares) if shares else 0.0)
