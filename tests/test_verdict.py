@@ -195,3 +195,17 @@ def test_declared_evidence_goes_through_the_same_thresholds():
     no_sprint = {**declared, "criterion": {"auc": 0.95}, "prompting": {"best_value": 0.6, "n": 400}}
     v = decide(declared=no_sprint, target=TARGET)
     assert v["conditions"]["prompting_gap"]["status"] == "unknown"  # after_sprint not declared
+
+
+def test_after_sprint_is_optional_in_the_spec_but_needed_for_a_gap():
+    from tunegate.spec import parse_spec
+
+    spec = parse_spec("task: {name: t, kind: classification, labels: [a, b]}\neval: {target: 0.9}\n"
+                      "evidence:\n  criterion: {passes: true}\n  prompting: {best_value: 0.97, n: 400}\n")
+    declared = spec.evidence.model_dump(exclude_none=True)
+    v = decide(declared=declared, target=0.9)
+    assert v["verdict"] == "SHIP_PROMPT"  # meeting the target needs no sprint
+    declared["prompting"]["best_value"] = 0.6
+    v = decide(declared=declared, target=0.9)
+    assert v["conditions"]["prompting_gap"]["status"] == "unknown" and "after_sprint" in \
+        v["conditions"]["prompting_gap"]["summary"]

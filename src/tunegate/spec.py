@@ -303,8 +303,9 @@ class DeclaredPrompting(_Strict):
     ci_high: float | None = None
     n: int | None = Field(None, ge=1, description="Test items it was measured on (without a CI, a Wilson "
                           "interval is computed from it; with neither, the gap is unknown).")
-    after_sprint: bool = Field(description="Measured after a real prompt-engineering sprint (required: a single "
-                               "prompt's gap does not show that prompting cannot close it).")
+    after_sprint: StrictBool | None = Field(None, description="Measured after a real prompt-engineering sprint? "
+                                            "Must be declared (true/false) for a gap to hold: a single prompt's "
+                                            "shortfall does not show that prompting cannot close it.")
     note: str | None = None
 
 
