@@ -9,6 +9,7 @@ is *declared* — the verdict says so and lowers its confidence — plus the cos
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,51 +23,118 @@ from tunegate.errors import InputError
 class Question:
     key: str
     text: str
-    kind: str  # "str" | "float" | "int" | "yesno" | "choice"
+    kind: str  # str | choice | yesno | share (0-1 or a percentage) | count | money | number
     default: Any = None
     choices: tuple[str, ...] = ()
     section: str = ""
+    low: float | None = None  # bounds for numeric kinds (inclusive)
+    high: float | None = None
 
 
 QUESTIONS: tuple[Question, ...] = (
     Question("task_name", "What is the feature called?", "str", "my-llm-feature", section="The task"),
-    Question("task_kind", "What kind of task is it?", "choice", "classification",
+    Question("task_kind", "What does it do: classification (picks one of a fixed set of answers), extraction "
+             "(pulls fields out of text) or generation (writes free text)?", "choice", "classification",
              ("classification", "extraction", "generation")),
-    Question("target", "Which metric value does the product need (0-1, e.g. 0.9)?", "float", None),
-    Question("eval_reliable", "Does your evaluation suite consistently tell good outputs from bad ones, checked "
-             "against people who know the domain? (yes/no/unknown)", "yesno", None, section="1. Success criterion"),
-    Question("eval_auc", "If measured: how well does it separate known-good from known-bad outputs (ROC AUC 0-1)?",
-             "float", None),
-    Question("n_labeled", "How many labeled examples do you have?", "int", None, section="2. Labeled data"),
-    Question("alpha", "If measured: annotator agreement (Krippendorff alpha, or kappa, -1 to 1)?", "float", None),
-    Question("data_ok", "Were disagreements adjudicated and the edge cases that matter covered? (yes/no/unknown)",
-             "yesno", None),
-    Question("prompt_value", "The best prompt's metric on your test set (0-1)?", "float", None,
-             section="3. Prompting gap"),
-    Question("prompt_n", "On how many test items?", "int", None),
-    Question("after_sprint", "Was that after a real prompt-engineering sprint (few-shot, structured output, "
-             "chain-of-thought)? (yes/no)", "yesno", None),
-    Question("finetune_value", "If you tried: what did a fine-tune (or a probe) reach on the same test set (0-1)?",
-             "float", None),
-    Question("monthly_requests", "Requests per month?", "float", 10000, section="Economics"),
-    Question("monthly_growth", "Monthly growth of that volume (0.02 = 2%)?", "float", 0.02),
-    Question("input_price", "Base model price per 1M input tokens?", "float", 0.15),
-    Question("output_price", "Base model price per 1M output tokens?", "float", 0.60),
-    Question("prompt_tokens", "Input tokens per request with your best prompt (instructions + examples + input)?",
-             "float", 1500),
-    Question("finetuned_tokens", "Input tokens per request for a fine-tuned model (shorter prompt)?", "float", 300),
-    Question("existing_models", "How many fine-tuned models does your team already maintain?", "int", 0),
-    Question("engineer_day", "Fully loaded engineer cost per day?", "float", 800),
-    Question("value_per_point", "What is one metric point (0.01) worth per month, if you can say (0 = don't "
-             "price quality)?", "float", 0),
+    Question("target", "What quality does the product need: the share of test cases it must get right "
+             "(e.g. 90%)?", "share", None),
+    Question("eval_reliable", "Does your automatic quality check agree with people who know the domain: when "
+             "they call an output good or bad, does the check say the same? (yes / no / don't know)", "yesno", None,
+             section="1. Can you measure quality?"),
+    Question("eval_auc", "If you measured it: shown one good and one bad output, how often does the check score "
+             "the good one higher (e.g. 93%; statisticians call this the ROC AUC)?", "share", None),
+    Question("n_labeled", "How many examples do you have with the correct answer written down (labeled "
+             "examples, e.g. 2,000)?", "count", None, section="2. Your labeled examples", low=0),
+    Question("alpha", "If you measured it: how well do two labelers agree beyond chance (Krippendorff's alpha "
+             "or Cohen's kappa: 1 = always agree, 0 = no better than chance, 0.8 or more is good)?", "number", None,
+             low=-1, high=1),
+    Question("data_ok", "Were disagreements between labelers settled, and are the tricky cases that matter "
+             "covered? (yes / no / don't know)", "yesno", None),
+    Question("prompt_value", "With your best prompt, what share of test cases does the model get right "
+             "(e.g. 78%)?", "share", None, section="3. How far prompting gets"),
+    Question("prompt_n", "How many test cases was that measured on (e.g. 300)?", "count", None, low=1),
+    Question("after_sprint", "Was that after a real effort to improve the prompt: a few days trying worked "
+             "examples, a fixed answer format, step-by-step reasoning? (yes / no / don't know)", "yesno", None),
+    Question("finetune_value", "If anyone tried fine-tuning (training the model on your examples): what share "
+             "of the same test cases did it get right (e.g. 92%)?", "share", None),
+    Question("monthly_requests", "How many requests a month (e.g. 40k)?", "count", 10000, section="Money",
+             low=0),
+    Question("monthly_growth", "How fast is that growing each month (e.g. 2%)?", "share", 0.02),
+    Question("input_price", "What does the model cost per million input tokens (e.g. $0.15; see your "
+             "provider's price page)?", "money", 0.15),
+    Question("output_price", "And per million output tokens (e.g. $0.60)?", "money", 0.60),
+    Question("prompt_tokens", "How long is one request with your best prompt, in tokens (instructions + "
+             "examples + the input; one token is about 4 characters)?", "count", 1500, low=1),
+    Question("finetuned_tokens", "How long would a request be for a fine-tuned model, which needs no "
+             "instructions or examples, in tokens?", "count", 300, low=1),
+    Question("existing_models", "How many fine-tuned models does your team already look after?", "count", 0,
+             low=0),
+    Question("engineer_day", "What does a day of an engineer cost you, fully loaded (e.g. $800)?", "money", 800),
+    Question("value_per_point", "What is one point of quality (1% more cases right) worth to you per month "
+             "(e.g. $2k; 0 or don't know = leave quality out of the money)?", "money", 0),
 )
 _BY_KEY = {q.key: q for q in QUESTIONS}
-_UNKNOWN = {"", "unknown", "?", "n/a", "na", "none", "-"}
+_UNKNOWN = {"", "unknown", "?", "n/a", "na", "none", "-", "don't know", "dont know", "do not know", "not sure",
+            "no idea", "idk", "skip", "unsure", "dunno"}
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+_NUMBER = re.compile(r"^(?P<cur>[$€£])?\s*(?P<num>[+-]?(?:\d[\d,_ ]*)?\.?\d*)\s*(?P<scale>k|thousand|mn|m|million|bn|b"
+                     r"|billion)?\s*(?P<pct>%)?\s*(?P<unit>(?:usd|eur|gbp|dollars?|euros?)?\s*(?:(?:/|per |a )\s*"
+                     r"(?:month|mo|day|year))?)$", re.IGNORECASE)
+
+
+def parse_number(raw: Any) -> tuple[float, bool]:
+    """A number as people write it: "12,000", "40k", "1.5M", "$800", "€2", "90%", "$2k/month".
+    Returns (value, was_percent); a percentage is returned as written (90 for "90%")."""
+    if isinstance(raw, bool):
+        raise ValueError(f"expected a number, got {raw!r}")
+    if isinstance(raw, (int, float)):
+        return float(raw), False
+    text = str(raw).strip().replace("\u2009", " ").replace("\u00a0", " ")
+    m = _NUMBER.match(text)
+    if not m or not re.search(r"\d", m["num"] or ""):
+        raise ValueError(f"expected a number (like 12,000, 40k, $800 or 90%), got {raw!r}")
+    digits = m["num"].replace("_", "").replace(" ", "")
+    if "," in digits:
+        whole = digits.split(".")[0].lstrip("+-")
+        groups = whole.split(",")
+        if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+            raise ValueError(f"{raw!r}: commas separate thousands here (12,000); write decimals with a point (1.5)")
+        digits = digits.replace(",", "")
+    value = float(digits)
+    if m["scale"]:
+        value *= _SCALE[m["scale"].lower()]
+    return value, bool(m["pct"])
+
+
+def _numeric(q: Question, raw: Any) -> float | int:
+    value, percent = parse_number(raw)
+    if q.kind == "share":
+        if percent:
+            value /= 100
+        elif value > 1:
+            raise ValueError(f"write a share as 0.9 or 90%, got {raw!r}")
+        if not 0 <= value <= 1:
+            raise ValueError(f"a share lies between 0% and 100%, got {raw!r}")
+        return value
+    if percent:
+        raise ValueError(f"expected a number, not a percentage, got {raw!r}" + (
+            " (a raw agreement rate is not alpha or kappa, which correct for chance; answer don't know if you have "
+            "only that)" if q.key == "alpha" else ""))
+    if q.low is not None and value < q.low or q.high is not None and value > q.high:
+        span = f"between {q.low:g} and {q.high:g}" if q.high is not None else f"at least {q.low:g}"
+        raise ValueError(f"expected a number {span}, got {raw!r}")
+    if q.kind == "money" and value < 0:
+        raise ValueError(f"a price or value cannot be negative, got {raw!r}")
+    if q.kind == "count":
+        if value != int(value):
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        return int(value)
+    return value
 
 
 def parse_answer(q: Question, raw: Any, *, where: str = "") -> Any:
-    """Turn typed text (or a YAML value) into the question's type; blank/unknown gives the default."""
-    if raw is None or (isinstance(raw, str) and raw.strip().lower() in _UNKNOWN):
+    """Turn typed text (or a YAML value) into the question's type; blank or "don't know" gives the default."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower().replace("\u2019", "'") in _UNKNOWN):
         return q.default
     try:
         if q.kind == "str":
@@ -84,13 +152,10 @@ def parse_answer(q: Question, raw: Any, *, where: str = "") -> Any:
                 return True
             if v in ("n", "no", "false", "0"):
                 return False
-            raise ValueError("answer yes, no or unknown")
-        if q.kind == "int":
-            return int(float(raw))
-        return float(raw)
+            raise ValueError("answer yes, no or don't know")
+        return _numeric(q, raw)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{exc}" if "answer" in str(exc) or "choose" in str(exc) else
-                         f"expected a {q.kind}, got {raw!r}", file=where or None, field=q.key) from None
+        raise InputError(str(exc), file=where or None, field=q.key) from None
 
 
 def load_answers(path: str | Path) -> dict[str, Any]:
@@ -109,6 +174,8 @@ def load_answers(path: str | Path) -> dict[str, Any]:
 def ask(prompt: Callable[[Question], Any], echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Ask every question through ``prompt`` (the CLI passes typer.prompt), re-asking on a bad answer."""
     answers: dict[str, Any] = {}
+    echo("Answer \"don't know\" (or press Enter) whenever you are not sure; numbers can be written as you would "
+         "say them: 90%, 12,000, 40k, $800.")
     for q in QUESTIONS:
         if q.section:
             echo(f"\n{q.section}")
@@ -121,30 +188,47 @@ def ask(prompt: Callable[[Question], Any], echo: Callable[[str], None] = print) 
     return answers
 
 
+def _said(what: str, auc: float | None = None) -> str:
+    return "you said " + what + (f" (it ranks a good output above a bad one {auc:.0%} of the time)"
+                                 if auc is not None else "")
+
+
 def answers_to_spec(a: dict[str, Any]) -> dict[str, Any]:
     """A tunegate spec (as a mapping) with declared evidence and cost inputs from the answers."""
     evidence: dict[str, Any] = {}
     crit = {k: v for k, v in (("passes", a.get("eval_reliable")), ("auc", a.get("eval_auc"))) if v is not None}
     if crit:
-        evidence["criterion"] = {**crit, "note": "declared in tunegate assess"}
+        evidence["criterion"] = {**crit, "note": _said(
+            "your quality check agrees with domain experts" if crit.get("passes") is not False else
+            "your quality check does not agree with domain experts", auc=crit.get("auc"))}
     data = {k: v for k, v in (("passes", a.get("data_ok")), ("alpha", a.get("alpha")),
                               ("n_labeled", a.get("n_labeled"))) if v is not None}
     if data:
-        evidence["data"] = {**data, "note": "declared in tunegate assess"}
+        ok = data.get("passes")
+        evidence["data"] = {**data, "note": _said(
+            "labeler disagreements were settled and the cases that matter are covered" if ok else
+            "labeler disagreements were not settled or cases that matter are missing" if ok is False else
+            "labels as described")}
     if a.get("prompt_value") is not None:
-        p = {"best_value": a["prompt_value"], "after_sprint": bool(a.get("after_sprint"))}
+        p: dict[str, Any] = {"best_value": a["prompt_value"]}
+        if a.get("after_sprint") is not None:  # unknown stays unknown: the verdict asks for it, never assumes no
+            p["after_sprint"] = bool(a["after_sprint"])
         if a.get("prompt_n"):
             from tunegate.evals.stats import wilson_ci
 
             n = int(a["prompt_n"])
             iv = wilson_ci(round(a["prompt_value"] * n), n)
             p.update(n=n, ci_low=round(iv.low, 4), ci_high=round(iv.high, 4))
-        evidence["prompting"] = {**p, "note": "declared in tunegate assess (CI: Wilson, from n)"}
+        evidence["prompting"] = {**p, "note": _said(
+            f"your best prompt gets {a['prompt_value']:.0%} right" + (f" on {int(a['prompt_n']):,} test cases "
+                                                                       "(interval: Wilson, from that count)"
+                                                                       if a.get("prompt_n") else ""))}
     if a.get("finetune_value") is not None:
         ft = {"value": a["finetune_value"]}
         if a.get("prompt_n"):  # measured on the same test set as the prompt: the verdict derives a Wilson interval
             ft["n"] = int(a["prompt_n"])
-        evidence["finetune"] = {**ft, "note": "declared in tunegate assess"}
+        evidence["finetune"] = {**ft, "note": _said(f"a fine-tune got {a['finetune_value']:.0%} right on the same "
+                                                    "test cases")}
     gain = None
     if a.get("finetune_value") is not None and a.get("prompt_value") is not None:
         gain = round(max(0.0, a["finetune_value"] - a["prompt_value"]) * 100, 3)
