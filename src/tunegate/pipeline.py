@@ -210,7 +210,7 @@ def spec_thresholds(spec: Spec | None) -> Any:
 def cost_stage(spec: Spec, run_dir: str | Path, *, n_draws: int = 20000) -> dict[str, Any]:
     """`tunegate cost`: the 18-month cost model, with the labels still to buy (sampled from the learning curve's
     band) and the quality gain (measured or declared, sampled from its interval) when the run has them."""
-    from tunegate.cost.evidence import labels_to_buy_samples, quality_gain_samples
+    from tunegate.cost_evidence import labels_to_buy_samples, quality_gain_samples
     from tunegate.cost.model import run_cost_model
 
     arts = collect_artifacts(run_dir)
