@@ -70,7 +70,9 @@ def category_message(subject: str, noun: str, change: dict[str, Any], *, listed:
             f"{e['value']} {pct(e['reference_share'])} → {pct(e['current_share'])} "
             f"({pp(e['current_share'] - e['reference_share'])})" for e in change["lost"][:3]))
     if change["n_gone"]:
-        parts.append(f"{change['n_gone']} {noun} from the reference are absent now: "
+        one = change["n_gone"] == 1
+        parts.append(f"{change['n_gone']} {noun.rstrip('s') if one else noun} from the reference "
+                     f"{'is' if one else 'are'} absent now: "
                      + _names(change["gone"], "reference_share", change["n_gone"], min(listed, 5)))
     return f"{subject}: " + ("; ".join(parts) if parts else "the mix of categories changed")
 
