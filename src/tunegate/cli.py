@@ -518,9 +518,8 @@ def assess_cmd(
 ) -> None:
     """Walk through the framework's questions (criterion, data, sprint results, volumes, prices, team), write the
     answers as a spec with declared evidence, and print the verdict and the 18-month cost model at once."""
-    from tunegate.assess import QUESTIONS, answers_to_spec, ask, load_answers, write_spec
-    from tunegate.pipeline import cost_stage, decide_stage
-    from tunegate.spec import load_spec
+    from tunegate.assess import QUESTIONS, ask, load_answers
+    from tunegate.assess_plain import run_assess
 
     if list_questions:
         for q in QUESTIONS:
@@ -533,10 +532,7 @@ def assess_cmd(
             got = ask(lambda q: typer.prompt(q.text, default="" if q.default is None else str(q.default),
                                              show_default=q.default is not None),
                       echo=lambda s: out.print(f"[bold]{escape(s)}[/]" if s.strip() else ""))
-        path = write_spec(answers_to_spec(got), out_file)
-        spec = load_spec(path)
-        cost = cost_stage(spec, run_dir)
-        verdict = decide_stage(run_dir, spec)
+        path, cost, verdict = run_assess(got, out_file, run_dir)
     except TunegateError as exc:
         _fail(str(exc))
     if _printed_json(verdict, as_json):
@@ -546,6 +542,9 @@ def assess_cmd(
     out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
               f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) {cost['p_finetune_cheaper']:.2f}; "
               f"expected net value of fine-tuning {env['mean']:,.0f}")
+    plain = verdict.get("plain") or {}
+    if plain:
+        out.print(f"[bold]{escape(plain.get('headline', ''))}[/] {escape(plain.get('why', ''))}")
     print_verdict(verdict)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
-from tunegate.evals.scorers import ItemScore, Scorer, ScorerContext, register_scorer
+from tunegate.evals.scoring_base import ItemScore, Scorer, ScorerContext, register_scorer
 from tunegate.models.base import GenerationRequest
 
 SCALES = ("pass_fail", "1-5")

@@ -19,7 +19,7 @@ from tunegate.sprint.strategies import GENERATE, LIKELIHOOD, Generate, LabelLike
 from tunegate.sprint.strategies import make_strategy
 
 if TYPE_CHECKING:
-    from tunegate.sprint.evaluate import SprintContext
+    from tunegate.sprint.base import SprintContext
 
 DEFAULT_STACKS: dict[str, list[list[str]]] = {
     "classification": [["zero_shot"], ["few_shot_random"], ["few_shot_knn"]],

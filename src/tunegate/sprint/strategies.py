@@ -23,8 +23,8 @@ from tunegate.errors import SpecError
 from tunegate.evals.parsing import normalize_text, parse_json_object, parse_label
 from tunegate.evals.prompts import PromptTemplate
 
-if TYPE_CHECKING:  # the context lives in evaluate.py, which imports this module
-    from tunegate.sprint.evaluate import SprintContext
+if TYPE_CHECKING:  # the context lives in the leaf sprint.base
+    from tunegate.sprint.base import SprintContext
 
 GENERATE, LIKELIHOOD = "generate", "label_likelihood"
 _FINAL = re.compile(r"final answer\s*[:=\-]\s*", re.IGNORECASE)
