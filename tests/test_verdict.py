@@ -162,11 +162,18 @@ def test_label_quantity_short_means_improve_data_first_with_the_number_and_the_c
     q = data["evidence"]["label_quantity"]
     assert q["labels_on_hand"] == 1280 and q["more_labels"] == 1620 and q["more_labels_band"] == "1,020–2,620"
     assert any("Label about 1,620 more" in a and "3,240" in a for a in v["next_actions"])
-    # the whole band within the labels on hand: enough, even though this probe missed the target
-    enough = {**below, "learning_curve": {"labels_needed_band": {"value": 900, "low": 700, "high": 1200,
-                                                                 "status": "ok"}}}
+    # the whole band within the labels on hand, and the probe not shown to fall short: enough
+    straddling = {**below, "probes": [{**below["probes"][0], "value": 0.885, "ci_low": 0.86, "ci_high": 0.91}]}
+    enough = {**straddling, "learning_curve": {"labels_needed_band": {"value": 900, "low": 700, "high": 1200,
+                                                                      "status": "ok"}}}
     v = decide(**{**GOOD, "probe": enough})
     assert v["conditions"]["data"]["status"] == "held"
+    assert v["conditions"]["finetune_probe"]["status"] == "held"
+    assert v["conditions"]["finetune_probe"]["certainty"] == "marginal" and v["confidence"] == "medium"
+    # ... but a curve that contradicts a probe clearly below the target on all those labels is not trusted
+    v = decide(**{**GOOD, "probe": {**below, "learning_curve": enough["learning_curve"]}})
+    assert v["conditions"]["data"]["status"] == "unknown" and v["verdict"] == "KEEP_PROMPTING"
+    assert v["conditions"]["finetune_probe"]["status"] == "not_held"
     # the curve says more labels of this kind never reach the target: not a quantity problem, the probe fails
     never = {**below, "learning_curve": {"labels_needed_band": {"value": None, "status": "unreachable"}}}
     v = decide(**{**GOOD, "probe": never})

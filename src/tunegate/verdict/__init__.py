@@ -34,7 +34,13 @@ from tunegate.verdict.conditions import (
     economics_condition,
     label_quantity,
 )
-from tunegate.verdict.prompting import best_prompt, gap_condition, probe_condition, probe_reaches_target
+from tunegate.verdict.prompting import (
+    best_prompt,
+    gap_condition,
+    probe_below_target,
+    probe_condition,
+    probe_reaches_target,
+)
 from tunegate.verdict.rules import apply_rules, confidence, next_actions
 
 VERDICTS = ("FIX_EVAL_FIRST", "SHIP_PROMPT", "IMPROVE_DATA_FIRST", "KEEP_PROMPTING", "FINE_TUNE")
@@ -76,7 +82,7 @@ def decide(
     reaches = probe_reaches_target(probe, declared.get("finetune"), target)
     curve = (probe or {}).get("learning_curve") or {}
     needed = curve.get("labels_needed_band") or curve.get("labels_needed")
-    quantity = label_quantity(needed, on_hand, reaches)
+    quantity = label_quantity(needed, on_hand, reaches, probe_below_target(probe, declared.get("finetune"), target))
     conditions = {
         "criterion": criterion_condition(evalcheck, declared.get("criterion"), th),
         "data": data_condition(audit, declared.get("data"), th, quantity),

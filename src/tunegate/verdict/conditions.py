@@ -90,7 +90,8 @@ def criterion_condition(evalcheck: dict | None, declared: dict | None, th: Thres
 # ----------------------------------------------------------------------------------------------------- data
 
 
-def label_quantity(labels_needed: dict | None, on_hand: int | None, probe_reaches_target: bool) -> dict[str, Any]:
+def label_quantity(labels_needed: dict | None, on_hand: int | None, probe_reaches_target: bool,
+                   probe_below_target: bool = False) -> dict[str, Any]:
     """Labels on hand against the learning curve's labels needed for the target (its estimate *and* band).
 
     status: held (enough: the probe already reaches the target, or the whole band lies within the labels on
@@ -119,6 +120,10 @@ def label_quantity(labels_needed: dict | None, on_hand: int | None, probe_reache
         return out | {"status": NOT_HELD, "more_labels": more, "more_labels_band": more_band,
                       "summary": f"about {value:,} labels are needed for the target (band {band}), {on_hand:,} are "
                                  f"on hand: label about {more:,} more ({more_band})"}
+    if high is not None and high <= on_hand and probe_below_target:
+        return out | {"status": UNKNOWN, "summary": f"the learning curve says {high:,} labels suffice, but the probe "
+                                                    f"trained on the {on_hand:,} on hand stays below the target: the "
+                                                    "curve is not trusted here"}
     if high is not None and high <= on_hand:
         return out | {"status": HELD, "summary": f"the {on_hand:,} labels on hand cover the {value:,} needed "
                                                   f"(band {band})"}

@@ -146,6 +146,16 @@ def probe_reaches_target(probe: dict | None, declared: dict | None, target: floa
                for e in entries)
 
 
+def probe_below_target(probe: dict | None, declared: dict | None, target: float | None) -> bool:
+    """Whether every probe's (family-widened) upper bound lies below the target."""
+    entries, _ = _probe_entries(probe, declared)
+    if target is None or not entries:
+        return False
+    k = len(entries)
+    return all(e.get("ci_high") is not None and upper_bound_for_family(e["value"], e["ci_high"], k) < target
+               for e in entries)
+
+
 def _curve(probe: dict | None) -> dict:
     lc = (probe or {}).get("learning_curve") or {}
     band = lc.get("labels_needed_band")
@@ -158,9 +168,10 @@ def _curve(probe: dict | None) -> dict:
 def probe_condition(probe: dict | None, declared: dict | None, best: dict | None, target: float | None,
                     labels_on_hand: int | None = None) -> Condition:
     """``held`` = fine-tuning closes the gap: a probe reaches the target with its interval (Bonferroni across
-    probes), or the learning curve's whole band for the target lies within the labels on hand. ``not_held`` =
-    every probe's interval lies below the target (whether *more* labels would help is the data condition's
-    label-quantity question)."""
+    probes), or — when no probe is clearly below the target — the learning curve's whole band for the target lies
+    within the labels on hand (``marginal``). ``not_held`` = every probe's interval lies below the target, whatever
+    the curve says (a curve that contradicts the measured probe is not trusted; whether *more* labels would help
+    is the data condition's label-quantity question)."""
     entries, source = _probe_entries(probe, declared)
     if not entries:
         return Condition(summary="no fine-tune probe (tunegate probe) and nothing declared")
@@ -195,16 +206,17 @@ def probe_condition(probe: dict | None, declared: dict | None, best: dict | None
     if lo_k >= target:
         return Condition(HELD, source, f"{name} reaches the target: {v:.3f}, lower bound {lo_k:.3f}{fam} ≥ "
                          f"{target:g}{vs_prompt}", ev)
-    needed_hi = curve.get("high")
-    if curve.get("status") == "ok" and needed_hi is not None and labels_on_hand is not None \
-            and needed_hi <= labels_on_hand:
-        return Condition(HELD, source, f"{name} reaches {v:.3f}, below the target {target:g} on this test set, but "
-                         f"the learning curve puts the labels needed at most {needed_hi:,} (80% band), within the "
-                         f"{labels_on_hand:,} on hand{vs_prompt}", ev, MARGINAL if source == MEASURED else DECLARED)
     every_below = all(e.get("ci_high") is not None and upper_bound_for_family(e["value"], e["ci_high"], k) < target
                       for e in entries)
     more = more_items_to_settle(v, lo_k, hi, top.get("n"), target)
     ev["more_test_items_to_settle"] = more
+    needed_hi = curve.get("high")
+    if not every_below and curve.get("status") == "ok" and needed_hi is not None and labels_on_hand is not None \
+            and needed_hi <= labels_on_hand:
+        return Condition(HELD, source, f"{name} reaches {v:.3f}, not yet shown to reach the target {target:g} on "
+                         f"this test set, but the learning curve puts the labels needed at most {needed_hi:,} (80% "
+                         f"band), within the {labels_on_hand:,} on hand{vs_prompt}", ev,
+                         MARGINAL if source == MEASURED else DECLARED)
     if every_below:
         extra = ""
         if curve.get("status") == "ok" and curve.get("value") is not None:
