@@ -1,0 +1,101 @@
+"""The base every artifact model shares: version, name, provenance, and one way to save and load.
+
+Stages used to write dict literals that readers took apart with ``.get("…")``; a key renamed on one side broke the
+other silently. An artifact model is the contract both sides import: ``load`` refuses a file that does not match
+it (naming the file and the dotted key) and an artifact written by a newer tunegate (``schema_version`` above what
+this one understands) instead of misreading it. Models allow extra keys where a writer's shape is still moving;
+the keys readers depend on are typed fields.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, write_json_atomic
+from tunegate.errors import InputError
+
+A = TypeVar("A", bound="ArtifactModel")
+
+
+class Loose(BaseModel):
+    """A nested block whose listed keys are typed and whose other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class RunBlock(RunInfo):
+    """Provenance (``tunegate.artifacts.RunInfo``), keeping keys a newer writer adds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class CheckResult(Loose):
+    """One gate check: the data gate's and the criterion gate's share these keys (the criterion gate adds a CI
+    and ``required``)."""
+
+    name: str
+    status: str
+    value: Any = None
+    threshold: Any = None
+    detail: str = ""
+
+
+class ArtifactModel(Loose):
+    """``schema_version``, ``artifact`` (the name), ``run`` (provenance); ``save(dir)`` and ``load(path)``."""
+
+    FILENAME: ClassVar[str] = ""
+    SCHEMA_VERSION: ClassVar[int] = ARTIFACT_SCHEMA_VERSION
+
+    schema_version: int = ARTIFACT_SCHEMA_VERSION
+    artifact: str
+    run: RunBlock = Field(default_factory=RunBlock)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v > cls.SCHEMA_VERSION:
+            raise ValueError(f"schema_version {v} is newer than this tunegate understands ({cls.SCHEMA_VERSION}): "
+                             "upgrade tunegate to read it")
+        if v < 1:
+            raise ValueError(f"schema_version must be 1 or more, got {v}")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, every key the writer gave (extras included)."""
+        return self.model_dump(mode="json")
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/FILENAME`` atomically (a reader never sees half an artifact); returns the path."""
+        path = Path(directory) / self.FILENAME
+        write_json_atomic(path, self.to_dict())
+        return path
+
+    @classmethod
+    def from_dict(cls: type[A], data: Any, *, source: str | Path | None = None) -> A:
+        """Validate a dict (as a stage returns it); errors name ``source`` and the dotted key."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            where = ".".join(str(p) for p in e["loc"]) or None
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise InputError(f"not a valid {cls.FILENAME or 'artifact'}: {e['msg']}{more}", file=source,
+                             field=where) from None
+
+    @classmethod
+    def load(cls: type[A], path: str | Path) -> A:
+        """Read a file, or ``FILENAME`` inside a run directory."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / cls.FILENAME
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"no {cls.FILENAME} here: run its stage first", file=p) from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"unreadable artifact: {exc}", file=p) from None
+        return cls.from_dict(data, source=p)
