@@ -25,12 +25,22 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["DEFAULT_FRACTIONS", "CurvePoint", "CurveReport", "PowerLawFit", "analyze_curve", "fit_power_law",
-           "fit_power_law_with_reason", "geometric_sizes", "seeds_for"]
+from tunegate.probe.curve_models import CurveModel, fit_family
+
+__all__ = ["BAND_LEVEL", "BAND_Q", "DEFAULT_FRACTIONS", "CurvePoint", "CurveReport", "PowerLawFit", "analyze_curve",
+           "band_error", "calibrated_n_band", "fit_power_law", "fit_power_law_with_reason", "geometric_sizes",
+           "plan_sizes", "seeds_for"]
 
 DEFAULT_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+PLAN_PER_CLASS = 2.0   # smallest curve size, in examples per class (chosen by the back-test, docs/learning-curve.md)
+PLAN_MAX_SIZES = 8
 MIN_SIZES = 3          # three parameters need three distinct sizes
-CONFIDENCE = 0.95      # of every band in the report
+BAND_LEVEL = 0.8       # of every band in the report: an 80% band is what the back-tests could calibrate
+# The model and band the back-test chose (docs/learning-curve.md, bench/curve_backtest.py):
+FAMILY = "pow2_log"
+WEIGHTS = "inverse_variance"
+# 10th / 50th / 90th percentile of log(measured / predicted error) per doubling of extrapolation on real curves
+BAND_Q = (-0.07, 0.072, 0.214)
 # A size's error variance is floored: sample variances from 2-5 seeds scatter widely (chi-square with 1-4 df), and a
 # size whose seeds happened to agree (or a single-seed size, whose variance is unknown) must not get near-infinite
 # weight. Floor = max(half a point of error squared, a quarter of the pooled within-size variance); a single-seed
@@ -45,6 +55,7 @@ _C_BOUNDS = (1e-3, 3.0)  # c in (0, 3]; the open end is closed at 1e-3 (c -> 0 m
 _C_STARTS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 _N_STARTS = 3
 _GRID_POINTS = 60
+_MAX_DOUBLINGS = 10.0  # labels needed beyond 1,024x the labels on hand are reported as unbounded
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,35 @@ def geometric_sizes(n_train: int, *, smallest: int | None = None, fractions: Seq
         raise ValueError(f"the train split has {n_train} examples, fewer than the smallest learning-curve anchor "
                          f"({floor}; smallest={smallest}, min_size={min_size}): add training examples or lower it")
     return sorted({min(n_train, max(floor, round(f * n_train))) for f in fractions})
+
+
+def plan_sizes(n_train: int, n_classes: int, *, per_class: float = PLAN_PER_CLASS, min_size: int = 20,
+               max_sizes: int = PLAN_MAX_SIZES) -> list[int]:
+    """Training-set sizes for the curve: from ``per_class`` examples per class up to ``n_train``, geometric.
+
+    Sizes are evenly spaced in log n (the scale a power law is straight on), at most √2 apart (2^(1/4) on spans of
+    one or two doublings, so that 5 sizes fit), and at most ``max_sizes`` of them (wider steps on long spans). The
+    smallest size is a per-class budget, not a fraction of ``n_train``: with 640 labels and 77 classes a fraction rule
+    raised to 3 per class left 3 sizes, too few to back-test, so the curve was always "unreliable". Two per class,
+    not one: on banking77 the error at 1-1.5 examples per class sits *below* the power law through the larger sizes
+    (C chosen on dev with one example per class), and fits that included those sizes predicted 1.7x the labels
+    needed (docs/learning-curve.md). Fewer than 3 sizes come back only when ``n_train`` is below about 1.4x the
+    smallest size; ``analyze_curve`` then says ``insufficient``.
+    """
+    if n_train < 1 or n_classes < 1:
+        raise ValueError(f"n_train and n_classes must be positive, got n_train={n_train}, n_classes={n_classes}")
+    if per_class <= 0 or max_sizes < 2:
+        raise ValueError(f"need per_class > 0 and max_sizes >= 2, got per_class={per_class}, max_sizes={max_sizes}")
+    smallest = max(math.ceil(per_class * n_classes), min_size, 2)
+    if n_train <= smallest:
+        return [n_train]
+    span = math.log(n_train / smallest)
+    count = 1 + math.ceil(span / math.log(math.sqrt(2)) - 1e-9)
+    # a short span (one or two doublings) is split finer, down to 2^(1/4) apart, to still give 5 sizes
+    count = min(max_sizes, max(count, min(5, 1 + math.floor(span / math.log(2 ** 0.25) + 1e-9))))
+    if count < 2:
+        return sorted({smallest, n_train})
+    return sorted({round(n_train * math.exp(-span * i / (count - 1))) for i in range(count)})
 
 
 def seeds_for(n: int, n_max: int, max_seeds: int = 5) -> int:
@@ -286,29 +326,33 @@ def _shape_flags(t: _Table) -> list[str]:
     return flags
 
 
-def _quantiles(values: np.ndarray) -> tuple[float, float]:
-    alpha = (1 - CONFIDENCE) / 2
+def _quantiles(values: np.ndarray, level: float = BAND_LEVEL) -> tuple[float, float]:
+    alpha = (1 - level) / 2
     lo, hi = np.quantile(values, [alpha, 1 - alpha], method="inverted_cdf")  # an actual replicate: safe with inf
     return float(lo), float(hi)
 
 
-def _bootstrap(t: _Table, fit: PowerLawFit, n_boot: int, seed: int) -> np.ndarray:
+def _fit_model(t: _Table, start=None) -> CurveModel | None:
+    return fit_family(t.ns, t.means, t.se, FAMILY, weights=WEIGHTS, start=start)
+
+
+def _bootstrap(t: _Table, fit: CurveModel, n_boot: int, seed: int) -> np.ndarray:
     """(a, b, c) refitted on resamples of seeds within each size; rows whose fit failed are dropped.
 
     A single-seed size cannot be resampled, and treating it as exact would pin the largest size, the one that
     anchors every extrapolation; it is drawn from a normal with its (pooled) variance instead. Weights stay those
-    of the full data, so the band reflects seed noise in the errors, not noise in the weights.
+    of the full data, so the band reflects seed noise in the errors, not noise in the weights. This band covers
+    seed noise only: it is drawn inside the observed sizes; beyond them the back-test-calibrated band is used.
     """
-    rng, sigma = np.random.default_rng(seed), _sigma(t, "inverse_variance")
+    rng = np.random.default_rng(seed)
     start = (fit.a, fit.b * float(t.ns.max()) ** -fit.c, fit.c)
     rows = []
     for _ in range(n_boot):
         y = np.array([e[rng.integers(0, e.size, e.size)].mean() if e.size > 1
                       else min(1.0, max(0.0, e[0] + rng.normal(0.0, math.sqrt(v)))) for e, v in zip(t.errors, t.var)])
-        out = _fit_arrays(t.ns, y, sigma, start=start, n_starts=1)
-        if not isinstance(out, str):
-            res, n_ref = out
-            rows.append((res.x[0], res.x[1] * n_ref ** res.x[2], res.x[2]))
+        f = fit_family(t.ns, y, t.se, FAMILY, weights=WEIGHTS, start=start)
+        if f is not None:
+            rows.append((f.a, f.b, f.c))
     return np.array(rows, dtype=float).reshape(-1, 3)
 
 
@@ -317,12 +361,38 @@ def _predict(params: np.ndarray, n) -> np.ndarray:
     return params[:, :1] + params[:, 1:2] * n[None, :] ** -params[:, 2:3]
 
 
+def band_error(fit, n_max: float, n, q: float) -> np.ndarray:
+    """The fit's error at ``n`` moved by ``q`` in log error per doubling beyond ``n_max`` (none inside the data).
+
+    ``q`` is a quantile of log(measured / predicted error) per doubling of extrapolation, learnt in back-tests on
+    real curves (docs/learning-curve.md): how far real curves strayed from their fit, growing with the horizon.
+    """
+    n = np.asarray(n, dtype=float)
+    return fit.predict(n) * np.exp(q * np.maximum(0.0, np.log2(n / n_max)))
+
+
+def calibrated_n_band(fit, n_max: float, target: float, q_lo: float, q_hi: float,
+                      max_doublings: float = _MAX_DOUBLINGS) -> tuple[float | None, float | None]:
+    """(low, high) labels needed: the first n at which the optimistic / pessimistic edge reaches ``target``.
+
+    Scanned on a grid of 1/100 doubling from n_max/64 to n_max·2^max_doublings. An edge that never gets there is
+    None: for ``high`` that means the pessimistic curve flattens above the target (its per-doubling drift ``q_hi``
+    cancels the fit's own slope), so no finite number of labels is promised at the band's upper end.
+    """
+    grid = n_max * np.exp2(np.arange(-6.0, max_doublings + 1e-9, 0.01))
+    out = []
+    for q in (q_lo, q_hi):
+        hit = np.flatnonzero(band_error(fit, n_max, grid, q) <= target)
+        out.append(float(grid[hit[0]]) if hit.size else None)
+    return out[0], out[1]
+
+
 @dataclass(frozen=True)
 class CurveReport:
     """What the probe stage writes under ``curve`` in probe.json; ``to_dict`` is JSON-ready (no NaN or inf)."""
 
     points: list[dict]
-    fit: PowerLawFit | None
+    fit: CurveModel | None
     fit_reason: str | None
     backtest: dict | None
     backtest_error: float | None
@@ -334,29 +404,67 @@ class CurveReport:
     series: dict
     target_error: float | None
     bootstrap: dict | None
+    n_train: int | None = None
 
     def to_dict(self) -> dict:
         out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "fit"}
-        return out | {"fit": self.fit.to_dict() if self.fit else None, "confidence": CONFIDENCE}
+        return out | {"fit": self.fit.to_dict() if self.fit else None, "band_level": BAND_LEVEL,
+                      "band": {"method": "back-test calibrated", "q_per_doubling": list(BAND_Q)}}
 
 
-def _labels_needed(fit, boot, target, status, n_max) -> dict:
-    out = {"value": None, "low": None, "high": None, "times_largest": None, "status": "unknown", "reason": None}
+def _labels_needed(fit: CurveModel | None, target, status, n_max) -> dict:
+    out = {"value": None, "low": None, "high": None, "times_largest": None, "status": "unknown", "reason": None,
+           "band_level": BAND_LEVEL, "n_train": n_max or None}
     if target is None:
         return out | {"status": "no_target", "reason": "no target error was given"}
-    if status != "ok":
+    if status != "ok" or fit is None:
         return out | {"reason": f"unknown: the learning curve is {status}, so it is not extrapolated"}
-    n_star = fit.n_for_error(target)
-    if math.isinf(n_star):
-        return out | {"status": "unreachable", "reason": f"unreachable: target error {target:.4g} is at or below the "
-                      f"fitted asymptote a={fit.a:.4g}; more labels of this kind are not predicted to reach it"}
-    out |= {"value": math.ceil(n_star), "times_largest": n_star / n_max, "status": "ok"}
-    if len(boot):
-        lo, hi = _quantiles(np.array([PowerLawFit(*r, None, 0.0, True, 0).n_for_error(target) for r in boot]))
-        out |= {key: math.ceil(v) if math.isfinite(v) else None for key, v in (("low", lo), ("high", hi))}
-        if not math.isfinite(hi):
-            out["reason"] = "the upper bound is unbounded: in some resamples the target lies below the asymptote"
+    q_lo, q_mid, q_hi = BAND_Q
+    value, _ = calibrated_n_band(fit, n_max, target, q_mid, q_mid)
+    if value is None:
+        why = (f"the fitted floor a={fit.a:.4g} is at or above the target error {target:.4g}" if target <= fit.a
+               else f"the curve does not reach it within {2 ** _MAX_DOUBLINGS:,.0f}x the labels on hand")
+        return out | {"status": "unreachable", "reason": f"unreachable: {why}; more labels of this kind are not "
+                      "predicted to reach the target"}
+    low, high = calibrated_n_band(fit, n_max, target, q_lo, q_hi)
+    out |= {"value": math.ceil(value), "times_largest": value / n_max, "status": "ok",
+            "low": math.ceil(low) if low is not None else None, "high": math.ceil(high) if high is not None else None}
+    if high is None:
+        out["reason"] = (f"the band's upper end is unbounded: on its pessimistic edge the curve stays above the target "
+                         f"for up to {2 ** _MAX_DOUBLINGS:,.0f}x the labels on hand (the target is close to where the "
+                         "curve flattens)")
     return out
+
+
+def _shape_and_fit_flags(t: _Table, fit: CurveModel | None) -> list[str]:
+    flags = _shape_flags(t)
+    if fit is not None and len(t.ns) > MIN_SIZES:
+        red = float(np.sum(((t.means - fit.predict(t.ns)) / t.se) ** 2)) / (len(t.ns) - 3)
+        if red > _MAX_RED_CHI2:
+            flags.append(f"lack of fit: the sizes scatter about the power law {math.sqrt(red):.1f}x more than their "
+                         f"seeds' spread explains (reduced chi-square {red:.1f})")
+    return flags
+
+
+def _backtest(t: _Table, flags: list[str]) -> tuple[dict | None, float | None, float]:
+    """Fit on all sizes but the largest and predict it; flag when the naive last-value forecast does better."""
+    n_max, last1 = int(t.ns.max()), float(abs(t.means[-2] - t.means[-1]))
+    if len(t.ns) < MIN_SIZES + 1:
+        flags.append(f"no back-test: {len(t.ns)} sizes; fitting all but the largest needs at least {MIN_SIZES + 1}")
+        return None, None, last1
+    sub = _Table(t.ns[:-1], t.errors[:-1], t.k[:-1], t.means[:-1], t.sd[:-1], t.var[:-1], t.pooled)
+    sub_fit = _fit_model(sub)
+    if sub_fit is None:
+        flags.append("no back-test: the fit on all sizes but the largest failed")
+        return None, None, last1
+    pred = float(sub_fit.predict(t.ns[-1]))
+    err = abs(pred - float(t.means[-1]))
+    tol = max(_TIE_TOL, 2 * float(t.se[-1]))
+    if err > last1 + tol:
+        flags.append(f"backtest worse than last-value baseline: |error| {err:.4f} vs {last1:.4f} at n={n_max} "
+                     f"(tie tolerance {tol:.4f})")
+    return ({"n": n_max, "predicted": pred, "observed": float(t.means[-1]), "tolerance": tol,
+             "fit": sub_fit.to_dict()}, err, last1)
 
 
 def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n_boot: int = 200,
@@ -368,8 +476,12 @@ def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n
     two standard errors of the largest size's mean). Both forecasts are scored against that one noisy observation,
     so a perfect forecast misses it by up to 2 SE (95%) while the baseline can hit it by luck; with 1 SE, clean
     simulated power laws failed the back-test 23% of the time, with 2 SE 0-3%. With 3 sizes no back-test is
-    possible (``unreliable``); with fewer than 3 the curve is ``insufficient``. Bands are 95% percentile intervals
-    over ``n_boot`` seeded resamples of seeds within sizes, each refitted (see ``_bootstrap``).
+    possible (``unreliable``); with fewer than 3 the curve is ``insufficient``.
+
+    Bands are at ``BAND_LEVEL`` (80%). Beyond the largest size (extrapolations, labels needed) they are the fit
+    moved by the per-doubling quantiles ``BAND_Q`` of how real curves strayed from their fits in back-tests
+    (``band_error``); inside the observed sizes the series band is a percentile interval over ``n_boot`` seeded
+    resamples of seeds within sizes (``_bootstrap``).
     """
     if target_error is not None and not 0 <= target_error <= 1:
         raise ValueError(f"target_error must be in [0, 1] (error = 1 - metric), got {target_error}")
@@ -382,58 +494,40 @@ def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n
     n_max = int(t.ns.max()) if len(t.ns) else 0
     grid = sorted({round(v) for v in np.geomspace(t.ns.min(), 4 * n_max, _GRID_POINTS)}) if n_max else []
     series = {"n": grid, "error": None, "low": None, "high": None, "observed": observed, "trusted": False}
-    fit, reason = _fit_table(t)
     if len(t.ns) < MIN_SIZES:
+        reason = f"insufficient: {len(t.ns)} distinct sizes; a 3-parameter curve needs at least {MIN_SIZES}"
         return CurveReport(summary, None, reason, None, None, None, "insufficient", [reason], None,
-                           _labels_needed(None, [], target_error, "insufficient", n_max), series, target_error, None)
+                           _labels_needed(None, target_error, "insufficient", n_max), series, target_error, None,
+                           n_max or None)
 
-    flags = [reason] if fit is None else []
-    flags += _shape_flags(t)
-    if fit is not None and len(t.ns) > MIN_SIZES:
-        sigma = _sigma(t, "inverse_variance")
-        red = float(np.sum(((t.means - fit.predict(t.ns)) / sigma) ** 2)) / (len(t.ns) - 3)
-        if red > _MAX_RED_CHI2:
-            flags.append(f"lack of fit: the sizes scatter about the power law {math.sqrt(red):.1f}x more than their "
-                         f"seeds' spread explains (reduced chi-square {red:.1f})")
-    last1 = float(abs(t.means[-2] - t.means[-1]))
-    backtest = backtest_error = None
-    if len(t.ns) < MIN_SIZES + 1:
-        flags.append(f"no back-test: {len(t.ns)} sizes; fitting all but the largest needs at least {MIN_SIZES + 1}")
-    else:
-        sub = _Table(t.ns[:-1], t.errors[:-1], t.k[:-1], t.means[:-1], t.sd[:-1], t.var[:-1], t.pooled)
-        sub_fit, sub_reason = _fit_table(sub)
-        if sub_fit is None:
-            flags.append(f"no back-test: {sub_reason}")
-        else:
-            pred = float(sub_fit.predict(t.ns[-1]))
-            backtest_error = abs(pred - float(t.means[-1]))
-            tol = max(_TIE_TOL, 2 * float(t.se[-1]))
-            backtest = {"n": n_max, "predicted": pred, "observed": float(t.means[-1]), "tolerance": tol,
-                        "fit": sub_fit.to_dict()}
-            if backtest_error > last1 + tol:
-                flags.append(f"backtest worse than last-value baseline: |error| {backtest_error:.4f} vs "
-                             f"{last1:.4f} at n={n_max} (tie tolerance {tol:.4f})")
+    fit = _fit_model(t)
+    reason = None if fit is not None else "fit failed: least squares found no finite solution"
+    flags = ([reason] if reason else []) + _shape_and_fit_flags(t, fit)
+    backtest, backtest_error, last1 = _backtest(t, flags)
     status = "ok" if fit is not None and not flags else "unreliable"
 
-    boot, boot_info, extrap = np.zeros((0, 3)), None, None
+    boot_info, extrap = None, None
     if fit is not None:
-        boot = _bootstrap(t, fit, n_boot, seed) if n_boot else boot
-        boot_info = {"n_boot": n_boot, "n_ok": len(boot), "seed": seed}
-        series |= {"error": [float(v) for v in fit.predict(grid)], "trusted": status == "ok"}
+        boot = _bootstrap(t, fit, n_boot, seed) if n_boot else np.zeros((0, 3))
+        boot_info = {"n_boot": n_boot, "n_ok": len(boot), "seed": seed, "used_for": "series band inside the data"}
+        q_lo, _, q_hi = BAND_Q
+        g = np.asarray(grid, dtype=float)
+        lo, hi = band_error(fit, n_max, g, q_lo), band_error(fit, n_max, g, q_hi)
         if len(boot):
-            band = [_quantiles(col) for col in _predict(boot, grid).T]
-            series |= {"low": [b[0] for b in band], "high": [b[1] for b in band]}
+            inside = np.array([_quantiles(col) for col in _predict(boot, grid).T])
+            lo, hi = np.where(g <= n_max, inside[:, 0], lo), np.where(g <= n_max, inside[:, 1], hi)
+        series |= {"error": [float(v) for v in fit.predict(grid)], "low": [float(v) for v in np.minimum(lo, fit.predict(g))],
+                   "high": [float(v) for v in np.maximum(hi, fit.predict(g))], "trusted": status == "ok"}
         extrap = {}
-        for mult in (2, 4):
+        for mult in (2, 4, 8):
             n = mult * n_max
             entry = {"n": n, "error": None, "low": None, "high": None}
             if status != "ok":
                 entry["reason"] = "unknown: the learning curve is unreliable, so it is not extrapolated"
             else:
-                entry["error"] = float(fit.predict(n))
-                if len(boot):
-                    entry["low"], entry["high"] = _quantiles(_predict(boot, [n])[:, 0])
+                entry |= {"error": float(fit.predict(n)), "low": float(band_error(fit, n_max, n, q_lo)),
+                          "high": float(band_error(fit, n_max, n, q_hi))}
             extrap[f"{mult}x"] = entry
-    labels = _labels_needed(fit, boot, target_error, status, n_max)
+    labels = _labels_needed(fit, target_error, status, n_max)
     return CurveReport(summary, fit, reason, backtest, backtest_error, last1, status, flags, extrap, labels, series,
-                       target_error, boot_info)
+                       target_error, boot_info, n_max)

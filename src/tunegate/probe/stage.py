@@ -155,13 +155,13 @@ def _fit_point(Xtr: np.ndarray, y_train: list[str], Xdev: np.ndarray | None, y_d
 
 def _learning_curve(spec, train, dev, test, X, labels, progress, executor=None) -> dict[str, Any]:
     from tunegate.executors import LocalExecutor
-    from tunegate.probe.curve import CurvePoint, analyze_curve, geometric_sizes, seeds_for
+    from tunegate.probe.curve import MIN_SIZES, CurvePoint, analyze_curve, plan_sizes, seeds_for
 
-    try:
-        # the smallest anchor: 3 examples per class, and never fewer than 30 (smaller fits are mostly noise)
-        sizes = geometric_sizes(len(train), min_size=max(3 * len({e.label for e in train}), 30))
-    except ValueError as exc:
-        raise TunegateError(f"learning curve: {exc} (use --no-curve, or label more data)") from None
+    # per-class budgets from one example per class up to all of train, at most √2 apart (docs/learning-curve.md)
+    sizes = plan_sizes(len(train), len({e.label for e in train}))
+    if len(sizes) < MIN_SIZES and progress:
+        progress(f"learning curve: only {len(sizes)} training size(s) fit between one example per class and "
+                 f"{len(train)} labels; the curve will say 'insufficient'")
     y_train = [e.label for e in train]
     shared = (X(train), y_train, X(dev) if dev else None, [e.label for e in dev] if dev else None, X(test),
               np.asarray([e.label for e in test]), labels)
@@ -181,6 +181,8 @@ def _learning_curve(spec, train, dev, test, X, labels, progress, executor=None) 
     target_error = None if spec.eval.target is None else 1.0 - spec.eval.target
     doc = analyze_curve(points, target_error=target_error, seed=spec.seed).to_dict()
     doc["metric"] = "error = 1 - accuracy on the test split"
+    doc["n_train"] = len(train)  # labels on hand: what labels_needed is compared with
+    doc["labels_needed"]["n_train"] = len(train)
     return doc
 
 
