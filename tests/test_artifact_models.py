@@ -1,0 +1,211 @@
+"""Typed artifacts: every model round-trips, refuses what it cannot read (naming file and key), and validates the
+artifacts the stages really write — a whole pipeline on the example task with offline fakes, plus a monitoring
+run — so a writer that renames a key a reader depends on fails here."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from support.fake_task import example_copy, register
+from tunegate.artifact_models import ARTIFACTS, ArtifactModel, artifact_schema, load_artifact, model_for
+from tunegate.errors import InputError
+
+RUN = {"tunegate_version": "0.1.0", "python": "3.11.7", "packages": {"numpy": "2.0"}, "seed": 3,
+       "config_hash": "abc", "spec_path": "t.yaml", "command": "tunegate x", "started": "2026-01-01T00:00:00+00:00",
+       "finished": None, "host_note": "an extra key a newer writer added"}
+
+# the smallest documents each model accepts, with a nested extra key that must survive a round trip
+SAMPLES: dict[str, dict] = {
+    "audit": {"gate": "unknown", "task": "t", "reasons": ["agreement: not measured"],
+              "checks": [{"name": "leakage", "status": "pass", "value": 0, "threshold": 0, "detail": "",
+                          "items": [], "n_items": 0}],
+              "leakage": {"kind": "leakage", "count": 0, "items": [], "n_test_items": 0},
+              "noise": {"estimated_noise_rate": 0.02, "interval": [0.01, 0.03]},
+              "quantity": {"n_train": 10, "train_per_class": {"a": 5, "b": 5}, "labels_needed_from_probe": 40}},
+    "evalcheck": {"gate": "pass", "auc": 0.97, "auc_ci_low": 0.95, "auc_ci_high": 0.99,
+                  "checks": [{"name": "discrimination", "status": "pass", "value": 0.97, "ci_low": 0.95,
+                              "required": True}], "scorers": [{"name": "label_match", "type": "label_match"}]},
+    "sprint": {"metric": "accuracy", "target": 0.9, "gate": "gap",
+               "best": {"candidate": "few_shot_knn ll", "value": 0.8, "ci_low": 0.7, "ci_high": 0.85, "n": 80},
+               "candidates": [{"name": "few_shot_knn ll", "value": 0.8, "ci_low": 0.7, "ci_high": 0.85, "n": 80,
+                               "cost_per_1000": 0.3}],
+               "gap": {"value": -0.1, "ci_low": -0.2, "ci_high": -0.05}},
+    "probe": {"closes_gap": "no", "probes": [{"kind": "embedding_head", "value": 0.7, "ci_low": 0.6, "ci_high": 0.8,
+                                              "comparison": {"diff": -0.1, "diff_ci_low": -0.2, "mcnemar_b01": 3}}],
+              "learning_curve": {"labels_needed": None, "status": "insufficient", "series": []}},
+    "cost": {"horizon_months": 18, "n_draws": 100, "tco": {"prompting": {"median": 1.0, "breakdown": {"x": 1}}},
+             "expected_net_value_of_finetuning": {"mean": -5.0, "p_positive": 0.1, "quality_value": {"mean": 0}}},
+    "verdict": {"verdict": "KEEP_PROMPTING", "confidence": "low", "rule": "7: default",
+                "conditions": {"criterion": {"status": "unknown", "source": "missing", "summary": "none",
+                                             "evidence": {}}},
+                "next_actions": ["run the criterion gate"], "inputs": {"evals": ["run/eval-test/eval.json"]}},
+    "pipeline": {"profile": "quick", "model": "local:x",
+                 "stages": {"audit": {"status": "done", "input_hash": "h", "seconds": 1.5, "gate": "pass"}}},
+    "monitor": {"status": "alert", "alerts": ["chi2:channel"],
+                "tests": [{"name": "chi2:channel", "status": "alert", "p_value": 0.001, "categories": {"a": 1}}]},
+}
+
+
+def _keeps(dumped, original) -> bool:
+    """Every key and value the writer gave is in the dump (the model may add its defaults beside them)."""
+    if isinstance(original, dict):
+        return isinstance(dumped, dict) and all(k in dumped and _keeps(dumped[k], v) for k, v in original.items())
+    if isinstance(original, list):
+        return isinstance(dumped, list) and len(dumped) == len(original) and all(
+            _keeps(d, o) for d, o in zip(dumped, original))
+    return dumped == original and type(dumped) in (type(original), float)
+
+
+def _doc(name: str) -> dict:
+    return {"schema_version": 1, "artifact": name, "run": RUN, **SAMPLES[name]}
+
+
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_every_model_round_trips_through_save_and_load(tmp_path, name):
+    model = model_for(name)
+    art = model.from_dict(_doc(name))
+    path = art.save(tmp_path)
+    assert path == tmp_path / model.FILENAME and path.exists()
+    back = model.load(tmp_path)  # a run directory or the file itself
+    assert back == art == model.load(path)
+    on_disk = json.loads(path.read_text())
+    assert on_disk == art.to_dict()
+    assert _keeps(on_disk, _doc(name))  # nothing the writer gave is lost, nested extras included
+    assert isinstance(load_artifact(path), model)
+
+
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_a_newer_schema_version_or_another_artifact_is_refused_with_file_and_key(tmp_path, name):
+    model = model_for(name)
+    path = tmp_path / model.FILENAME
+    path.write_text(json.dumps({**_doc(name), "schema_version": 99}))
+    with pytest.raises(InputError) as e:
+        model.load(path)
+    assert str(e.value).startswith(f"{path}: schema_version: ") and "upgrade tunegate" in str(e.value)
+    other = "cost" if name != "cost" else "audit"
+    path.write_text(json.dumps({**_doc(name), "artifact": other}))
+    with pytest.raises(InputError, match=r": artifact: "):
+        model.load(path)
+
+
+def test_a_missing_required_key_names_the_dotted_path():
+    doc = _doc("verdict")
+    doc["conditions"]["criterion"].pop("status")
+    with pytest.raises(InputError, match=r"^verdict\.json: conditions\.criterion\.status: .*Field required"):
+        model_for("verdict").from_dict(doc, source="verdict.json")
+    with pytest.raises(InputError, match=r"sprint\.json: best\b"):  # a bare name is no longer a best prompt
+        model_for("sprint").from_dict({**_doc("sprint"), "best": "few_shot_knn ll"}, source="sprint.json")
+
+
+def test_load_names_a_missing_or_broken_file(tmp_path):
+    with pytest.raises(InputError, match="no verdict.json here"):
+        model_for("verdict").load(tmp_path)
+    (tmp_path / "probe.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"probe\.json: unreadable artifact"):
+        load_artifact(tmp_path / "probe.json")
+    (tmp_path / "x.json").write_text(json.dumps({"artifact": "eval"}))
+    with pytest.raises(InputError, match="not a tunegate stage artifact"):
+        load_artifact(tmp_path / "x.json")
+
+
+def test_schemas_exist_for_every_artifact_and_unknown_names_are_refused():
+    for name, model in ARTIFACTS.items():
+        s = artifact_schema(name)
+        assert s["$id"] == f"tunegate:{name}.json" and s["properties"]["artifact"]["const"] == name
+        assert {"schema_version", "artifact", "run"} <= set(s["properties"])
+        json.dumps(s)
+    assert "verdict" in artifact_schema("verdict")["required"]
+    with pytest.raises(InputError, match=r"--artifact: unknown artifact 'evals' \(artifacts: evalcheck, audit"):
+        artifact_schema("evals")
+
+
+def test_the_verdict_vocabulary_is_the_decision_cores():
+    from typing import get_args
+
+    from tunegate.artifact_models.verdict import CONDITIONS, Verdict
+    from tunegate.verdict import VERDICTS
+
+    assert get_args(Verdict) == VERDICTS
+    doc = _doc("verdict")
+    with pytest.raises(InputError, match="verdict"):
+        model_for("verdict").from_dict({**doc, "verdict": "SHIP_IT"})
+    assert len(CONDITIONS) == 5
+
+
+# ------------------------------------------------------------------------ what the stages really write
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> Path:
+    """check-eval, audit, eval, sprint, probe, cost and decide through ``run_pipeline`` on the example task (fake
+    backend and embedder: seconds, offline), and a monitoring run on the example's simulated log."""
+    import importlib.util
+
+    from tunegate.monitor.stage import monitor_stage
+    from tunegate.pipeline import run_pipeline
+    from tunegate.spec import load_spec
+
+    base = tmp_path_factory.mktemp("artifacts")
+    old = os.environ.get("TUNEGATE_HOME")
+    os.environ["TUNEGATE_HOME"] = str(base / "home")  # the response cache of the fakes stays here
+    try:
+        register()
+        spec = load_spec(example_copy(base / "task"))
+        run = base / "run"
+        run_pipeline(spec, run, only=["check-eval", "audit", "eval", "sprint", "probe", "cost", "decide"])
+        mod_spec = importlib.util.spec_from_file_location("make_logs", base / "task" / "make_logs.py")
+        make_logs = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(make_logs)
+        log = base / "log.jsonl"
+        log.write_text("".join(json.dumps(r) + "\n" for r in make_logs.make_rows(2000, "label", seed=3)))
+        monitor_stage(spec, log, out_dir=run / "monitoring", embeddings=False, webhook=False)
+    finally:
+        if old is None:
+            os.environ.pop("TUNEGATE_HOME", None)
+        else:
+            os.environ["TUNEGATE_HOME"] = old
+    return run
+
+
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_the_artifacts_the_stages_write_validate_and_keep_every_key(real_run, name):
+    model = model_for(name)
+    path = real_run / ("monitoring" if name == "monitor" else "") / model.FILENAME
+    written = json.loads(path.read_text())
+    art = load_artifact(path)
+    assert type(art) is model
+    dumped = art.to_dict()
+    assert _keeps(dumped, written)  # typed fields read exactly what was written, every nested key kept
+    assert model.from_dict(dumped) == art
+
+
+def test_the_typed_fields_carry_what_the_readers_use(real_run):
+    """The keys the verdict and cost model read, through the models instead of .get chains."""
+    from tunegate.artifact_models import (
+        AuditArtifact,
+        CostArtifact,
+        PipelineArtifact,
+        ProbeArtifact,
+        SprintArtifact,
+        VerdictArtifact,
+    )
+
+    sprint = SprintArtifact.load(real_run)
+    best = sprint.best_candidate()
+    assert best is not None and best.name == sprint.best.candidate and best.ci_low <= best.value <= best.ci_high
+    audit = AuditArtifact.load(real_run)
+    assert audit.agreement.krippendorff_alpha is not None and audit.quantity.n_train > 0
+    probe = ProbeArtifact.load(real_run)
+    assert probe.probes[0].kind == "embedding_head" and probe.probes[0].comparison.n_shared > 0
+    cost = CostArtifact.load(real_run)
+    assert cost.tco["prompting"].p05 <= cost.tco["prompting"].median <= cost.tco["prompting"].p95
+    verdict = VerdictArtifact.load(real_run)
+    assert set(verdict.conditions) == {"criterion", "data", "prompting_gap", "finetune_probe", "economics"}
+    assert verdict.inputs.sprint and verdict.inputs.probe and verdict.inputs.evals
+    pipe = PipelineArtifact.load(real_run)
+    assert [s for s, e in pipe.stages.items() if e.status == "done"] == [
+        "check-eval", "audit", "eval", "sprint", "probe", "cost", "decide"]
