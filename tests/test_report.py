@@ -489,6 +489,9 @@ def test_verdict_sentence_once_and_keys_in_words(tmp_path):
     v["explanation"] = "Prompting is close; the probe does not beat it."
     (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
     assert "Prompting is close; the probe does not beat it." in render_report(tmp_path)[1].read_text(encoding="utf-8")
+    v["plain"] = {"headline": "Keep prompting", "why": "Your best prompt is within reach of the target."}
+    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    assert "Your best prompt is within reach" in render_report(tmp_path)[1].read_text(encoding="utf-8")
 
 
 def _priced_cost() -> dict:

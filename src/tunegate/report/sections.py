@@ -186,9 +186,12 @@ def verdict_card(arts: RunArtifacts) -> list:
 def _verdict_lead(v: dict[str, Any], name: str, conf: str) -> str:
     """The verdict's explanation, once: an explanation key if the verdict has one, else its summary unless that
     only repeats the heading, the confidence badge and the rule already shown above it."""
-    for key in ("explanation", "reason", "why", "plain_summary"):
-        if isinstance(v.get(key), str) and v[key].strip():
-            return v[key].strip()
+    plain = as_dict(v.get("plain"))  # tunegate assess: {headline, why, conditions}
+    for val in (plain.get("why"), *(v.get(k) for k in ("explanation", "reason", "why", "plain_summary"))):
+        if isinstance(val, list):
+            val = " ".join(str(x) for x in val if x)
+        if isinstance(val, str) and val.strip():
+            return val.strip()
     summary = str(v.get("summary") or "").strip()
     rule = str(v.get("rule") or "").strip()
     generated = {f"{name} ({conf} confidence): rule {rule}", f"{name} ({conf} confidence)", name, rule}
