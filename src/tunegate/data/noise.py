@@ -26,6 +26,7 @@ class NoiseReport:
     n_issues: int
     issues: list[dict[str, Any]] = field(default_factory=list)  # ranked, most suspicious first
     per_class_issue_rate: dict[str, float] = field(default_factory=dict)
+    per_split: dict[str, dict[str, Any]] = field(default_factory=dict)  # split -> n, estimated_noise_rate
     folds: int = 5
     C: float = 1.0
     note: str = ""
@@ -36,6 +37,7 @@ class NoiseReport:
         return {"n": self.n, "oof_accuracy": round(self.oof_accuracy, 4),
                 "estimated_noise_rate": round(self.estimated_noise_rate, 4), "n_issues": self.n_issues,
                 "issues": self.issues[:limit], "per_class_issue_rate": self.per_class_issue_rate,
+                "per_split": self.per_split,
                 "folds": self.folds, "C": self.C, "note": self.note,
                 "raw_noise_rate": None if self.raw_noise_rate is None else round(self.raw_noise_rate, 4),
                 "interval": None if self.interval is None else [round(x, 4) for x in self.interval]}
@@ -67,6 +69,36 @@ def out_of_fold_probabilities(
     return probs, best_C
 
 
+def _joint_noise_rate(y: np.ndarray, confident: np.ndarray, has: np.ndarray, k: int) -> float:
+    """Off-diagonal share of the confident joint, rows calibrated to the given-label counts (Northcutt et al.
+    eq. 2). Computed per split too: noise injected in train only is diluted by clean dev/test in the total."""
+    joint = np.zeros((k, k))
+    np.add.at(joint, (y[has], confident[has]), 1)
+    counts = np.bincount(y, minlength=k).astype(float)
+    row = joint.sum(axis=1, keepdims=True)
+    cal = np.divide(joint * counts[:, None], row, out=np.zeros_like(joint), where=row > 0)
+    total = cal.sum()
+    return float((total - np.trace(cal)) / total) if total else 0.0
+
+
+BIAS_BAND = 0.03  # widening of the bootstrap interval for the probe's own bias (docs/data-gate.md, calibration)
+
+
+def _bootstrap_interval(y: np.ndarray, confident: np.ndarray, has: np.ndarray, k: int, *, n_resamples: int = 200,
+                        level: float = 0.90, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap over items (probabilities held fixed) of the joint estimate, widened by
+    ``BIAS_BAND`` on each side: resampling covers sampling error only, the calibration on banking77 / CLINC150
+    showed the probe's bias stays within that band between 5% and 40% injected noise."""
+    n = len(y)
+    if n == 0:
+        return (0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    draws = [_joint_noise_rate(y[i], confident[i], has[i], k) for i in (rng.integers(0, n, n)
+                                                                        for _ in range(n_resamples))]
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return max(0.0, float(lo) - BIAS_BAND), min(1.0, float(hi) + BIAS_BAND)
+
+
 def confident_learning(
     probs: np.ndarray, y: np.ndarray, labels: list[str], ids: list[str], splits: list[str | None]
 ) -> NoiseReport:
@@ -78,14 +110,15 @@ def confident_learning(
     masked = np.where(above, probs, -1.0)
     has = above.any(axis=1)
     confident = np.where(has, masked.argmax(axis=1), -1)
-    joint = np.zeros((k, k))
-    np.add.at(joint, (y[has], confident[has]), 1)
-    # calibrate rows to the given-label counts (Northcutt et al. eq. 2), then normalise to sum to n
-    counts = np.bincount(y, minlength=k).astype(float)
-    row = joint.sum(axis=1, keepdims=True)
-    cal = np.divide(joint * counts[:, None], row, out=np.zeros_like(joint), where=row > 0)
-    total = cal.sum()
-    noise_rate = float((total - np.trace(cal)) / total) if total else 0.0
+    noise_rate = _joint_noise_rate(y, confident, has, k)
+    interval = _bootstrap_interval(y, confident, has, k)
+    split_arr = np.array([str(s) if s is not None else "" for s in splits], dtype=object)
+    per_split = {}
+    for s in sorted(set(split_arr.tolist()) - {""}):
+        m = split_arr == s
+        lo, hi = _bootstrap_interval(y[m], confident[m], has[m], k)
+        per_split[str(s)] = {"n": int(m.sum()), "estimated_noise_rate": round(_joint_noise_rate(
+            y[m], confident[m], has[m], k), 4), "interval": [round(lo, 4), round(hi, 4)]}
 
     issue_mask = has & (confident != y)
     self_conf = probs[np.arange(n), y]
@@ -99,7 +132,8 @@ def confident_learning(
     per_class = {labels[j]: round(float(issue_mask[y == j].mean()), 4) for j in range(k) if np.any(y == j)}
     oof_acc = float((probs.argmax(axis=1) == y).mean())
     return NoiseReport(n=n, oof_accuracy=oof_acc, estimated_noise_rate=noise_rate, n_issues=len(issues),
-                       issues=issues, per_class_issue_rate=per_class)
+                       issues=issues, per_class_issue_rate=per_class, per_split=per_split,
+                       interval=interval)
 
 
 def label_noise(

@@ -95,7 +95,8 @@ def load_example_file(
     path: str | Path, *, split: str | None = None, input_col: str | None = None, label_col: str | None = None,
     id_col: str | None = None, id_prefix: str = "",
 ) -> list[Example]:
-    """Labeled examples from JSONL/CSV/Parquet (columns inferred when not named) or a CLINC-style JSON file."""
+    """Labeled examples from JSONL/CSV/Parquet (columns inferred when not named) or a CLINC-style JSON file. A
+    ``split`` column, when present and ``split`` is not given, assigns each row's split."""
     p = Path(path)
     clinc = _clinc_style(p)
     if clinc is not None:
@@ -111,14 +112,23 @@ def load_example_file(
             cols["input"] = _pick(columns, _INPUT, input_col, "input", p)
             cols["label"] = _pick(columns, _LABEL, label_col, "label", p)
             cols["id"] = id_col or next((c for c in columns if c.lower() in _ID), "")
+            # a split column (train/dev/test or aliases) is used when the caller did not fix the split
+            cols["split"] = "" if split is not None else next((c for c in columns if c.lower() == "split"), "")
         for role in ("input", "label"):
             v = d.get(cols[role])
             if v is None or not str(v).strip():
                 raise DataError("missing or empty value", file=row.file, line=row.line, field=cols[role])
         # without an id column, file:line is unique across files already; with one, the prefix keeps test ids apart
         ex_id = f"{id_prefix}{d[cols['id']]}" if cols["id"] else f"{p.stem}:{row.line}"
+        row_split = split
+        if cols["split"]:
+            raw = "" if d.get(cols["split"]) is None else str(d[cols["split"]]).strip().lower()
+            row_split = SPLIT_ALIASES.get(raw)
+            if row_split is None:
+                raise DataError(f"unknown split '{raw}' (use train, dev/val or test)", file=row.file,
+                                line=row.line, field=cols["split"])
         out.append(Example(str(ex_id), str(d[cols["input"]]).strip(), label=str(d[cols["label"]]).strip(),
-                           split=split, source=row.where))
+                           split=row_split, source=row.where))
     if not out:
         raise DataError("no examples found", file=p)
     return out
