@@ -99,7 +99,9 @@ def test_demo_runs_end_to_end_on_its_quick_profile(tmp_path):
     ev = json.loads((d / "sprint-best" / "eval.json").read_text())  # quick: the sprint's best prompt, no lone eval
     assert ev["split"] == "test" and ev["ci_low"] <= ev["value"] <= ev["ci_high"]
     html = (d / "report.html").read_text()
-    assert verdict["verdict"] in html and "<script" not in html.lower()
+    from tunegate.report.viewer import SCRIPT
+
+    assert verdict["verdict"] in html and html.lower().count("<script") == 1 and f"<script>{SCRIPT}</script>" in html
     assert "report:" in r.output and verdict["verdict"] in r.output
     manifest = json.loads((d / "pipeline.json").read_text())
     assert set(manifest["stages"]) == {"check-eval", "audit", "sprint", "probe", "cost", "decide", "report"}

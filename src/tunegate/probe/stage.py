@@ -138,7 +138,8 @@ def embedding_head_probe(
     preds = head.predict(X(test))
     probe = {"kind": "embedding_head", "name": f"embedding_head ({spec.models.embedding} + logistic regression)",
              **_score(preds, test, labels, spec), "train_seconds": round(train_s, 3), "train_examples": len(train),
-             "C": head.C, "embedding_model": spec.models.embedding}
+             "C": head.C, "embedding_model": spec.models.embedding,
+             "items": [{"id": e.id, "prediction": p} for p, e in zip(preds, test)]}  # for the report's item viewer
     items = {e.id: float(p == e.label) for p, e in zip(preds, test)}
     curve_doc = None
     if curve:
@@ -157,10 +158,15 @@ def _learning_curve(spec, train, dev, test, X, labels, progress, executor=None) 
     from tunegate.executors import LocalExecutor
     from tunegate.probe.curve import MIN_SIZES, CurvePoint, analyze_curve, plan_sizes, seeds_for
 
-    # per-class budgets from one example per class up to all of train, at most √2 apart (docs/learning-curve.md)
-    sizes = plan_sizes(len(train), len({e.label for e in train}))
+    # per-class budgets from 2 examples per class up to all of train, at most √2 apart (docs/learning-curve.md)
+    n_classes = len({e.label for e in train})
+    sizes = plan_sizes(len(train), n_classes)
+    if len(sizes) == 1:
+        raise TunegateError(f"learning curve: the train split has {len(train)} examples, not more than the smallest "
+                            f"learning-curve anchor ({sizes[0]}: 2 per class for {n_classes} classes, at least 20); "
+                            "use --no-curve, or label more data")
     if len(sizes) < MIN_SIZES and progress:
-        progress(f"learning curve: only {len(sizes)} training size(s) fit between one example per class and "
+        progress(f"learning curve: only {len(sizes)} training sizes fit between 2 examples per class and "
                  f"{len(train)} labels; the curve will say 'insufficient'")
     y_train = [e.label for e in train]
     shared = (X(train), y_train, X(dev) if dev else None, [e.label for e in dev] if dev else None, X(test),
