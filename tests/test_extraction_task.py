@@ -139,3 +139,32 @@ def test_sprint_json_repair_and_field_wise_self_consistency(tmp_path):
     assert rep["dev_value"] == 1.0 and rep["dev_calls"] == 2 * rep["dev_items"]  # one repair call per item
     sc = tried["zero_shot+json_output-repairs0+self_consistency-n3-temperature0.7"]
     assert sc["dev_value"] == 1.0  # each sample has one wrong field; the field-wise vote recovers every field
+
+
+def test_lora_probe_items_are_read_on_the_primary_scorer(tmp_path, monkeypatch):
+    """The adapter's per-item scores, which the probe compares with the prompt's, come from json_fields (the
+    primary scorer) even when json_valid is listed first; they used to come from the first metric."""
+    from types import SimpleNamespace
+
+    import tunegate.evals.runner as runner
+    import tunegate.probe.lora as lora
+    from tunegate.probe.lora_stage import lora_probe
+
+    spec = spec_with(eval={"metric": "json_fields", "scorers": [{"type": "json_valid"}, {"type": "json_fields"}]})
+
+    def fake_train(spec, train, dev, *, base_model_id, out_dir, config, progress):
+        Path(out_dir).mkdir(parents=True)
+        return SimpleNamespace(train_seconds=1.0, n_train_used=len(train), train_tokens=100, tokens_per_second=100.0,
+                               device="cpu", best_epoch=0, dev_loss=[1.0], dev_loss_base=2.0, warnings=[])
+
+    def fake_eval(spec, opts, progress=None):
+        opts.out_dir.mkdir(parents=True)
+        rows = [{"id": f"t{i}", "scores": {"json_valid": 1.0, "json_fields": 0.6}} for i in range(3)]
+        (opts.out_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return SimpleNamespace(metric="json_fields", value=0.6, ci_low=0.5, ci_high=0.7, ci_method="bca", n=3,
+                               n_unscored=0, usage={"total": {}}, metrics={"json_valid": 1, "json_fields": 0})
+
+    monkeypatch.setattr(lora, "train_lora", fake_train)
+    monkeypatch.setattr(runner, "run_eval", fake_eval)
+    probe, items = lora_probe(spec, [], [], tmp_path)
+    assert items == {"t0": 0.6, "t1": 0.6, "t2": 0.6} and probe["metric"] == "json_fields"
