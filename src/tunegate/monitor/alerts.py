@@ -14,9 +14,11 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
     """The payload: overall status and the alerting tests, small enough for a chat message."""
     alerts = [t for t in doc["tests"] if t["status"] == "alert"]
     names = ", ".join(t["name"] for t in alerts[:10]) or "none"
+    msgs = [str(m) for m in doc.get("messages") or []]  # what changed, in words
     return {
         "text": f"tunegate monitor: {doc['status'].upper()} - {len(alerts)} of {len(doc['tests'])} tests alert "
-                f"({names})",
+                f"({names})" + "".join(f"\n• {m}" for m in msgs[:5]),
+        "messages": msgs,
         "status": doc["status"],
         "model": doc.get("model"),
         "task": doc.get("task"),
