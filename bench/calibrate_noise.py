@@ -11,7 +11,7 @@ cached in $TG_EMB_CACHE (default /tmp/tg_emb) so a re-run takes seconds.
 2. Near-duplicates: train/dev↔test pairs at cosine ≥ t, and how many of them are near-copies (at most two words
    changed) rather than paraphrases.
 
-    .venv/bin/python bench/calibrate_noise.py [--seeds 1] [--n 1200] [--skip-noise]
+    .venv/bin/python bench/calibrate_noise.py [--seeds 1] [--n 1200] [--datasets banking77,clinc150] [--skip-noise]
 """
 
 from __future__ import annotations
@@ -67,13 +67,14 @@ def flip(labels: np.ndarray, k: int, rate: float, rng: np.random.Generator) -> n
     return out
 
 
-def noise_table(seeds: int, n: int, rates=(0.05, 0.10, 0.20, 0.30, 0.40)) -> list[tuple]:
+def noise_table(seeds: int, n: int, rates=(0.05, 0.10, 0.20, 0.30, 0.40),
+                datasets=("banking77", "clinc150")) -> list[tuple]:
     """Flip `rate` of the *training* labels of a random subset (dev/test stay clean, as in the issue's run) and
     compare the train split's estimate with the injected rate."""
     from tunegate.data.noise import label_noise
 
     out = []
-    for name in ("banking77", "clinc150"):
+    for name in datasets:
         rows, vecs = load(name)
         labels = sorted({r[1] for r in rows})
         y = np.array([labels.index(r[1]) for r in rows])
@@ -127,13 +128,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--n", type=int, default=1200, help="items per simulated dataset")
     ap.add_argument("--skip-noise", action="store_true")
+    ap.add_argument("--datasets", default="banking77,clinc150")
     args = ap.parse_args()
     if not args.skip_noise:
-        res = noise_table(args.seeds, args.n)
+        res = noise_table(args.seeds, args.n, datasets=tuple(args.datasets.split(",")))
         print("\n| dataset | injected (train) | train-split estimate (mean) | min–max | interval covers injected "
               "| all-splits estimate | all-splits true | probe out-of-fold accuracy |")
         print("|---|---|---|---|---|---|---|---|")
-        for name in ("banking77", "clinc150"):
+        for name in args.datasets.split(","):
             for rate in sorted({r[1] for r in res}):
                 sel = [r for r in res if r[0] == name and r[1] == rate]
                 est = [r[2] for r in sel]

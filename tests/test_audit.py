@@ -76,7 +76,7 @@ def test_audit_checks_fail_on_exact_leakage_warn_on_paraphrases():
           Example("d", "how do I order checks", label="checks", split="train")]
     v = np.array([[1, 0, 0], [1, 0, 0], [0.97, 0.243, 0], [0, 0, 1]], dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    cfg = AuditSpec(min_per_class=1)
+    cfg = AuditSpec(min_per_class=1, near_duplicate_threshold=0.95)
     report, checks = audit_examples(ex, cfg, labels=["card", "checks"], vectors=v)
     by = {c.name: c for c in checks}
     assert by["leakage"].status == FAIL and by["leakage"].value == 1 and by["leakage"].items == ["b"]
@@ -85,6 +85,7 @@ def test_audit_checks_fail_on_exact_leakage_warn_on_paraphrases():
     assert by["near_duplicates"].items == ["a", "c"] and "got declined" in by["near_duplicates"].detail
     assert "audit.near_duplicate_threshold" in by["near_duplicates"].detail
     assert report["leakage"]["n_test_items"] == 1 and report["near_duplicates"]["threshold"] == 0.95
+    assert AuditSpec().near_duplicate_threshold == 0.98  # the calibrated default (docs/data-gate.md)
     _, checks = audit_examples(ex, AuditSpec(min_per_class=1, near_duplicate_threshold=0.99), labels=["card",
                                "checks"], vectors=v)
     assert {c.name: c for c in checks}["near_duplicates"].status == PASS  # the setting moves the line

@@ -263,9 +263,10 @@ class AuditSpec(_Strict):
     max_leakage: int = Field(0, ge=0, description="Items shared between train/dev and test that are tolerated.")
     max_conflict_share: float = Field(0.02, ge=0, le=1, description="Share of items in same-text/different-"
                                       "label groups tolerated.")
-    near_duplicate_threshold: float = Field(0.95, gt=0, le=1, description="Embedding cosine at or above which two "
+    near_duplicate_threshold: float = Field(0.98, gt=0, le=1, description="Embedding cosine at or above which two "
                                             "different texts are reported as near-duplicates (a warning; "
-                                            "paraphrases are not leakage). See docs/data-gate.md.")
+                                            "paraphrases are not leakage). 0.98: most pairs above it are "
+                                            "near-copies, most below are paraphrases (docs/data-gate.md).")
     repeated_judgments: Literal["all", "latest"] = Field(
         "all", description="An annotator judging one item more than once: 'all' uses every judgment in the "
         "aggregation (Dawid-Skene 1979) and the first per annotator for agreement; 'latest' keeps only the latest "
