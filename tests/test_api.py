@@ -105,15 +105,21 @@ def test_the_public_api_end_to_end_on_the_example_with_fakes(tmp_path, monkeypat
 
 @pytest.mark.integration
 def test_the_public_api_end_to_end_on_the_example_with_the_local_models(tmp_path, monkeypatch):
-    """SmolLM2 and MiniLM offline; the cheapest settings: 20 eval items, a two-candidate sprint on 20 test items,
-    the embedding-head probe without its learning curve, 2,000 cost draws."""
+    """SmolLM2 and MiniLM offline; the cheapest settings: 20 eval items, a two-candidate sprint racing on 16 dev
+    items with 20 test items, an audit without embeddings, the embedding-head probe without its learning curve,
+    2,000 cost draws."""
     shutil.copytree(EXAMPLE_DIR, tmp_path / "task")
     spec = tmp_path / "task" / "tunegate.yaml"
     text = spec.read_text(encoding="utf-8")
-    text = text.replace("test_items: 80", "test_items: 20").replace(
-        "strategies: [zero_shot, {type: few_shot_random, k: 3}, {type: few_shot_knn, k: 3}]",
-        "strategies: [zero_shot, {type: few_shot_knn, k: 3}]")
-    spec.write_text(text, encoding="utf-8")
+    cheap = {"test_items: 80": "test_items: 20",
+             "racing: {min_items: 8, eta: 2, finalists: 2}":
+                 "racing: {min_items: 8, eta: 2, finalists: 2, dev_items: 16}",
+             "strategies: [zero_shot, {type: few_shot_random, k: 3}, {type: few_shot_knn, k: 3}]":
+                 "strategies: [zero_shot, {type: few_shot_random, k: 3}]"}
+    for old, new in cheap.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    spec.write_text(text + "audit: {use_embeddings: false}\n", encoding="utf-8")
     run = tmp_path / "run"
     out = _notebook(spec, run, None, eval_limit=20, draws=2000)
     _check(out, run)

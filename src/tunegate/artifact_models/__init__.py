@@ -58,9 +58,9 @@ def load_artifact(path: str | Path) -> ArtifactModel:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"unreadable artifact: {exc}", file=p) from None
-    name = data.get("artifact") if isinstance(data, dict) else None
-    name = name if name in ARTIFACTS else p.stem
+    declared = data.get("artifact") if isinstance(data, dict) else None
+    name = declared if declared in ARTIFACTS else p.stem
     if name not in ARTIFACTS:
-        raise InputError(f"not a tunegate stage artifact (artifact: {data.get('artifact') if isinstance(data, dict) else None!r}; "
-                         f"known: {', '.join(ARTIFACTS)})", file=p, field="artifact")
+        raise InputError(f"not a tunegate stage artifact (artifact: {declared!r}; known: {', '.join(ARTIFACTS)})",
+                         file=p, field="artifact")
     return ARTIFACTS[name].from_dict(data, source=p)
