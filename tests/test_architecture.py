@@ -19,12 +19,7 @@ MAX_LINES = 600
 
 # Circles that remain in files other engineers own (issue 18), each with the move that removes it. The assertion
 # below is xfail(strict=True): it starts failing, as a reminder to delete this list, once they are gone.
-KNOWN_FILE_CIRCLES = [
-    # judge -> runner.generation_stream; runner -> scorers -> judge (build_scorers registers llm_judge): move
-    # generation_stream / logprob_stream from evals/runner.py to models/streams.py (runner, judge and the
-    # sprint import them from there)
-    ["tunegate.evals.judge", "tunegate.evals.runner", "tunegate.evals.scorers"],
-]
+KNOWN_FILE_CIRCLES: list[list[str]] = []  # none left: keep it that way
 
 
 def modules() -> dict[str, Path]:
@@ -152,8 +147,6 @@ def test_no_new_file_circle_beyond_the_known_ones():
     assert [c for c in found if c not in KNOWN_FILE_CIRCLES] == []
 
 
-@pytest.mark.xfail(strict=True, reason="circles remain in files other engineers own: " + "; ".join(
-    " <-> ".join(c) for c in KNOWN_FILE_CIRCLES))
 def test_no_import_circle_between_files():
     assert cycles(import_graph()) == []
 

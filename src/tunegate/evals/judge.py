@@ -181,7 +181,7 @@ class LLMJudge(Scorer):
         return self.score_many([output], [example])[0]
 
     def score_many(self, outputs: list[str], examples: list[Example], *, epoch: int = 0) -> list[ItemScore]:
-        from tunegate.evals.runner import generation_stream
+        from tunegate.models.streams import generation_stream
         from tunegate.models.registry import price_for
 
         backend, cache, usage = self._resources()

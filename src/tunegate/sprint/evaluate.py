@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tunegate.data.examples import Example
-from tunegate.evals.runner import generation_stream, logprob_stream
+from tunegate.models.streams import generation_stream, logprob_stream
 from tunegate.models.base import GenerationRequest
 from tunegate.models.registry import price_for
 from tunegate.sprint.base import SprintContext

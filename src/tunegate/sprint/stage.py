@@ -19,7 +19,7 @@ from tunegate.data.examples import Example, load_examples
 from tunegate.errors import SpecError, TunegateError
 from tunegate.evals.prompts import DEFAULT_INSTRUCTIONS, load_template
 from tunegate.evals.primary import primary_scorer
-from tunegate.evals.runner import generation_stream
+from tunegate.models.streams import generation_stream
 from tunegate.evals.scorers import ScorerContext, build_scorers
 from tunegate.models.base import GenerationRequest
 from tunegate.models.cache import ResponseCache
