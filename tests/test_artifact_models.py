@@ -209,3 +209,18 @@ def test_the_typed_fields_carry_what_the_readers_use(real_run):
     pipe = PipelineArtifact.load(real_run)
     assert [s for s, e in pipe.stages.items() if e.status == "done"] == [
         "check-eval", "audit", "eval", "sprint", "probe", "cost", "decide"]
+
+
+def test_schema_command_prints_an_artifacts_schema():
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+
+    r = CliRunner().invoke(app, ["schema", "--artifact", "verdict"])
+    assert r.exit_code == 0, r.output
+    schema = _json.loads(r.stdout)
+    assert "verdict" in schema["properties"] and "conditions" in schema["properties"]
+    bad = CliRunner().invoke(app, ["schema", "--artifact", "nope"])
+    assert bad.exit_code == 2 and "unknown artifact" in bad.output

@@ -427,11 +427,18 @@ def import_annotations_cmd(
 @app.command("schema")
 def schema_cmd(
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to a file instead of stdout.")] = None,
+    artifact: Annotated[Optional[str], typer.Option("--artifact", help="An artifact's JSON Schema instead: audit, "
+                                                    "evalcheck, sprint, probe, cost, verdict, pipeline, monitor.")
+                        ] = None,
 ) -> None:
-    """Print the JSON Schema of tunegate.yaml (for editor completion and CI validation)."""
+    """Print the JSON Schema of tunegate.yaml (for editor completion and CI validation), or of an artifact."""
+    from tunegate.artifact_models import artifact_schema
     from tunegate.spec import json_schema
 
-    text = json.dumps(json_schema(), indent=2)
+    try:
+        text = json.dumps(artifact_schema(artifact) if artifact else json_schema(), indent=2)
+    except TunegateError as exc:
+        _fail(str(exc))
     if out_file:
         out_file.write_text(text + "\n", encoding="utf-8")
         err.print(f"wrote {out_file}")
