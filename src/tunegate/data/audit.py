@@ -191,11 +191,11 @@ def audit_examples(
         thr = cfg.near_duplicate_threshold
         checks.append(Check(
             "near_duplicates", WARN if cross else PASS, len(cross), None,
-            f"{len(cross)} train/dev↔test pair(s) are paraphrase-close (embedding cosine ≥ {thr}), e.g. "
-            f"{_pair_text(cross[0])} (cosine {cross[0]['similarity']}); {near.count - len(cross)} more pairs "
-            "within splits. Paraphrases are expected in intent data and are not leakage; review the pairs for "
-            "near-copies. audit.near_duplicate_threshold (now "
-            f"{thr}) moves the line" if cross else
+            f"{len(cross)} train/dev↔test pair(s) of different texts are near-copies or close paraphrases "
+            f"(embedding cosine ≥ {thr}), e.g. {_pair_text(cross[0])} (cosine {cross[0]['similarity']}); "
+            f"{near.count - len(cross)} more pairs within splits. Not leakage (paraphrases are what intent data "
+            "is made of); review the pairs and drop or move real near-copies. audit.near_duplicate_threshold "
+            f"(now {thr}) moves the line" if cross else
             f"no train/dev↔test pair at embedding cosine ≥ {thr} ({near.count} pairs within splits); "
             "audit.near_duplicate_threshold moves the line",
             sorted({it["id"] for r in cross for it in r["items"]})))
