@@ -1,7 +1,8 @@
 """Tests for tunegate.probe.curve: fitting, back-testing and extrapolating learning curves.
 
-Oracles: synthetic curves drawn from a known power law ``a + b·n^(-c)`` with seeded Gaussian seed noise (the fit
-must recover a, b, c; the labels needed must land near the analytic inverse ``(b / (target - a))^(1/c)``), and
+Oracles: synthetic curves drawn from a known power law ``a + b·n^(-c)`` with seeded Gaussian seed noise (the legacy
+three-parameter fit must recover a, b, c; the probe's curve, ``b·n^(-c)`` with the back-test-calibrated drift,
+must give the closed-form labels needed), and
 hand-built ill-behaved curves (U-shaped, random) that must be refused. Tolerances come from a Monte Carlo of the
 same design (200 seeded replicates): the spread of the estimates was sd(a) ~ 0.006, sd(b) ~ 0.19, sd(c) ~ 0.027,
 and the assertions allow about four of those, so they hold for essentially any noise draw, not just this seed.
@@ -71,14 +72,16 @@ def test_fit_needs_three_sizes_and_says_why():
 
 
 def test_clean_curve_is_ok_and_backtest_beats_last_value():
-    report = analyze_curve(power_law_points(PROBE, sd=0.003), target_error=None, n_boot=100)
+    # a power law without a floor: the probe's family. (A strong floor bends the curve faster than the drift real
+    # curves showed in the back-tests; docs/learning-curve.md says so.)
+    report = analyze_curve(power_law_points(PROBE, sd=0.003, a=0.0), target_error=None, n_boot=100)
     assert report.status == "ok" and report.flags == []
     assert report.backtest_error < report.last1_error
     observed = report.points[-1]["mean"]
     assert report.backtest["observed"] == observed and report.backtest["n"] == 4000
     for key, mult in (("2x", 2), ("4x", 4)):
         e = report.extrapolations[key]
-        truth = A + B * (mult * 4000) ** -C
+        truth = B * (mult * 4000) ** -C
         assert e["n"] == mult * 4000 and e["low"] <= truth <= e["high"] and e["low"] <= e["error"] <= e["high"]
 
 

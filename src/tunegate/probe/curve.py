@@ -40,7 +40,7 @@ BAND_LEVEL = 0.8       # of every band in the report: an 80% band is what the ba
 FAMILY = "pow2_log"
 WEIGHTS = "inverse_variance"
 # 10th / 50th / 90th percentile of log(measured / predicted error) per doubling of extrapolation on real curves
-BAND_Q = (-0.07, 0.072, 0.214)
+BAND_Q = (-0.102, 0.069, 0.175)
 # A size's error variance is floored: sample variances from 2-5 seeds scatter widely (chi-square with 1-4 df), and a
 # size whose seeds happened to agree (or a single-seed size, whose variance is unknown) must not get near-infinite
 # weight. Floor = max(half a point of error squared, a quarter of the pooled within-size variance); a single-seed
@@ -510,14 +510,15 @@ def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n
     if fit is not None:
         boot = _bootstrap(t, fit, n_boot, seed) if n_boot else np.zeros((0, 3))
         boot_info = {"n_boot": n_boot, "n_ok": len(boot), "seed": seed, "used_for": "series band inside the data"}
-        q_lo, _, q_hi = BAND_Q
+        q_lo, q_mid, q_hi = BAND_Q
         g = np.asarray(grid, dtype=float)
+        mid = band_error(fit, n_max, g, q_mid)  # the fit inside the data, moved by the median drift beyond it
         lo, hi = band_error(fit, n_max, g, q_lo), band_error(fit, n_max, g, q_hi)
         if len(boot):
             inside = np.array([_quantiles(col) for col in _predict(boot, grid).T])
             lo, hi = np.where(g <= n_max, inside[:, 0], lo), np.where(g <= n_max, inside[:, 1], hi)
-        series |= {"error": [float(v) for v in fit.predict(grid)], "low": [float(v) for v in np.minimum(lo, fit.predict(g))],
-                   "high": [float(v) for v in np.maximum(hi, fit.predict(g))], "trusted": status == "ok"}
+        series |= {"error": [float(v) for v in mid], "low": [float(v) for v in np.minimum(lo, mid)],
+                   "high": [float(v) for v in np.maximum(hi, mid)], "trusted": status == "ok"}
         extrap = {}
         for mult in (2, 4, 8):
             n = mult * n_max
@@ -525,7 +526,7 @@ def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n
             if status != "ok":
                 entry["reason"] = "unknown: the learning curve is unreliable, so it is not extrapolated"
             else:
-                entry |= {"error": float(fit.predict(n)), "low": float(band_error(fit, n_max, n, q_lo)),
+                entry |= {"error": float(band_error(fit, n_max, n, q_mid)), "low": float(band_error(fit, n_max, n, q_lo)),
                           "high": float(band_error(fit, n_max, n, q_hi))}
             extrap[f"{mult}x"] = entry
     labels = _labels_needed(fit, target_error, status, n_max)

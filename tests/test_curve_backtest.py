@@ -1,0 +1,58 @@
+"""A small slice of the learning-curve back-test on real data (docs/learning-curve.md, bench/curve_backtest.py).
+
+banking77 (77 intents, MiniLM, the probe's own logistic head, size plan and ``analyze_curve``): with n = 640
+labels on hand (two seeded on-hand samples, the back-test's replicates 0 and 1), predict the labels needed for
+the error measured at 2n and 4n (mean of 2 draws of that many labels from the pool; the measured labels needed are
+2n and 4n). Asserts the shipped curve extrapolates (status ok, bounded 80% band) and lands within ±35% / inside
+the band in at least half of the 4 cases — the back-test table's rates at this n, and far from what a plan that
+fits 1 example per class gave (1.7x the labels needed). Skips when ../shared/data is absent; the embeddings are
+cached under /tmp by bench/curve_data.py (about a minute to embed on first use), never in the repository.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BANKING = ROOT.parent / "shared" / "data" / "banking77"
+N, KS, REPS = 640, (2, 4), 2
+
+pytestmark = pytest.mark.skipif(not BANKING.is_dir(), reason=f"{BANKING} is absent")
+
+
+@pytest.mark.timeout(900)
+def test_backtest_slice_banking77_labels_needed_within_35_percent_and_inside_band():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from curve_data import load
+
+    from tunegate.probe.curve import CurvePoint, analyze_curve, plan_sizes, seeds_for
+    from tunegate.probe.embedding_head import stratified_subset
+    from tunegate.probe.stage import _fit_point
+
+    d = load("banking77")
+    (Xtr, ytr), (Xdev, ydev), (Xte, yte) = d["train"], d["dev"], d["test"]
+    ytr, ydev, labels = [str(v) for v in ytr], [str(v) for v in ydev], sorted({str(v) for v in ytr})
+    yte = np.asarray([str(v) for v in yte])
+
+    def error(idx, seed: int) -> float:
+        return _fit_point(Xtr, ytr, Xdev, ydev, Xte, yte, labels, [int(i) for i in idx], seed)
+
+    truth = {k: float(np.mean([error(stratified_subset(ytr, k * N, seed=900_000 + s), s) for s in range(2)]))
+             for k in KS}
+    cases = []
+    for rep in range(REPS):
+        on_hand = stratified_subset(ytr, N, seed=10_000 * (rep + 1) + N)  # bench/curve_runs.py's replicate
+        ys = [ytr[i] for i in on_hand]
+        points = [CurvePoint(m, [error(on_hand[stratified_subset(ys, m, seed=s)] if m < N else on_hand, s)
+                                 for s in range(seeds_for(m, N))]) for m in plan_sizes(N, len(labels))]
+        for k in KS:
+            ln = analyze_curve(points, target_error=truth[k], n_boot=0).labels_needed
+            cases.append((ln["status"], ln["value"], ln["low"], ln["high"], k * N))
+    assert all(c[0] == "ok" and c[3] is not None for c in cases), cases  # extrapolated, with a bounded band
+    within = sum(abs(v / m - 1) <= 0.35 for _, v, _, _, m in cases)
+    inside = sum(lo <= m <= hi for _, _, lo, hi, m in cases)
+    assert within >= 2 and inside >= 2, cases
