@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from tunegate.cost.inputs import (
+from tunegate.config.costs import (
     CostInputs,
     LogNormal,
     Triangular,

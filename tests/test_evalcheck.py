@@ -14,7 +14,7 @@ from tunegate.cli import app
 from tunegate.data.examples import Example
 from tunegate.errors import DataError, SpecError
 from tunegate.evals.consistency import consistency
-from tunegate.evals.criterion_config import RatingsFieldMap
+from tunegate.config.check_eval import RatingsFieldMap
 from tunegate.evals.criterion_diff import diff_criteria, diff_gold
 from tunegate.evals.discrimination import auc_ci, roc_auc
 from tunegate.evals.evalcheck import _power, check_eval_stage

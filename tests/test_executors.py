@@ -257,7 +257,7 @@ def test_monitor_on_ray_reads_parquet_row_groups_and_gives_the_same_report(tmp_p
 
 @pytest.mark.integration
 def test_embedding_drift_with_texts_embedded_on_ray_workers_matches_local(tmp_path, ray_executor):
-    from tunegate.monitor.config import LogColumns, MonitorSpec
+    from tunegate.config.monitor import LogColumns, MonitorSpec
     from tunegate.monitor.stage import monitor_files
 
     ref = [{"input": f"my card payment {k} was declined at the shop"} for k in range(40)]

@@ -397,7 +397,7 @@ def test_jsonl_with_bom_is_accepted_and_nan_input_is_refused(tmp_path):
 
 
 def test_nan_in_monitor_logs_is_counted_not_dropped(tmp_path):
-    from tunegate.monitor.config import LogColumns
+    from tunegate.config.monitor import LogColumns
     from tunegate.monitor.logs import ReadStats, read_log
 
     log = tmp_path / "log.csv"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tunegate.errors import DataError, SpecError
-from tunegate.monitor.config import LogColumns, MonitorSpec
+from tunegate.config.monitor import LogColumns, MonitorSpec
 from tunegate.monitor.drift import (
     Context, TestResult, binned_counts, chi2_two_sample, ks_two_sample, psi, psi_from_counts, quantile_edges,
 )
@@ -206,7 +206,7 @@ def test_example_logs_alert_on_the_injected_shift_only(tmp_path, example_spec, s
 
 def test_time_windows_and_training_reference(tmp_path, example_spec):
     log = _write(tmp_path / "log.jsonl", _make_logs().make_rows(1200, "none", seed=4))
-    from tunegate.monitor.config import WindowSpec
+    from tunegate.config.monitor import WindowSpec
 
     w = WindowSpec(by="time", reference_end="2026-09-03T00:00:00Z", current_start="2026-09-04T00:00:00Z")
     ref, cur = cut_windows(read_log(log, example_spec.monitor.columns), w, source=str(log))

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunegate.cli import app
-from tunegate.monitor.config import LogColumns, MonitorSpec
+from tunegate.config.monitor import LogColumns, MonitorSpec
 from tunegate.monitor.stage import monitor_files
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -116,7 +116,7 @@ def _log(path: Path, n: int, labels: list[str], seed: int) -> None:
 
 def test_real_monitor_output_renders_and_cli_report_works(tmp_path):
     from tunegate.cli import app
-    from tunegate.monitor.config import LogColumns, MonitorSpec
+    from tunegate.config.monitor import LogColumns, MonitorSpec
     from tunegate.monitor.stage import monitor_files
 
     ref, cur = tmp_path / "ref.jsonl", tmp_path / "cur.jsonl"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunegate.cli import app
-from tunegate.cost.inputs import parse_costs
+from tunegate.config.costs import parse_costs
 from tunegate.cost.model import run_cost_model
 from tunegate.errors import InputError, SpecError
 from tunegate.monitor.portfolio import check_criterion, flags_for, portfolio_overview

@@ -143,7 +143,7 @@ def eval_json() -> dict:
 
 def live_cost() -> dict:
     """cost.json exactly as the cost model writes it today (key names may drift: see economics.COST_KEYS)."""
-    from tunegate.cost.inputs import parse_costs
+    from tunegate.config.costs import parse_costs
     from tunegate.cost.model import run_cost_model
 
     return json.loads(json.dumps(run_cost_model(parse_costs(None), labels_needed=900.0, n_draws=2000).to_dict()))
@@ -495,7 +495,7 @@ def test_verdict_sentence_once_and_keys_in_words(tmp_path):
 
 
 def _priced_cost() -> dict:
-    from tunegate.cost.inputs import parse_costs
+    from tunegate.config.costs import parse_costs
     from tunegate.cost.model import run_cost_model
 
     costs = parse_costs({"quality": {"value_per_point_per_month": 2000}})

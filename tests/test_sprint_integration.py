@@ -18,7 +18,7 @@ SPEC = ROOT / "examples" / "support-triage" / "tunegate.yaml"
 
 @pytest.mark.integration
 def test_sprint_with_smollm2_on_a_small_subset(tmp_path):
-    from tunegate.sprint.config import RacingSpec
+    from tunegate.config.sprint import RacingSpec
     from tunegate.sprint.stage import sprint_stage
 
     spec = load_spec(SPEC)

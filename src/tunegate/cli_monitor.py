@@ -186,7 +186,7 @@ def monitor_cmd(
         else:
             if not (reference and current):
                 fail("give a spec and --log FILE, or --reference FILE and --current FILE")
-            from tunegate.monitor.config import LogColumns, MonitorSpec
+            from tunegate.config.monitor import LogColumns, MonitorSpec
             from tunegate.monitor.stage import monitor_files
 
             cols = LogColumns(input=text_col, label=label_col, output=output_col, confidence=confidence_col,

@@ -136,7 +136,7 @@ def _portfolio_inputs(overhead: str | None, beta: str | None) -> Any:
         return None
     import yaml
 
-    from tunegate.cost.inputs import parse_costs
+    from tunegate.config.costs import parse_costs
 
     raw: dict[str, Any] = {}
     for key, val in (("overhead_per_model_month", overhead), ("beta", beta)):

@@ -16,11 +16,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
-from tunegate.cost.inputs import CostInputs
+from tunegate.config.costs import CostInputs
 from tunegate.errors import SpecError
-from tunegate.evals.criterion_config import CheckEvalSpec
-from tunegate.monitor.config import MonitorSpec
-from tunegate.sprint.config import SprintSpec
+from tunegate.config.check_eval import CheckEvalSpec
+from tunegate.config.monitor import MonitorSpec
+from tunegate.config.sprint import SprintSpec
 
 SCHEMA_VERSION = 1
 MAX_RESAMPLES = 100_000  # bootstrap resamples: beyond this the interval does not move, the run just dies later

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tunegate.cost.inputs import CostInputs, Dist, input_rng, parse_dist
+from tunegate.config.costs import CostInputs, Dist, input_rng, parse_dist
 
 PATHS = ("prompting", "fine_tuning")
 COMPONENTS = (

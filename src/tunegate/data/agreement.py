@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunegate.evals.stats import Interval
+from tunegate.intervals import Interval
 
 __all__ = [
     "LEVELS", "ReliabilityData", "reliability_matrix", "reliability_from_matrix", "krippendorff_alpha",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tunegate.evals.criterion_config import CheckEvalSpec
+from tunegate.config.check_eval import CheckEvalSpec
 
 
 def check(name: str, status: str, value: Any = None, *, ci: tuple[Any, Any] = (None, None), threshold: Any = None,

@@ -31,6 +31,7 @@ from statistics import NormalDist
 import numpy as np
 
 from tunegate.evals.f1stats import MacroF1, accuracy, macro_f1
+from tunegate.intervals import Interval
 
 # scipy.stats costs ~1.3 s to import; the standard library's NormalDist and exact binomial sums serve here, so
 # every command that reports a CI stays fast to start (scipy.optimize is imported only where it is needed).
@@ -60,34 +61,6 @@ __all__ = [
 _CHUNK_ELEMENTS = 1 << 21  # bound on resample-index elements held at once (~16 MiB of int64)
 _ZERO_WIDTH_NOTE = ("every resample gave the same value: a zero-width interval understates uncertainty "
                     "(for 0/1 scores use wilson_ci, which stays wide at 0/n and n/n)")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with its confidence interval.
-
-    ``method`` says how the interval was made (``bca``, ``percentile``, ``wilson``); ``n`` is the number of items
-    it rests on; ``note`` explains anything a reader should know (NaN interval, zero width, a fallback).
-    """
-
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    method: str
-    n: int
-    note: str | None = None
-
-    @property
-    def width(self) -> float:
-        return self.high - self.low
-
-    def __contains__(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        s = f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] ({self.confidence:.0%} {self.method}, n={self.n})"
-        return s + (f" - {self.note}" if self.note else "")
 
 
 @dataclass(frozen=True)

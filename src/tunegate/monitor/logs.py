@@ -17,7 +17,7 @@ from typing import Any
 
 from tunegate.data.readers import detect_format, iter_rows
 from tunegate.errors import DataError
-from tunegate.monitor.config import LogColumns
+from tunegate.config.monitor import LogColumns
 
 _TRUE = {"1", "true", "yes", "y", "up", "good", "correct", "positive", "thumbs_up", "+1"}
 _FALSE = {"0", "false", "no", "n", "down", "bad", "incorrect", "wrong", "negative", "thumbs_down", "-1"}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.errors import DataError
-from tunegate.monitor.config import LogColumns, WindowSpec
+from tunegate.config.monitor import LogColumns, WindowSpec
 from tunegate.monitor.logs import ReadStats, Record, _Mapper, map_row
 from tunegate.monitor.windows import Window, _epoch, _inside, check_sizes
 

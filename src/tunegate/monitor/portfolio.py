@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.artifacts import RunInfo
-from tunegate.cost.inputs import PortfolioInputs
+from tunegate.config.costs import PortfolioInputs
 from tunegate.errors import InputError
 from tunegate.monitor.store import PortfolioStore
 from tunegate.monitor.tax import costs_from_mapping, model_tax, portfolio_tax

@@ -29,7 +29,7 @@ from tunegate.artifacts import (
 from tunegate.data.readers import detect_format
 from tunegate.errors import SpecError
 from tunegate.evals.stats import holm_correction
-from tunegate.monitor.config import LogColumns, MonitorSpec
+from tunegate.config.monitor import LogColumns, MonitorSpec
 from tunegate.monitor.drift import Context, TestResult, registered_tests
 from tunegate.monitor.explain import messages
 from tunegate.monitor.logs import ReadStats, Record, read_log

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tunegate.cost.inputs import CostInputs, PortfolioInputs, input_rng, parse_costs
+from tunegate.config.costs import CostInputs, PortfolioInputs, input_rng, parse_costs
 from tunegate.cost.model import monthly_evaluation_tax
 
 PATHS = ("prompt", "fine-tune")

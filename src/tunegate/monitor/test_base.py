@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tunegate.monitor.config import MonitorSpec
+from tunegate.config.monitor import MonitorSpec
 from tunegate.monitor.windows import Window
 
 

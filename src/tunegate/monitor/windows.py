@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tunegate.errors import DataError
-from tunegate.monitor.config import WindowSpec
+from tunegate.config.monitor import WindowSpec
 from tunegate.monitor.logs import Record
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tunegate.models.cache import ResponseCache
     from tunegate.models.usage import UsageTracker
     from tunegate.spec import Spec
-    from tunegate.sprint.config import SprintSpec
+    from tunegate.config.sprint import SprintSpec
 
 CallsFn = Callable[[int], None]  # called with the number of calls just answered
 

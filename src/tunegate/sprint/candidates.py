@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
 from tunegate.models.base import LABEL_LOGPROBS
-from tunegate.sprint.config import SprintSpec
+from tunegate.config.sprint import SprintSpec
 from tunegate.sprint.strategies import GENERATE, LIKELIHOOD, Generate, LabelLikelihood, Plan, Strategy, ZeroShot
 from tunegate.sprint.strategies import make_strategy
 
