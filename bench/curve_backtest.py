@@ -265,7 +265,8 @@ def main() -> None:
                     for ds in [*truth, "all", *(f"k={k}" for k in KS)]:
                         s = summarise([r for r in rows if ds in ("all", r["dataset"], f"k={r['k']}")])
                         print(f"| {plan.__name__} | {family} | {weights} | {bname} | {ds} | {s['cases']} | "
-                              f"{s['within35']:.0%} | {s['median_ratio']:.2f} | {s['within35_debiased']:.0%} | {s['err_mae_pts']:.2f} | "
+                              f"{s['within35']:.0%} | {s['median_ratio']:.2f} | {s['within35_debiased']:.0%} | "
+                              f"{s['err_mae_pts']:.2f} | "
                               f"{s['coverage']:.0%} | {s['bounded']:.0%} | {s['width']:.2f} |", flush=True)
                     if args.cases and plan is plan_new and family == C.FAMILY and weights == C.WEIGHTS \
                             and bname.startswith("cal"):

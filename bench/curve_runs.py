@@ -4,7 +4,8 @@ Two kinds of curve per dataset (embeddings from ``bench/curve_data.py``, heads f
 so C is chosen on dev exactly as ``tunegate probe`` does):
 
 - ``truth``: test error at sizes drawn from the whole train pool (5 seeded stratified draws per size, 3 above a
-  quarter of the pool, one at the full pool). Its means are what a team would measure after labelling that many examples.
+  quarter of the pool, one at the full pool). Its means are what a team would measure after labelling that many
+  examples.
 - ``runs``: what the probe sees with ``n`` labels on hand. A seeded stratified sample S of size n is drawn from
   the pool (the on-hand set: one replicate), then the probe's curve is run inside S on a dense √2 grid of sizes
   down to one example per class, with ``seeds_for`` seeds per size. Planning rules are compared by thinning this

@@ -1,10 +1,12 @@
 """Learning curves for the fine-tune probe: would more labels help, and how many would reach the target?
 
-Test error of a model trained on n examples falls roughly as a power law, ``error(n) = a + b·n^(-c)`` (Hestness et
-al. 2017, "Deep learning scaling is predictable, empirically"; Rosenfeld et al. 2020): ``a`` is the error more data
-of the same kind cannot remove, ``b`` and ``c`` how fast the rest shrinks. The probe trains at geometric fractions
-of the train split, with more seeds where training is noisiest (small n); this module fits the law, extrapolates it
-and inverts it for the labels needed to reach a target error.
+Test error of a model trained on n examples falls roughly as a power law (Hestness et al. 2017, "Deep learning
+scaling is predictable, empirically"; Rosenfeld et al. 2020). The probe trains at per-class budgets from 2 examples
+per class up to the train split (``plan_sizes``), with more seeds where training is noisiest (small n). Which law,
+weights and band to use was decided on real curves, not assumed (docs/learning-curve.md, bench/curve_backtest.py):
+``b·n^(-c)`` fitted in log-log with inverse-variance weights, moved beyond the data by the per-doubling drift that
+real curves showed against their fits (``BAND_Q``: the median for the point, the 10th / 90th percentiles for the
+80% band). The three-parameter ``a + b·n^(-c)`` fit is kept (``fit_power_law``) for callers that want a floor.
 
 Extrapolation is where learning curves mislead: a sizeable share of real curves (about one in seven, cf. Viering &
 Loog 2022, "The shape of learning curves"; Mohr et al. 2022, LCDB) is ill-behaved: non-monotone, flat, or noisier
@@ -526,7 +528,8 @@ def analyze_curve(points: Sequence[CurvePoint], *, target_error: float | None, n
             if status != "ok":
                 entry["reason"] = "unknown: the learning curve is unreliable, so it is not extrapolated"
             else:
-                entry |= {"error": float(band_error(fit, n_max, n, q_mid)), "low": float(band_error(fit, n_max, n, q_lo)),
+                entry |= {"error": float(band_error(fit, n_max, n, q_mid)),
+                          "low": float(band_error(fit, n_max, n, q_lo)),
                           "high": float(band_error(fit, n_max, n, q_hi))}
             extrap[f"{mult}x"] = entry
     labels = _labels_needed(fit, target_error, status, n_max)
