@@ -22,10 +22,13 @@ STAGES = ["check-eval", "audit", "sprint", "cost", "decide"]
 
 
 def _tiny(raw: dict) -> dict:
-    raw["sprint"]["racing"] = {"min_items": 3, "finalists": 1, "dev_items": 4}
-    raw["sprint"]["test_items"] = 6
-    raw["models"]["params"]["max_tokens"] = 64
-    raw["sprint"]["max_tokens"] = 64
+    """Two dev items, three test items, 48 new tokens: SmolLM2 decodes ~1 token per step on a CPU, so generated
+    answers cost far more than the classification demo's label likelihoods (one forward pass per item)."""
+    raw["sprint"]["racing"] = {"min_items": 2, "finalists": 1, "dev_items": 2}
+    raw["sprint"]["test_items"] = 3
+    raw["models"]["params"]["max_tokens"] = 48
+    raw["sprint"]["max_tokens"] = 48
+    raw["check_eval"]["items"] = 30
     raw["eval"]["bootstrap"]["n_resamples"] = 500
     return raw
 
@@ -41,8 +44,10 @@ def _check_primary(run_dir: Path, primary: str) -> dict:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1800)  # minutes on an idle 2-core CPU; a loaded machine needs far longer
 def test_run_extraction_example_with_smollm2(tmp_path):
     raw = _tiny(demo_raw("extraction"))
+    raw["sprint"]["strategies"] = [[{"type": "zero_shot"}, {"type": "json_output", "repairs": 1, "max_tokens": 48}]]
     spec = parse_spec(yaml.safe_dump(raw), source=example_dir("extraction") / "it.yaml")
     m = run_pipeline(spec, tmp_path / "run", only=STAGES)
     assert m["stages"]["check-eval"]["gate"] == "pass"
@@ -51,6 +56,7 @@ def test_run_extraction_example_with_smollm2(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1800)
 def test_run_generation_example_with_smollm2_and_a_stand_in_judge(tmp_path, openai_stub):
     openai_stub.reply = stand_in_judge
     raw = yaml.safe_load((example_dir("generation") / "tunegate.yaml").read_text())
