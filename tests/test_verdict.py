@@ -216,3 +216,11 @@ def test_after_sprint_is_optional_in_the_spec_but_needed_for_a_gap():
     v = decide(declared=declared, target=0.9)
     assert v["conditions"]["prompting_gap"]["status"] == "unknown" and "after_sprint" in \
         v["conditions"]["prompting_gap"]["summary"]
+
+
+def test_a_negative_economics_verdict_with_unknown_conditions_is_not_high():
+    v = decide(evalcheck=evalcheck("pass"), sprint=sprint(0.0, ci_half=0.0), cost=cost(-20000.0), target=TARGET)
+    assert v["verdict"] == "KEEP_PROMPTING" and v["rule"].startswith("5")
+    assert v["confidence"] == "medium"  # data and probe unknown: the quality gain was assumed, not measured
+    full = decide(**{**GOOD, "cost": cost(-20000.0)})
+    assert full["rule"].startswith("5") and full["confidence"] == "high"

@@ -13,7 +13,8 @@ Rules, first match wins:
 
 Confidence, written down (README "How to read a verdict" says the same):
 
-- ``high``: every condition the rule rests on is *measured* and its interval clears its threshold;
+- ``high``: every condition the rule rests on is *measured* and its interval clears its threshold (and, for
+  rules 3-5, no condition at all is unknown);
 - ``medium``: every such condition is known, but some rest on declared numbers, or one is marginal (the economics'
   Monte Carlo draws disagree on the sign; the learning curve, not the test set, shows the target reachable);
 - ``low``: a condition the rule rests on is unknown, or two or more are marginal.
@@ -60,13 +61,17 @@ def apply_rules(c: dict[str, Condition]) -> tuple[str, str]:
 
 def confidence(c: dict[str, Condition], rule: str) -> str:
     """high / medium / low, as defined in the module docstring."""
-    relevant = [c[k] for k in DECIDING[rule.split(":")[0]]]
+    number = rule.split(":")[0]
+    relevant = [c[k] for k in DECIDING[number]]
     if any(x.status == UNKNOWN for x in relevant):
         return "low"
     marginal = sum(x.certainty == MARGINAL for x in relevant)
     if marginal >= 2:
         return "low"
-    if all(x.source == MEASURED and x.certainty == CLEAR for x in relevant):
+    # rules 3-5 answer "not yet / not worth it" while the framework's question is open; with a condition still
+    # unknown (e.g. the economics priced a quality gain no probe has measured) they are not `high`
+    open_question = number in ("3", "4", "5") and any(x.status == UNKNOWN for x in c.values())
+    if all(x.source == MEASURED and x.certainty == CLEAR for x in relevant) and not open_question:
         return "high"
     return "medium"
 
