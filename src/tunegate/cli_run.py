@@ -36,13 +36,14 @@ def _slug(s: str) -> str:
 
 
 def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],
-         force: bool, resume: bool, quiet: bool, limit: int | None = None) -> tuple[dict[str, Any], Path]:
+         force: bool, resume: bool, quiet: bool, limit: int | None = None, spec: Any = None
+         ) -> tuple[dict[str, Any], Path]:
     from tunegate.pipeline import PROFILES, remember_run_dir, resume_dir, run_pipeline, stage_summary
     from tunegate.spec import load_spec
 
     if profile not in PROFILES:
         _fail(f"--profile must be one of {', '.join(PROFILES)}")
-    spec = load_spec(spec_path)
+    spec = spec if spec is not None else load_spec(spec_path)
     if out_dir is None:
         prefix = f"run-{_slug(spec.task.name)}-"
         previous = resume_dir(spec_path, prefix) if resume else None
@@ -209,14 +210,23 @@ def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo"),
     profile: Annotated[str, typer.Option("--profile", help="quick (default: no single-prompt eval beside the "
                                          "sprint, embedding-head probe, 20,000 cost draws) or full.")] = "quick",
+    task: Annotated[str, typer.Option("--task", help="classification (the support-triage example), extraction "
+                                      "(order fields to JSON) or generation (reply drafting, judged by rouge_l "
+                                      "offline).")] = "classification",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
-    """The whole pipeline on the example task with the embedded offline models, ending with the verdict and the
+    """The whole pipeline on an example task with the embedded offline models, ending with the verdict and the
     report's path. The default model (SmolLM2-135M) shows the pipeline, not what a capable model achieves."""
     from tunegate.pipeline import _read_json
 
     try:
-        _, d = _run(_find_example(), out_dir, None, profile, None, False, False, quiet)
+        if task == "classification":
+            _, d = _run(_find_example(), out_dir, None, profile, None, False, False, quiet)
+        else:
+            from tunegate.demo_tasks import demo_spec
+
+            spec = demo_spec(task)
+            _, d = _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)
         verdict = _read_json(Path(d) / "verdict.json")
     except TunegateError as exc:
         _fail(str(exc))

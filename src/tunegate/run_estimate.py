@@ -128,6 +128,9 @@ def estimate_run(spec: Spec, *, profile: str = "quick", model: str | None = None
                 rows.append(_row(stage, None, 0, 0, 0, 0, spec, "no dev split: the sprint cannot run"))
             else:
                 rows.append(_sprint_row(spec, len(dev), len(test), in_tok))
+        elif stage == "probe" and spec.task.kind != "classification" and "lora" not in prof.probe_kinds:
+            rows.append(_row(stage, None, 0, 0, 0, 0, spec, f"skipped: the {profile} profile's embedding head is "
+                             "for classification (the full profile trains LoRA)"))
         elif stage == "probe":
             n = len(ds.examples)
             secs = n / EMBED_TEXTS_PER_S + 10 * 2

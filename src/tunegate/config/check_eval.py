@@ -22,7 +22,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 NegativeType = Literal["wrong_label", "near_miss", "truncation", "broken_format", "empty", "copy_of_input",
-                       "other_item"]
+                       "other_item", "missing_field", "hallucinated_value", "off_topic", "unsafe_promise",
+                       "wrong_language"]
+# the kind-specific types (extraction: missing_field, hallucinated_value; generation: off_topic, unsafe_promise,
+# wrong_language) are added to the defaults by the criterion gate for those kinds; listing them is also allowed
 NEGATIVE_TYPES: tuple[str, ...] = ("wrong_label", "near_miss", "truncation", "broken_format", "empty",
                                    "copy_of_input", "other_item")
 
