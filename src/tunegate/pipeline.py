@@ -18,9 +18,13 @@ from tunegate.data.audit import (
     Check,
     audit_annotations,
     audit_examples,
+    ANNOTATION_CHECKS,
+    EXAMPLE_CHECKS,
+    audit_targets,
     embed_texts,
     gate_from_checks,
     gold_vs_aggregate,
+    not_applicable_checks,
 )
 from tunegate.data.examples import Example, load_examples
 from tunegate.spec import AuditSpec, Spec
@@ -39,16 +43,20 @@ def build_audit(
     *, examples: list[Example] | None, annotations: list[Annotation] | None, labels: list[str], cfg: AuditSpec,
     embedding_model: str | None, spec: Spec | None = None, seed: int = 0, method: str | None = None,
     gold: dict[str, str] | None = None, progress: ProgressFn | None = None, task: str = "",
-    adjudications: list[Any] | None = None,
+    adjudications: list[Any] | None = None, kind: str = "classification",
 ) -> tuple[dict[str, Any], Any]:
-    """Run every applicable audit check; returns (artifact dict, aggregation result or None)."""
+    """Run every applicable audit check; returns (artifact dict, aggregation result or None).
+
+    ``kind`` extraction or generation audits the examples' inputs and gold targets (``audit_targets``) and lists
+    the label-only checks as not applicable; annotations are not used for those kinds."""
+    labeled = kind == "classification"
     run = RunInfo(seed=seed, config_hash=spec.config_hash() if spec else None,
                   spec_path=str(spec.source) if spec and spec.source else None, packages=package_versions(
                       ("numpy", "scikit-learn", "sentence-transformers", "torch")))
     checks: list[Check] = []
     art: dict[str, Any] = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "audit", "task": task}
     result = None
-    if annotations:
+    if annotations and labeled:
         if progress:
             progress(f"agreement and {method or cfg.aggregation} aggregation over {len(annotations)} annotations")
         texts = {e.id: e.input_text() for e in examples} if examples else None
@@ -66,21 +74,29 @@ def build_audit(
             art["aggregation"]["n_gold"] = len(shared)
     else:
         art.update({"agreement": None, "aggregation": None, "annotators": [], "adjudication_queue": []})
+    if not labeled:
+        checks += not_applicable_checks(kind, ANNOTATION_CHECKS, annotations_given=bool(annotations))
     if examples:
         vectors = None
         if cfg.use_embeddings and embedding_model:
             vectors = embed_texts(_embedder_for(embedding_model, spec), [e.input_text() for e in examples], progress)
         if progress:
-            progress(f"duplicates, leakage, label noise and coverage over {len(examples)} examples")
-        rep, ex_checks = audit_examples(examples, cfg, labels=labels, vectors=vectors, seed=seed)
+            progress(f"duplicates, leakage, {'label noise ' if labeled else 'conflicting gold '}and coverage over "
+                     f"{len(examples)} examples")
+        if labeled:
+            rep, ex_checks = audit_examples(examples, cfg, labels=labels, vectors=vectors, seed=seed)
+        else:
+            rep, ex_checks = audit_targets(examples, cfg, kind=kind, vectors=vectors)
         art.update(rep)
         checks += ex_checks
     else:
         empty = {"count": 0, "items": []}
         art.update({"duplicates": empty, "near_duplicates": empty, "near_conflicts": empty, "conflicts": empty,
                     "leakage": empty, "noise": None, "coverage": None})
+        if not labeled:
+            checks += not_applicable_checks(kind, EXAMPLE_CHECKS)
     gate, reasons = gate_from_checks(checks)
-    art["quantity"] = _quantity(art.get("coverage"), cfg)
+    art["quantity"] = _quantity(art.get("coverage"), cfg, examples=None if labeled else examples or [])
     run.finished = now_iso()
     art.update({"gate": gate, "reasons": reasons, "checks": [c.to_dict() for c in checks],
                 "thresholds": cfg.model_dump(mode="json"), "run": run.model_dump(mode="json")})
@@ -89,7 +105,15 @@ def build_audit(
     return ordered, result
 
 
-def _quantity(cov: dict[str, Any] | None, cfg: AuditSpec) -> dict[str, Any] | None:
+def _quantity(cov: dict[str, Any] | None, cfg: AuditSpec, *, examples: list[Example] | None = None
+              ) -> dict[str, Any] | None:
+    """Labels on hand in the train split: per class for classification; for extraction and generation
+    (``examples`` given) the train examples with a gold target, so the verdict's label-quantity condition sees it."""
+    if examples is not None:
+        n = sum(1 for e in examples if e.split == "train" and e.target is not None)
+        return {"min_per_class": None, "train_per_class": {}, "n_train": n, "labels_needed_from_probe": None,
+                "note": "train examples with a gold target; the fine-tune probe's learning curve (probe.json) "
+                        "will estimate the labels needed"}
     if not cov:
         return None
     train = {lab: c.get("train", 0) for lab, c in cov["per_class"].items()}
@@ -114,10 +138,10 @@ def audit_stage(
 
             adjudications = import_adjudications(spec.resolve(spec.data.annotations.adjudications), labels=labels,
                                                  item_ids={a.item_id for a in annotations})
-    examples = dataset.examples if spec.task.kind == "classification" else []
-    art, result = build_audit(examples=examples, annotations=annotations, labels=labels, cfg=spec.audit,
+    art, result = build_audit(examples=dataset.examples, annotations=annotations, labels=labels, cfg=spec.audit,
                               embedding_model=spec.models.embedding, spec=spec, seed=spec.seed,
-                              progress=progress, task=spec.task.name, adjudications=adjudications)
+                              progress=progress, task=spec.task.name, adjudications=adjudications,
+                              kind=spec.task.kind)
     art["skipped_rows"] = [vars(s) for s in dataset.skipped]
     probe = _read_json(Path(out_dir) / "probe.json") if out_dir else None
     needed = ((probe or {}).get("learning_curve") or {}).get("labels_needed")

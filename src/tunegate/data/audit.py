@@ -8,7 +8,9 @@ coverage, quantity) and turns them into one gate with reasons:
 - ``fail`` when any check fails its threshold (spec ``audit:`` section, defaults documented in the README);
 - ``unknown`` when nothing fails but agreement or label noise could not be measured (no annotations, a probe
   too weak to judge noise);
-- ``pass`` otherwise. Warnings (tentative alpha, duplicates, unreliable annotators) never pass silently: they
+- ``pass`` otherwise. Checks that only mean something for labels (agreement, aggregation, label noise, per-class
+  minimums) are ``not_applicable`` on extraction and generation tasks: listed with the reason, neither pass nor
+  fail (``audit_targets``). Warnings (tentative alpha, duplicates, unreliable annotators) never pass silently: they
   are listed with the checks.
 """
 
@@ -32,13 +34,15 @@ from tunegate.data.aggregation import (
 from tunegate.data.agreement import agreement_report, reliability_matrix
 from tunegate.data.annotations import Annotation
 from tunegate.data.coverage import coverage
-from tunegate.data.duplicates import LIMIT, DupItem, find_duplicates
+from tunegate.data.duplicates import LIMIT, DupItem, canonical_target, find_duplicates
 from tunegate.data.examples import Example
 from tunegate.data.noise import label_noise
 from tunegate.data.repeats import one_per_annotator, resolve, summarize
 from tunegate.spec import AuditSpec
 
 PASS, FAIL, WARN, UNKNOWN, INFO = "pass", "fail", "warn", "unknown", "info"
+NOT_APPLICABLE = "not_applicable"  # a label-only check on a task without labels: neither pass nor fail
+LABEL_ONLY = "label-only check"
 ProgressFn = Callable[[str], None]
 
 
@@ -148,16 +152,10 @@ def _pair_text(rec: dict[str, Any]) -> str:
     return f"'{_clip(a['text'], 60)}' ({a['split']}) ↔ '{_clip(b['text'], 60)}' ({b['split']})"
 
 
-def audit_examples(
-    examples: Sequence[Example], cfg: AuditSpec, *, labels: list[str], vectors: np.ndarray | None, seed: int = 0,
-) -> tuple[dict[str, Any], list[Check]]:
-    """Duplicates, conflicts, leakage, near-duplicates, label noise and coverage of the gold-labeled examples.
-
-    Exact and normalized leakage and same-text conflicts fail the gate; near-duplicates (paraphrases) and
-    near-duplicates with different labels are warnings. Every finding carries the items' texts."""
-    items = [DupItem(e.id, e.input_text(), e.label, e.split) for e in examples]
-    found = find_duplicates(items, vectors=vectors, near_threshold=cfg.near_duplicate_threshold)
-    n = len(examples)
+def _duplicate_checks(found: dict[str, Any], n: int, cfg: AuditSpec, *, embedded: bool, gold: str = "label",
+                      conflict_fails: bool = True) -> list[Check]:
+    """Leakage, conflicts, duplicates and near-duplicates from ``find_duplicates``. ``gold`` names what a conflict
+    disagrees on ("label", "gold JSON", "reference reply"); ``conflict_fails`` False makes conflicts a warning."""
     checks: list[Check] = []
     leak = found["leakage"]
     leak_ids = sorted({r["items"][1]["id"] for r in leak.records})
@@ -172,13 +170,16 @@ def audit_examples(
     conf_ids = sorted({i for g in conf.items for i in g})
     share = len(conf_ids) / n if n else 0.0
     ex = conf.records[0] if conf.records else None
+    over = share > cfg.max_conflict_share
     checks.append(Check(
-        "conflicts", FAIL if share > cfg.max_conflict_share else (WARN if conf.count else PASS), _r(share),
+        "conflicts", FAIL if over and conflict_fails else (WARN if conf.count else PASS), _r(share),
         cfg.max_conflict_share,
-        f"{conf.count} group(s) of the same text carry different labels ({len(conf_ids)} items, {share:.1%}), "
-        f"e.g. '{_clip(ex['items'][0]['text'])}' labeled {' / '.join(ex['labels'])}. Fix: decide the one "
-        "label for each text (or sharpen the guideline) and relabel the copies; audit.max_conflict_share "
-        f"({cfg.max_conflict_share}) is the tolerance" if ex else "no text carries two labels", conf_ids))
+        f"{conf.count} group(s) of the same text carry a different {gold} ({len(conf_ids)} items, {share:.1%}), "
+        f"e.g. '{_clip(ex['items'][0]['text'])}': {' / '.join(_clip(x, 60) for x in ex['labels'])}. Fix: decide "
+        f"the one {gold} for each text (or sharpen the guideline) and correct the copies; "
+        f"audit.max_conflict_share ({cfg.max_conflict_share}) is the tolerance"
+        + ("" if conflict_fails else " (a warning here: one message may have more than one good reply, but "
+           "each item is scored against one)") if ex else f"no text carries two different {PLURAL.get(gold, gold + 's')}", conf_ids))
     dup_groups = found["exact_duplicates"].items + found["normalized_duplicates"].items
     checks.append(Check("duplicates", WARN if dup_groups else PASS, len(dup_groups), 0,
                         f"{len(dup_groups)} group(s) of the same text ({found['exact_duplicates'].count} exact, "
@@ -186,7 +187,7 @@ def audit_examples(
                         "weigh those texts more in training. Fix: drop the extra copies" if dup_groups
                         else "no duplicate texts", sorted({i for g in dup_groups for i in g})))
     near = found["near_duplicates"]
-    if vectors is not None:
+    if embedded:
         cross = [r for r in near.records if r["crosses_test"]]
         thr = cfg.near_duplicate_threshold
         checks.append(Check(
@@ -206,6 +207,46 @@ def audit_examples(
                 f"{nc.count} near-duplicate pair(s) carry different labels, e.g. {_pair_text(nc.records[0])}: "
                 f"{' / '.join(nc.records[0]['labels'])}. Fix: check the labels, or the intents overlap",
                 sorted({it["id"] for r in nc.records for it in r["items"]})))
+    return checks
+
+
+def _findings_report(found: dict[str, Any], cfg: AuditSpec) -> dict[str, Any]:
+    def fdict(key: str) -> dict[str, Any]:
+        return found[key].to_dict()
+
+    dup_groups = found["exact_duplicates"].items + found["normalized_duplicates"].items
+    leak_ids = sorted({r["items"][1]["id"] for r in found["leakage"].records})
+    return {
+        "duplicates": {"count": len(dup_groups), "items": dup_groups[:LIMIT], "exact": fdict("exact_duplicates"),
+                       "normalized": fdict("normalized_duplicates")},
+        "near_duplicates": {**fdict("near_duplicates"), "threshold": cfg.near_duplicate_threshold,
+                            "setting": "audit.near_duplicate_threshold"},
+        "near_conflicts": fdict("near_conflicts"),
+        "conflicts": fdict("conflicts"),
+        "leakage": {**fdict("leakage"), "n_test_items": len(leak_ids)},
+    }
+
+
+def _slice_check(cov: Any) -> list[Check]:
+    if not cov.required_slices:
+        return []
+    unmet = [r for r in cov.required_slices if not r["met"]]
+    return [Check("required_slices", FAIL if unmet else PASS, len(unmet), len(cov.required_slices),
+                  ", ".join(f"{r['column']}={r['value']} has {r['count']} < {r['min']} ({r['split']} split)"
+                            for r in unmet) or "every required slice meets its minimum",
+                  [f"{r['column']}={r['value']}" for r in unmet])]
+
+
+def audit_examples(
+    examples: Sequence[Example], cfg: AuditSpec, *, labels: list[str], vectors: np.ndarray | None, seed: int = 0,
+) -> tuple[dict[str, Any], list[Check]]:
+    """Duplicates, conflicts, leakage, near-duplicates, label noise and coverage of the gold-labeled examples.
+
+    Exact and normalized leakage and same-text conflicts fail the gate; near-duplicates (paraphrases) and
+    near-duplicates with different labels are warnings. Every finding carries the items' texts."""
+    items = [DupItem(e.id, e.input_text(), e.label, e.split) for e in examples]
+    found = find_duplicates(items, vectors=vectors, near_threshold=cfg.near_duplicate_threshold)
+    checks = _duplicate_checks(found, len(examples), cfg, embedded=vectors is not None)
 
     noise = None
     per_label: dict[str, int] = {}
@@ -250,33 +291,62 @@ def audit_examples(
                         f"more examples of these classes (audit.min_per_class is {cfg.min_per_class})" if below
                         else f"every class has at least {cfg.min_per_class} training examples",
                         [b["label"] for b in below]))
-    if cov.required_slices:
-        unmet = [r for r in cov.required_slices if not r["met"]]
-        checks.append(Check("required_slices", FAIL if unmet else PASS, len(unmet), len(cov.required_slices),
-                            ", ".join(f"{r['column']}={r['value']} has {r['count']} < {r['min']}" for r in unmet)
-                            or "every required slice meets its minimum",
-                            [f"{r['column']}={r['value']}" for r in unmet]))
+    checks += _slice_check(cov)
+    report = {**_findings_report(found, cfg), "gold": "label", "noise": noise.to_dict() if noise else None,
+              "coverage": cov.to_dict()}
+    return report, checks
 
-    def fdict(key: str) -> dict[str, Any]:
-        return found[key].to_dict()
 
-    dup = {"count": len(dup_groups), "items": dup_groups[:LIMIT], "exact": fdict("exact_duplicates"),
-           "normalized": fdict("normalized_duplicates")}
-    report = {
-        "duplicates": dup,
-        "near_duplicates": {**fdict("near_duplicates"), "threshold": cfg.near_duplicate_threshold,
-                            "setting": "audit.near_duplicate_threshold"},
-        "near_conflicts": fdict("near_conflicts"),
-        "conflicts": fdict("conflicts"),
-        "leakage": {**fdict("leakage"), "n_test_items": len(leak_ids)},
-        "noise": noise.to_dict() if noise else None,
-        "coverage": cov.to_dict(),
+GOLD_WORD = {"extraction": "gold JSON object", "generation": "reference reply"}
+PLURAL = {"reference reply": "reference replies"}
+
+
+ANNOTATION_CHECKS = ("agreement", "aggregation")
+EXAMPLE_CHECKS = ("label_noise", "class_coverage")
+
+
+def not_applicable_checks(kind: str, names: Sequence[str] = ANNOTATION_CHECKS + EXAMPLE_CHECKS, *,
+                          annotations_given: bool = False) -> list[Check]:
+    """The label-only checks ``names``, stated as not applicable to a ``kind`` task (never silently absent)."""
+    what = {"extraction": "a JSON object", "generation": "free text"}.get(kind, "not a class label")
+    a_kind = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+    ann = " The annotations file is not used for this kind." if annotations_given else ""
+    why = {
+        "agreement": f"Krippendorff alpha compares annotators' class labels; {a_kind} target is {what}.{ann}",
+        "aggregation": f"Dawid–Skene and majority vote combine annotators' class labels; {a_kind} target is {what}",
+        "label_noise": f"confident learning needs class probabilities; {a_kind} target is {what}",
+        "class_coverage": f"audit.min_per_class counts examples per class; {a_kind} task has no classes "
+                          "(audit.required_slices covers its edge cases)",
     }
+    return [Check(n, NOT_APPLICABLE, None, None, f"{LABEL_ONLY}: {why[n]}") for n in names]
+
+
+def audit_targets(
+    examples: Sequence[Example], cfg: AuditSpec, *, kind: str, vectors: np.ndarray | None,
+) -> tuple[dict[str, Any], list[Check]]:
+    """The data gate of an extraction or generation task: what fits a non-label target.
+
+    Duplicates and train/dev↔test leakage run on the inputs exactly as for classification (leakage fails the
+    gate, near-duplicates warn); a conflict is the same normalised input with a different gold target, compared
+    in ``canonical_target`` form (fails above audit.max_conflict_share for extraction, whose gold is one right
+    object; a warning for generation, where two references can both be good); required slices are counted from
+    the slice columns. Label noise and per-class minimums are listed as not applicable."""
+    items = [DupItem(e.id, e.input_text(), canonical_target(e.target, kind), e.split) for e in examples]
+    found = find_duplicates(items, vectors=vectors, near_threshold=cfg.near_duplicate_threshold,
+                            near_conflicts=False)
+    checks = _duplicate_checks(found, len(examples), cfg, embedded=vectors is not None,
+                               gold=GOLD_WORD.get(kind, "target"), conflict_fails=kind != "generation")
+    cov = coverage(examples, labels=[], min_per_class=cfg.min_per_class, required_slices=cfg.required_slices)
+    checks += _slice_check(cov)
+    checks += not_applicable_checks(kind, EXAMPLE_CHECKS)
+    report = {**_findings_report(found, cfg), "gold": GOLD_WORD.get(kind, "target"), "noise": None,
+              "coverage": cov.to_dict()}
     return report, checks
 
 
 def gate_from_checks(checks: Sequence[Check]) -> tuple[str, list[str]]:
-    """``fail`` if any check fails; ``unknown`` if none fails but agreement or noise is unknown; else ``pass``."""
+    """``fail`` if any check fails; ``unknown`` if none fails but agreement or noise is unknown (or absent); else
+    ``pass``. A ``not_applicable`` check counts as present and decides nothing, either way."""
     fails = [c for c in checks if c.status == FAIL]
     if fails:
         return "fail", [f"{c.name}: {c.detail}" for c in fails]
@@ -288,7 +358,10 @@ def gate_from_checks(checks: Sequence[Check]) -> tuple[str, list[str]]:
                     for m in sorted(missing)]
         return "unknown", reasons
     warns = [f"{c.name}: {c.detail}" for c in checks if c.status == WARN]
-    return "pass", ["every check met its threshold"] + [f"warning: {w}" for w in warns]
+    na = [c.name for c in checks if c.status == NOT_APPLICABLE]
+    head = (f"every applicable check met its threshold (not applicable, {LABEL_ONLY}s: {', '.join(na)})" if na
+            else "every check met its threshold")
+    return "pass", [head] + [f"warning: {w}" for w in warns]
 
 
 def gold_vs_aggregate(examples: Sequence[Example], result: Any) -> Check:

@@ -7,12 +7,18 @@ labeling error or a guideline gap — both are real problems and fail the gate. 
 such as "why was my card declined" / "why did my card get declined" belong in every split. They are counted and
 shown as a warning with both texts, so a person can judge whether a pair is a copy that slipped through.
 
+For extraction and generation tasks the same machinery runs on the inputs, with the gold *target* in the place
+of the label (``canonical_target``: JSON with sorted keys, or the reference text with its spacing collapsed), so a
+conflict is the same input with two different gold targets. Near-duplicate inputs with different targets are not
+reported there: two similar messages naming different orders, or two good replies, differ by design.
+
 Leakage and near-duplicates are reported as pairs (one train/dev item, one test item); duplicates and conflicts
 as groups, because three copies of one text are one group, not three pairs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -31,6 +37,28 @@ def normalize_for_dedup(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
     t = _PUNCT.sub(" ", t)
     return " ".join(t.split())
+
+
+def _canon(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 20.0 and 20 are the same gold amount
+    if isinstance(value, dict):
+        return {str(k): _canon(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canon(v) for v in value]
+    return value
+
+
+def canonical_target(target: Any, kind: str) -> str | None:
+    """The form two gold targets are compared in: for ``extraction`` canonical JSON (sorted keys, integral floats
+    as integers, list order kept); for ``generation`` the text with its whitespace collapsed. None stays None."""
+    if target is None:
+        return None
+    if kind == "extraction" and not isinstance(target, str):
+        return json.dumps(_canon(target), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    return " ".join(str(target).split())
 
 
 @dataclass
@@ -108,6 +136,7 @@ def find_duplicates(
     *,
     vectors: np.ndarray | None = None,
     near_threshold: float = 0.95,
+    near_conflicts: bool = True,
 ) -> dict[str, Finding]:
     """Every duplicate, conflict and leakage finding, with texts.
 
@@ -117,7 +146,8 @@ def find_duplicates(
     - ``leakage``: pairs (train or dev item, test item) with the same normalized text;
     - ``near_duplicates``: pairs at cosine ≥ ``near_threshold`` whose normalized texts differ (any splits; each
       record says which), a warning;
-    - ``near_conflicts``: those near-duplicate pairs that carry different labels, a warning.
+    - ``near_conflicts``: those near-duplicate pairs that carry different labels, a warning (none when
+      ``near_conflicts`` is False: for free-form targets two similar inputs differ in gold by design).
     """
     exact = _groups(items, lambda it: it.text)
     norm = _groups(items, lambda it: normalize_for_dedup(it.text))
@@ -148,7 +178,7 @@ def find_duplicates(
             rec = {"how": "embedding cosine", "similarity": round(s, 4), "kind": split_pair(a.split, b.split),
                    "crosses_test": crosses_test(a.split, b.split), "items": [a.view(), b.view()]}
             f["near_duplicates"].records.append(rec)
-            if a.label is not None and b.label is not None and a.label != b.label:
+            if near_conflicts and a.label is not None and b.label is not None and a.label != b.label:
                 f["near_conflicts"].records.append({**rec, "labels": sorted({a.label, b.label})})
         for k in ("near_duplicates", "near_conflicts"):  # pairs that cross into test first, most similar first
             f[k].records.sort(key=lambda r: (not r["crosses_test"], -r["similarity"]))
