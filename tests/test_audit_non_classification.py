@@ -189,3 +189,24 @@ def test_required_slice_shortfall_fails_the_extraction_gate(tmp_path):
     by = {c["name"]: c for c in art["checks"]}
     assert art["gate"] == "fail" and by["required_slices"]["status"] == FAIL
     assert art["coverage"]["required_slices"][0]["count"] > 0
+
+
+def test_report_and_findings_export_say_not_applicable_and_gold(tmp_path):
+    from tunegate.data.findings import findings_rows
+    from tunegate.pipeline import audit_stage
+    from tunegate.report.render import render_report
+
+    def plant(path: Path) -> None:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        r = next(r for r in rows if r["split"] == "train")
+        path.write_text(path.read_text() + json.dumps({**r, "id": "conf-1", "gold": {**r["gold"], "item": "x"}})
+                        + "\n")
+
+    art = audit_stage(_spec(EXTRACTION, tmp_path, edit=plant), out_dir=tmp_path / "run")
+    conf = [row for row in findings_rows(art) if row["finding"] == "conflicts"]
+    assert len(conf) == 1 and "gold answer" in conf[0]["fix"] and conf[0]["detail"].startswith("gold: ")
+    _, md = render_report(tmp_path / "run")
+    text = md.read_text()
+    assert "Conflicts: the same input with a different gold JSON object" in text
+    assert text.count("Not applicable — label-only check") >= 3  # agreement, adjudication, label noise
+    assert "Per-class minimums: not applicable" in text

@@ -179,7 +179,8 @@ def _duplicate_checks(found: dict[str, Any], n: int, cfg: AuditSpec, *, embedded
         f"the one {gold} for each text (or sharpen the guideline) and correct the copies; "
         f"audit.max_conflict_share ({cfg.max_conflict_share}) is the tolerance"
         + ("" if conflict_fails else " (a warning here: one message may have more than one good reply, but "
-           "each item is scored against one)") if ex else f"no text carries two different {PLURAL.get(gold, gold + 's')}", conf_ids))
+           "each item is scored against one)")
+        if ex else f"no text carries two different {PLURAL.get(gold, gold + 's')}", conf_ids))
     dup_groups = found["exact_duplicates"].items + found["normalized_duplicates"].items
     checks.append(Check("duplicates", WARN if dup_groups else PASS, len(dup_groups), 0,
                         f"{len(dup_groups)} group(s) of the same text ({found['exact_duplicates'].count} exact, "

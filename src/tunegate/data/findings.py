@@ -3,8 +3,9 @@
 Why: a finding a person cannot look at is a finding nobody fixes. ``tunegate audit --export-findings FILE.csv``
 writes these rows so they can be loaded into a labeling tool (Label Studio and Argilla both import a CSV with a
 text column) or a spreadsheet: ``text`` (and ``other_text`` for pairs) to read, ``label`` / ``suggested_label`` to
-compare, empty ``review_decision`` and ``reviewer`` columns to fill in. Rows are built from audit.json alone, so
-an old run directory can be exported again.
+compare, empty ``review_decision`` and ``reviewer`` columns to fill in. For extraction and generation tasks
+(audit.json ``gold`` is not "label") the ``label`` column holds the gold target in canonical form. Rows are built
+from audit.json alone, so an old run directory can be exported again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ FIX = {
 }
 
 
+FIX_TARGET = {"conflicts": "decide the one correct gold answer for this input and correct the copies (for generation, "
+                           "keep one reference reply per message or say why both are right)"}
+
+
 def _row(fid: str, kind: str, severity: str, a: dict[str, Any], b: dict[str, Any] | None = None,
          **extra: Any) -> dict[str, Any]:
     row = {"finding_id": fid, "finding": kind, "severity": severity, "item_id": a.get("id"),
@@ -52,6 +57,7 @@ def _status(art: dict[str, Any], name: str, default: str = "warn") -> str:
 def findings_rows(art: dict[str, Any]) -> list[dict[str, Any]]:
     """Every text-bearing finding of an audit artifact, as flat rows (pairs stay on one row)."""
     rows: list[dict[str, Any]] = []
+    targets = str(art.get("gold") or "label") != "label"  # extraction / generation: the label column holds the target
 
     def records(key: str, sub: str | None = None) -> list[dict[str, Any]]:
         d = art.get(key) or {}
@@ -71,10 +77,13 @@ def findings_rows(art: dict[str, Any]) -> list[dict[str, Any]]:
         for n, r in enumerate(records(key, sub), 1):
             first = r["items"][0]
             fid = f"{kind}-{sub or 'same-text'}-{n}"
-            detail = (f"labels: {' / '.join(map(str, r['labels']))}" if r.get("labels") else
+            detail = (f"{'gold' if targets else 'labels'}: {' / '.join(map(str, r['labels']))}" if r.get("labels") else
                       f"{len(r['items'])} copies ({r.get('how', '')})")
             for other in r["items"][1:]:
-                rows.append(_row(fid, kind, sev, first, other, detail=detail))
+                row = _row(fid, kind, sev, first, other, detail=detail)
+                if targets and kind in FIX_TARGET:
+                    row["fix"] = FIX_TARGET[kind]
+                rows.append(row)
     noise = art.get("noise") or {}
     for n, issue in enumerate(noise.get("issues") or [], 1):
         item = {"id": issue.get("id"), "split": issue.get("split"), "label": issue.get("given"),

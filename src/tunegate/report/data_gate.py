@@ -62,9 +62,20 @@ def data_section(arts: RunArtifacts) -> list:
     return out
 
 
+def _not_applicable(audit: dict[str, Any], name: str) -> str | None:
+    """The check's reason when the audit marked it not applicable (a label-only check on a non-label task)."""
+    for c in as_list(audit.get("checks")):
+        if isinstance(c, dict) and c.get("name") == name and c.get("status") == "not_applicable":
+            return str(c.get("detail") or "label-only check")
+    return None
+
+
 def _agreement(audit: dict[str, Any]) -> list:
     out: list = [Heading(3, "Annotator agreement")]
     agr = audit.get("agreement")
+    na = _not_applicable(audit, "agreement")
+    if na and not isinstance(agr, dict):
+        return out + [Para([f"Not applicable — {na}"], kind="note")]
     if not isinstance(agr, dict):
         return out + [Para(["Not measured: no annotations were given, so agreement could not be computed."],
                            kind="missing")]
@@ -118,6 +129,9 @@ def _agreement(audit: dict[str, Any]) -> list:
 def _queue(audit: dict[str, Any]) -> list:
     out: list = [Heading(3, "Adjudication queue")]
     queue = [q for q in as_list(audit.get("adjudication_queue")) if isinstance(q, dict)]
+    na = _not_applicable(audit, "aggregation")
+    if na and not queue:
+        return out + [Para([f"Not applicable — {na}"], kind="note")]
     if not queue:
         note = ("No contested items: annotators agree on every item." if isinstance(audit.get("agreement"), dict)
                 else "No annotations, so no adjudication queue.")
@@ -143,6 +157,9 @@ def _queue(audit: dict[str, Any]) -> list:
 def _noise(audit: dict[str, Any]) -> list:
     out: list = [Heading(3, "Label noise")]
     noise = audit.get("noise")
+    na = _not_applicable(audit, "label_noise")
+    if na and not isinstance(noise, dict):
+        return out + [Para([f"Not applicable — {na}"], kind="note")]
     if not isinstance(noise, dict):
         return out + [Para(["Not measured: label noise needs labeled examples and an embedding probe."],
                            kind="missing")]
@@ -193,13 +210,26 @@ FINDINGS = (  # (key in audit.json, sub-key, title, what it means, gate effect)
 
 
 def _item_cell(it: dict[str, Any]) -> str:
-    return f"{_clip(it.get('text', ''), 110)} [{it.get('id')} · {it.get('split') or '–'} · {it.get('label')}]"
+    gold = _clip(it.get("label"), 90)
+    return f"{_clip(it.get('text', ''), 110)} [{it.get('id')} · {it.get('split') or '–'} · {gold}]"
+
+
+def _findings_for(gold: str) -> tuple:
+    """FINDINGS worded for what the gold is: a label, or (extraction, generation) a target compared per input."""
+    if gold == "label":
+        return FINDINGS
+    how = "canonical JSON (sorted keys)" if "JSON" in gold else "text with spacing collapsed"
+    return tuple((key, sub, f"Conflicts: the same input with a different {gold}" if key == "conflicts" else title,
+                  f"two gold answers for one input, compared as {how}" if key == "conflicts" else what,
+                  "warning (two replies can both be good)" if key == "conflicts" and "JSON" not in gold else effect)
+                 for key, sub, title, what, effect in FINDINGS if key != "near_conflicts")
 
 
 def _duplicates(audit: dict[str, Any]) -> list:
     out: list = []
     summary = []
-    for key, sub, title, what, effect in FINDINGS:
+    gold = str(audit.get("gold") or "label")
+    for key, sub, title, what, effect in _findings_for(gold):
         d = as_dict(audit.get(key))
         d = as_dict(d.get(sub)) if sub else d
         if not d:
@@ -215,8 +245,11 @@ def _duplicates(audit: dict[str, Any]) -> list:
                      else " / ".join(map(str, as_list(r.get("labels")))) or str(r.get("how", "")))
             rows.append([_item_cell(items[0]), " ‖ ".join(_item_cell(x) for x in items[1:]), extra])
         last = "cosine" if key.startswith("near") else ("labels" if key == "conflicts" else "how")
+        if key == "conflicts" and gold != "label":
+            last = f"{gold}s" if not gold.endswith("y") else f"{gold[:-1]}ies"
         shown = f" (first {TOP} of {len(records)})" if len(records) > TOP else ""
-        out.append(Table(["text [id · split · label]", "the other text(s)", last], rows,
+        word = "label" if gold == "label" else "gold"
+        out.append(Table([f"text [id · split · {word}]", "the other text(s)", last], rows,
                          caption=f"{title}{shown}", compact=True))
     if not summary:
         return []
@@ -251,6 +284,9 @@ def _coverage(audit: dict[str, Any]) -> list:
     cov = audit.get("coverage")
     if not isinstance(cov, dict):
         return out + [Para(["Not measured: no labeled examples."], kind="missing")]
+    na = _not_applicable(audit, "class_coverage")
+    if na:
+        out.append(Para([f"Per-class minimums: not applicable — {na}"], kind="note"))
     per_class = as_dict(cov.get("per_class"))
     below = {str(x) for x in as_list(cov.get("classes_below_min"))}
     quantity = as_dict(audit.get("quantity"))
@@ -284,7 +320,8 @@ def _coverage(audit: dict[str, Any]) -> list:
     tail = as_dict(cov.get("long_tail"))
     stats = []
     if quantity.get("n_train") is not None:
-        stats.append(("training examples", fmt_num(quantity["n_train"]), ""))
+        stats.append(("training examples", fmt_num(quantity["n_train"]),
+                      "" if na is None else "train examples with a gold target"))
     if tail.get("imbalance_ratio") is not None:
         stats.append(("class imbalance (largest / smallest)", fmt_num(tail["imbalance_ratio"]), ""))
     if tail.get("rare_classes") is not None:
