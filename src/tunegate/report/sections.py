@@ -58,7 +58,8 @@ STATUS = {"held": ("✓ held", "good"), "not_held": ("✗ not held", "bad"), "un
 SOURCE = {"measured": ("measured", "outline"), "declared": ("declared", "declared"),
           "missing": ("no evidence", "faint")}
 GATE = {"pass": ("✓ pass", "good"), "fail": ("✗ fail", "bad"), "warn": ("! warn", "warn"),
-        "unknown": ("? unknown", "neutral"), "info": ("info", "info")}
+        "unknown": ("? unknown", "neutral"), "info": ("info", "info"),
+        "not_applicable": ("n/a", "neutral")}
 MAX_EVIDENCE = 8
 
 
