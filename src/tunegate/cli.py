@@ -279,7 +279,7 @@ def probe_cmd(
     kind: Annotated[str, typer.Option("--kind", help="embedding_head (seconds), lora (minutes on a CPU; a GPU is "
                                       "used when present), all, or none (only --external).")] = "embedding_head",
     curve: Annotated[bool, typer.Option("--curve/--no-curve", help="Fit a learning curve (embedding head at "
-                                        "geometric fractions of the training set).")] = True,
+                                        "per-class sizes from 2 examples per class up to the training set).")] = True,
     external: Annotated[Optional[list[str]], typer.Option("--external", help="A fine-tune made elsewhere, by model "
                                                           "id (repeatable), evaluated and compared like a probe.")
                         ] = None,

@@ -206,7 +206,9 @@ def print_probe(art: dict[str, Any]) -> None:
         if isinstance(ln, dict) and ln.get("value") is not None:
             hi = f"{ln['high']:,.0f}" if ln.get("high") is not None else "unbounded"
             lo = f"{ln['low']:,.0f}" if ln.get("low") is not None else "?"
-            out.print(f"  labels needed for the target: {ln['value']:,.0f} (95% band {lo} to {hi})")
+            level = round(100 * (ln.get("band_level") or 0.8))
+            out.print(f"  labels needed for the target: {ln['value']:,.0f} ({level}% band {lo} to {hi}; "
+                      f"{ln.get('n_train') or '?'} on hand)")
         else:
             out.print(f"  labels needed for the target: unknown ({escape(str((ln or {}).get('reason', '')))})")
-    out.print(f"closes the gap: [bold]{art['closes_gap']}[/]")
+    out.print(f"reaches the target (closes the gap): [bold]{art['closes_gap']}[/]")

@@ -1,9 +1,11 @@
 """`tunegate probe`: does learning from the labels close the gap, and would more labels help?
 
 Each probe is trained on train, tuned on dev and scored on test with the same metrics and intervals as an
-evaluation run, then compared item by item with the best prompt evaluated in the same run directory (paired
-bootstrap CI of the difference, exact McNemar). The learning curve retrains the embedding head at geometric
-fractions of the training set, several seeds at the small sizes, and extrapolates only when its back-test holds.
+evaluation run, then compared item by item with the best prompt (the verdict's one definition: the sprint's
+selection) on the task's primary scorer: the paired-bootstrap CI of the difference as the effect size, an exact
+paired test for significance. A probe closes the gap only by reaching the target with its interval. The learning
+curve retrains the embedding head at per-class sizes from 2 examples per class up to the training set, several
+seeds at the small sizes, and extrapolates only when its back-test holds (docs/learning-curve.md).
 """
 
 from __future__ import annotations
