@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tunegate.data.examples import Example
@@ -176,3 +178,20 @@ def test_embedding_similarity_threshold():
     assert sc.score("a cat", _ex("the cat")).value == 1.0
     assert sc.score("a dog", _ex("the cat")).value == 0.0
     assert sc.binary
+
+
+@pytest.mark.parametrize("entry,field", [
+    ({"type": "label_match", "strikt": True}, "eval.scorers.0.strikt"),
+    ({"type": "regex", "pattern": "x", "full_match": True}, "eval.scorers.0.full_match"),
+    ({"type": "exact_match", "ignorecase": True}, "eval.scorers.0.ignorecase"),
+])
+def test_a_misspelt_scorer_option_is_a_located_error(entry, field):
+    from tunegate.errors import SpecError
+    from tunegate.evals.scorers import build_scorers
+    from tunegate.spec import parse_spec
+
+    spec = parse_spec("task: {name: t, kind: classification, labels: [a, b]}\n"
+                      f"eval: {{scorers: [{json.dumps(entry)}]}}\n")
+    with pytest.raises(SpecError) as exc:
+        build_scorers(spec)
+    assert field in str(exc.value)

@@ -67,6 +67,7 @@ def _gold_text(example: Example) -> str:
 @register_scorer("exact_match")
 class ExactMatch(Scorer):
     """Output equals the gold answer after trimming surrounding whitespace."""
+    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = (output or "").strip()
@@ -82,6 +83,7 @@ class NormalizedMatch(Scorer):
     ``label_match`` about separators ("card arrival" is not "card_arrival"); ``label_match`` with
     ``strict: true`` accepts those variants and also feeds macro-F1 and the confusion table.
     """
+    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = normalize_text(output or "")
@@ -96,6 +98,7 @@ class LabelMatch(Scorer):
     after ``Answer:``) instead of a label mentioned anywhere: on intent data, where messages often name their
     intent, the lenient read scores a copy of the input as correct (the criterion gate's copy_of_input check).
     """
+    known_options = frozenset({"strict"})
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
@@ -119,6 +122,7 @@ class LabelMatch(Scorer):
 @register_scorer("regex")
 class RegexMatch(Scorer):
     """The output matches a pattern (``pattern``; ``fullmatch: true`` to require the whole output)."""
+    known_options = frozenset({"pattern", "fullmatch", "ignore_case"})
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
@@ -137,6 +141,7 @@ class RegexMatch(Scorer):
 @register_scorer("numeric")
 class NumericMatch(Scorer):
     """The first number in the output is within ``abs_tol`` or ``rel_tol`` of the gold number."""
+    known_options = frozenset({"abs_tol", "rel_tol"})
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = parse_number(output)
@@ -159,6 +164,7 @@ class JsonValid(Scorer):
 
     Always scored: invalid JSON is exactly what this scorer measures, so it counts as 0, not as unscored.
     """
+    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         obj = parse_json_object(output or "")
@@ -190,6 +196,7 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 class JsonFields(Scorer):
     """Per-field F1 between the output object and the gold object (fields flattened to dotted paths;
     string values compared after normalisation). Unscored when the output holds no JSON object."""
+    known_options = frozenset({"fields"})
 
     binary = False
 
@@ -233,6 +240,7 @@ class RougeL(Scorer):
     reference-based check for generation that needs no model. With ``threshold`` the value is 1 at or above it,
     else 0. Overlap cannot see an added unsafe sentence or a wrong number, so it is a companion to a judge, not a
     replacement (the criterion gate shows which known-bad drafts it accepts)."""
+    known_options = frozenset({"threshold"})
 
     binary = False
 
@@ -262,6 +270,7 @@ class RougeL(Scorer):
 @register_scorer("embedding_similarity")
 class EmbeddingSimilarity(Scorer):
     """Cosine similarity of output and gold embeddings; with ``threshold`` the value is 1 above it, else 0."""
+    known_options = frozenset({"threshold"})
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
@@ -290,6 +299,7 @@ class PythonScorer(Scorer):
     It receives ``(output: str, example: dict)`` and returns a number, a bool, None (unscored) or a dict with
     ``value`` and optional ``reason``. Importing user code runs it, so it needs ``eval.allow_python_scorers``.
     """
+    known_options = frozenset({"function"})
 
     binary = False
 

@@ -52,11 +52,24 @@ class Scorer:
     binary: bool = True  # values are 0/1 (enables McNemar in comparisons)
     stochastic: bool = False  # the same output can get different scores (a model judge): re-run to check
     accept_at: float | None = None  # a value at or above this accepts the output (None: the gate's default)
+    # the options this scorer reads; any other key in its spec entry is a located error (a misspelt `strict`
+    # must not silently give the lenient scorer). None: the scorer checks its own options.
+    known_options: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         self.options = options
         self.ctx = ctx
         self.key = key  # the spec key this scorer came from, for error messages
+        if self.known_options is not None:
+            unknown = sorted(set(options) - self.known_options)
+            if unknown:
+                import difflib
+
+                close = difflib.get_close_matches(unknown[0], sorted(self.known_options), n=1)
+                known = ", ".join(sorted(self.known_options)) or "none"
+                raise SpecError(f"unknown {self.name} option '{unknown[0]}'"
+                                + (f" (did you mean '{close[0]}'?)" if close else "") + f"; its options: {known}",
+                                file=getattr(ctx.spec, "source", None), field=f"{key}.{unknown[0]}")
 
     def score(self, output: str, example: Example) -> ItemScore:  # pragma: no cover - interface
         raise NotImplementedError
