@@ -36,7 +36,7 @@ from tunegate.cli_output import (
     progress_bar,
 )
 
-from tunegate import __version__, cli_checkeval, cli_monitor, cli_portfolio, cli_run, cli_sprint
+from tunegate import __version__, cli_checkeval, cli_interop, cli_monitor, cli_portfolio, cli_run, cli_sprint
 from tunegate.cli_guard import guard_commands, preflight as _preflight
 from tunegate.errors import TunegateError
 
@@ -510,7 +510,7 @@ for _module in (cli_checkeval, cli_sprint, cli_run, cli_monitor, cli_portfolio):
 
 
 guard_commands(app)  # sprint and monitor: model-free checks first, then their --out held (cli_guard)
-__import__("tunegate.cli_interop", fromlist=["register"]).register(app)  # import-evals, export-finetune, -queue
+cli_interop.register(app)  # import-evals, import-queue, export-finetune, export-queue
 
 # --help lists commands in the order a user meets them (the pipeline's), each with its first paragraph on one line
 _HELP_ORDER = ("init", "validate", "check-eval", "audit", "eval", "compare", "sprint", "probe", "cost", "decide",

@@ -124,8 +124,9 @@ def run_cmd(
                      ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time per stage, and "
                                           "stop before any model is called.")] = False,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use at most N test items in every stage, "
-                                                 "for a quick look.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="For a quick look: at most N test items in "
+                                                 "the criterion gate, the eval and the sprint (the probe still "
+                                                 "trains and tests on its full splits).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="With --dry-run: print the estimate as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -217,6 +218,7 @@ def demo_cmd(
 ) -> None:
     """The whole pipeline on an example task with the embedded offline models, ending with the verdict and the
     report's path. The default model (SmolLM2-135M) shows the pipeline, not what a capable model achieves."""
+    from tunegate.evals.runner import FailedCallsError
     from tunegate.pipeline import _read_json
 
     try:
@@ -228,6 +230,8 @@ def demo_cmd(
             spec = demo_spec(task)
             _, d = _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)
         verdict = _read_json(Path(d) / "verdict.json")
+    except FailedCallsError as exc:
+        _fail(str(exc), EXIT_FAILED_CALLS)
     except TunegateError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -299,6 +299,9 @@ def remember_run_dir(spec_path: str | Path, run_dir: str | Path) -> None:
     except (OSError, ValueError):
         known = {}
     known[str(Path(spec_path).resolve())] = str(Path(run_dir).resolve())
+    # keep the file small and current: forget directories that are gone, and all but the newest 100
+    known = {k: v for k, v in known.items() if Path(v).is_dir() or v == str(Path(run_dir).resolve())}
+    known = dict(list(known.items())[-100:])
     try:
         f.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(f, known)

@@ -76,7 +76,7 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
     (``absent="skip"``): scoring it 0, as scikit-learn's ``zero_division=0`` does, put the estimate 4-6 points below
     the population value at n=30 with 5-10 classes (3-4 now) and the percentile interval covered 67-79% for a
     nominal 95%. BCa then corrects the remaining small-sample bias of the ratio. Measured coverage (``tests/test_macro_f1_coverage.py``,
-    ``bench/macro_f1_coverage.py``) is near nominal from ~100 items; below that it undercovers, and the note says so.
+    ``bench/interval_coverage.py``) is near nominal from ~100 items; below that it undercovers, and the note says so.
     """
     if not gold:
         return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
