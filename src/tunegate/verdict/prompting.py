@@ -102,7 +102,8 @@ def gap_condition(best: dict | None, source: str, after_sprint: bool | None, tar
         return Condition(UNKNOWN, source, f"the best prompt reaches {v:.3f} but with no interval and no item count: "
                          "declare ci_low/ci_high or n so the gap can be tested", ev)
     more = more_items_to_settle(v, lo, hi, n, target)
-    ev["more_test_items_to_settle"] = more
+    if more:  # only where the interval straddles the target (0 = already settled: not worth a row)
+        ev["more_test_items_to_settle"] = more
     settle = (f"; about {more:,} more test items would settle it" if more else
               "; the estimate sits on the target, so more items will not settle it" if more is None and n else "")
     if lo >= target:
@@ -209,7 +210,8 @@ def probe_condition(probe: dict | None, declared: dict | None, best: dict | None
     every_below = all(e.get("ci_high") is not None and upper_bound_for_family(e["value"], e["ci_high"], k) < target
                       for e in entries)
     more = more_items_to_settle(v, lo_k, hi, top.get("n"), target)
-    ev["more_test_items_to_settle"] = more
+    if more:
+        ev["more_test_items_to_settle"] = more
     needed_hi = curve.get("high")
     if not every_below and curve.get("status") == "ok" and needed_hi is not None and labels_on_hand is not None \
             and needed_hi <= labels_on_hand:
