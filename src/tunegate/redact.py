@@ -26,46 +26,73 @@ _AUTH_FIELD = re.compile(r"(?i)(['\"]?(?:authorization|api[-_]?key|x-api-key)['\
 _lock = threading.Lock()
 _envs: set[str] = set()
 _values: set[str] = set()
+_version = 0  # bumped by every registration: the cached secret list below is then rebuilt
 
 
 def register_secret_env(name: str | None) -> None:
     """Treat the value of environment variable ``name`` (read at redaction time) as a secret."""
+    global _version
     if name:
         with _lock:
-            _envs.add(name)
+            if name not in _envs:
+                _envs.add(name)
+                _version += 1
 
 
 def register_secret(value: str | None) -> None:
     """Treat ``value`` itself as a secret (e.g. extra header values)."""
+    global _version
     if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
         with _lock:
-            _values.add(value)
+            if value not in _values:
+                _values.add(value)
+                _version += 1
 
 
 _scan: tuple[Any, list[str]] = (None, [])
+# (registrations version, env-name stamp, values of the secret variables) -> the sorted secret list
+_cached: tuple[Any, list[str]] = (None, [])
 
 
-def _env_scan() -> list[str]:
-    """Values of variables whose names look secret; rescanned when the set of variable names changes (the
-    registered variables below are read on every call, so a key set after start-up is always masked)."""
+def _env_stamp() -> Any:
+    """Changes when a variable is added or removed. The raw (bytes) name table when the platform has one:
+    hashing it skips decoding every name, which was most of the cost of a call."""
+    data = getattr(os.environ, "_data", None)
+    names = tuple(data) if isinstance(data, dict) else tuple(os.environ)
+    return len(names), hash(names)
+
+
+def _env_scan(stamp: Any) -> list[str]:
+    """Names of variables that look secret; rescanned only when the set of variable names changes."""
     global _scan
-    stamp = (len(os.environ), hash(tuple(os.environ)))  # names only: cheap enough per call
     if _scan[0] != stamp:
         _scan = (stamp, [k for k in os.environ if _SECRET_NAME.search(k)])
     return _scan[1]
 
 
 def secrets() -> list[str]:
-    """The current secret values, longest first (so a key that contains another is masked whole)."""
+    """The current secret values, longest first (so a key that contains another is masked whole).
+
+    Called twice per model call (the answer, then the results line), so the list is cached: it is rebuilt when
+    a secret is registered, a variable is added or removed, or the value of any secret variable changes (the
+    values are re-read on every call, so a key set after start-up is always masked)."""
+    global _cached
+    stamp = _env_stamp()
     with _lock:
+        version = _version
+        names = _envs.union(_env_scan(stamp))
         found = set(_values)
-        names = set(_envs)
-    names.update(_env_scan())
-    for name in names:
-        v = os.environ.get(name)
+    current = tuple(sorted((n, os.environ.get(n)) for n in names))
+    key = (version, stamp, current)
+    cached = _cached
+    if cached[0] == key:
+        return cached[1]
+    for _, v in current:
         if v and len(v) >= MIN_SECRET_CHARS:
             found.add(v)
-    return sorted(found, key=len, reverse=True)
+    result = sorted(found, key=len, reverse=True)
+    _cached = (key, result)
+    return result
 
 
 def redact(text: str | None, *, headers: bool = True, known: list[str] | None = None) -> str | None:
