@@ -102,32 +102,128 @@ def print_eval(art: Any) -> None:
 
 
 class progress_bar:
-    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal."""
+    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal.
 
-    def __init__(self, *, enabled: bool, label: str) -> None:
+    Counts and ETAs come from ``tunegate.progress.Estimate`` (average rate of finished work, not rich's 30-second
+    window, which bursts of finished items fooled). Nested steps that model code reports (GGUF conversion,
+    embedding) appear as extra rows while they run, and their time is left out of the outer ETA. Disabled, it
+    also silences those steps (``--quiet``).
+    """
+
+    def __init__(self, *, enabled: bool, label: str, clock: Any = None) -> None:
+        import time
+
+        from tunegate.progress import Estimate
+
         self.enabled = enabled and err.is_terminal
         self.label = label
+        self.estimate = Estimate(clock or time.monotonic)
         self._bar: Any = None
         self._task: Any = None
+        self._listen: Any = None
+        self._open_steps = 0
 
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
-        self._bar.__enter__()
-        self._task = self._bar.add_task(self.label, total=None)
-
-        def update(done: int, total: int) -> None:
+    def update(self, done: int, total: int | None) -> None:
+        self.estimate.update(done, total)
+        if self._bar is not None:
             self._bar.update(self._task, completed=done, total=total)
 
-        return update
+    # tunegate.progress.Listener: nested steps as extra rows
+    def open_step(self, label: str, total: int | None) -> Any:
+        from tunegate.progress import Estimate
+
+        if self._open_steps == 0:
+            self.estimate.pause()
+        self._open_steps += 1
+        est = Estimate(self.estimate.clock)
+        est.update(0, total)
+        task = self._bar.add_task(f"  {label}", total=total, estimate=est) if self._bar is not None else None
+        return (task, est)
+
+    def advance_step(self, handle: Any, n: int) -> None:
+        task, est = handle
+        est.update(est.done + n)
+        if self._bar is not None:
+            self._bar.update(task, completed=est.done)
+
+    def close_step(self, handle: Any) -> None:
+        task, _ = handle
+        if self._bar is not None:
+            self._bar.remove_task(task)
+        self._open_steps -= 1
+        if self._open_steps == 0:
+            self.estimate.resume()
+
+    def __enter__(self) -> Any:
+        from tunegate.progress import listening_with
+
+        self._listen = listening_with(self if self.enabled else None)
+        self._listen.__enter__()
+        if not self.enabled:
+            return None
+        self._bar = _new_progress()
+        self._bar.__enter__()
+        self._task = self._bar.add_task(self.label, total=None, estimate=self.estimate)
+        return self.update
 
     def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+        try:
+            if self._bar is not None:
+                self._bar.__exit__(*exc)
+        finally:
+            if self._listen is not None:
+                self._listen.__exit__(*exc)
+
+
+def _new_progress() -> Any:
+    """A transient rich Progress whose count and ETA columns read the task's ``Estimate``."""
+    from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class _Count(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            est = task.fields.get("estimate")
+            return Text(est.count_text() if est else f"{int(task.completed)}", style="progress.download")
+
+    class _Eta(ProgressColumn):
+        max_refresh = 0.5
+
+        def render(self, task: Any) -> Text:
+            est = task.fields.get("estimate")
+            return Text(est.eta_text() if est else "", style="progress.remaining")
+
+    return Progress("[progress.description]{task.description}", BarColumn(), _Count(), TimeElapsedColumn(),
+                    _Eta(), console=err, transient=True)
+
+
+class _StandaloneSteps:
+    """Nested steps reported when no bar is open (``tunegate audit`` embedding): one transient bar per step."""
+
+    def open_step(self, label: str, total: int | None) -> Any:
+        bar = progress_bar(enabled=True, label=label)
+        bar.enabled = True  # only ever installed when stderr is a terminal
+        bar.__enter__()
+        bar.update(0, total)
+        return bar
+
+    def advance_step(self, handle: Any, n: int) -> None:
+        handle.update(handle.estimate.done + n, handle.estimate.total)
+
+    def close_step(self, handle: Any) -> None:
+        handle.__exit__(None, None, None)
+
+
+def _standalone_steps() -> Any:
+    return _StandaloneSteps() if err.is_terminal else None
+
+
+def _install_standalone_steps() -> None:
+    from tunegate.progress import set_default
+
+    set_default(_standalone_steps)
+
+
+_install_standalone_steps()
 
 
 def print_audit(art: dict[str, Any]) -> None:

