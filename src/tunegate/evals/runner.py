@@ -27,7 +27,7 @@ from tunegate.models.cache import ResponseCache
 from tunegate.models.streams import generation_stream, logprob_stream  # noqa: F401  (public here too)
 from tunegate.models.registry import check_models, create_backend, create_embedder, price_for
 from tunegate.models.usage import Price, UsageTracker
-from tunegate.redact import redact_obj
+from tunegate.redact import redact_obj, secrets
 from tunegate.spec import Spec
 
 METHODS = ("auto", "generate", "label_logprobs")
@@ -135,12 +135,26 @@ class _Sink:
 
     def write(self, record: dict[str, Any]) -> None:
         if self._fh is not None:  # outputs and errors are response bodies: no secret may reach the file
-            self._fh.write(json.dumps(redact_obj(record), ensure_ascii=False, default=str) + "\n")
+            self._fh.write(_redacted_line(record) + "\n")
             self._fh.flush()
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+
+
+_JSON_ESCAPED = frozenset('"\\' + "".join(map(chr, range(32))))
+
+
+def _redacted_line(record: dict[str, Any]) -> str:
+    """The record as one JSON line with every secret masked. Serialise first and look for the secrets in the
+    line: a secret free of characters JSON escapes appears verbatim in the line if it is in any string of the
+    record, so a clean line (the usual case) skips walking the record; otherwise redact value by value."""
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    known = secrets()
+    if any(s in line or not _JSON_ESCAPED.isdisjoint(s) for s in known):
+        line = json.dumps(redact_obj(record, known), ensure_ascii=False, default=str)
+    return line
 
 
 def _softmax(xs: list[float]) -> list[float]:
