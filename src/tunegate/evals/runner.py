@@ -2,8 +2,10 @@
 
 How it stays resumable and light: every request gets a cache key; cached answers are replayed first, the rest go
 to the backend, and each answer is committed to the response cache and appended to ``results.jsonl`` *before*
-the next one is consumed. A killed run therefore loses at most the calls that were in flight. Full per-item
-records stream to disk; memory holds only the compact facts the statistics need.
+the next one is consumed. A killed run therefore loses at most the calls that were in flight (and, against a
+near-instant endpoint, the answers of the last <= 10 ms, which the stream gathers into one commit: see
+``models.streams.COALESCE_S``). Full per-item records stream to disk; memory holds only the compact facts the
+statistics need.
 """
 
 from __future__ import annotations
