@@ -281,6 +281,8 @@ def _run_eval(
         if progress:
             progress(len(records), len(items))
 
+    if progress:
+        progress(0, len(items))  # the total is known before the first answer: the bar shows 0/N, not "starting"
     try:
         prompts = [template.render(spec, ex) for ex in items]
         if method == "generate":
