@@ -133,24 +133,12 @@ def run_cmd(
     """Run the stages in order into one run directory (check-eval, audit, eval, sprint, probe, cost, decide,
     report), printing each stage's result as it finishes and skipping stages whose inputs are unchanged; ends with
     the verdict and the report's path."""
-    from tunegate.pipeline import _read_json
-
-    from tunegate.evals.runner import FailedCallsError
-
     if dry_run:
         _dry_run(config, profile, model, limit, only, json_out)
         return
-    try:
-        manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet, limit)
-        verdict = _read_json(Path(d) / "verdict.json")
-    except FailedCallsError as exc:
-        _fail(str(exc), EXIT_FAILED_CALLS)
-    except TunegateError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted. Re-run with --resume to continue where it stopped.", EXIT_INTERRUPTED)
-    if verdict:
-        print_verdict(verdict)
+    d = _pipeline_then_verdict(
+        lambda: _run(config, out_dir, only, profile, model, force, resume, quiet, limit)[1],
+        "interrupted. Re-run with --resume to continue where it stopped.")
     out.print(f"run directory: {escape(str(d))}" + (f" · report: {escape(str(Path(d) / 'report.html'))}"
                                                      if (Path(d) / "report.html").exists() else ""))
 
@@ -218,27 +206,38 @@ def demo_cmd(
 ) -> None:
     """The whole pipeline on an example task with the embedded offline models, ending with the verdict and the
     report's path. The default model (SmolLM2-135M) shows the pipeline, not what a capable model achieves."""
+
+    def run_demo() -> Path:
+        if task == "classification":
+            return _run(_find_example(), out_dir, None, profile, None, False, False, quiet)[1]
+        from tunegate.demo_tasks import demo_spec
+
+        spec = demo_spec(task)
+        return _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)[1]
+
+    d = _pipeline_then_verdict(run_demo, "interrupted. Run `tunegate demo` again: finished stages and model calls "
+                                         "are reused.")
+    out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
+
+
+def _pipeline_then_verdict(run: Any, interrupted: str) -> Path:
+    """Run the pipeline, map its failures to exit codes (5 failed calls, 2 bad input, 130 interrupted), print the
+    verdict; the one ending `run` and `demo` share."""
     from tunegate.evals.runner import FailedCallsError
     from tunegate.pipeline import _read_json
 
     try:
-        if task == "classification":
-            _, d = _run(_find_example(), out_dir, None, profile, None, False, False, quiet)
-        else:
-            from tunegate.demo_tasks import demo_spec
-
-            spec = demo_spec(task)
-            _, d = _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)
+        d = run()
         verdict = _read_json(Path(d) / "verdict.json")
     except FailedCallsError as exc:
         _fail(str(exc), EXIT_FAILED_CALLS)
     except TunegateError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted. Run `tunegate demo` again: finished stages and model calls are reused.", EXIT_INTERRUPTED)
+        _fail(interrupted, EXIT_INTERRUPTED)
     if verdict:
         print_verdict(verdict)
-    out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
+    return d
 
 
 def register(app: typer.Typer) -> None:
