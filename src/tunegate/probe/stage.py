@@ -38,7 +38,7 @@ def _prompt_run_dir(run_dir: Path) -> Path | None:
     """Where "the best prompt"'s per-item test results live — the one definition the verdict uses
     (tunegate.verdict.best_prompt): the sprint's selection (sprint-best/, chosen on dev), else the earliest
     test-split evaluation; never the evaluation with the highest test value."""
-    from tunegate.verdict.prompting import _is_prompt_eval
+    from tunegate.verdict.prompting import is_prompt_eval
 
     sprint_best = run_dir / "sprint-best"
     if (run_dir / "sprint.json").exists() and (sprint_best / "results.jsonl").exists():
@@ -46,7 +46,7 @@ def _prompt_run_dir(run_dir: Path) -> Path | None:
     found = []
     for p in sorted(run_dir.glob("**/eval.json")):
         art = json.loads(p.read_text(encoding="utf-8"))
-        if art.get("artifact") == "eval" and _is_prompt_eval({**art, "_path": str(p)}) \
+        if art.get("artifact") == "eval" and is_prompt_eval({**art, "_path": str(p)}) \
                 and (p.parent / "results.jsonl").exists():
             found.append((str((art.get("run") or {}).get("started") or ""), str(p), p.parent))
     return min(found)[2] if found else None

@@ -36,7 +36,9 @@ def _eval_started(e: dict) -> str:
     return str((e.get("run") or {}).get("started") or "")
 
 
-def _is_prompt_eval(e: dict) -> bool:
+def is_prompt_eval(e: dict) -> bool:
+    """A test-split prompt evaluation: not a probe's run, not the sprint's copy of its best (the probe stage picks
+    "the best prompt"'s per-item results by this same rule)."""
     from pathlib import Path
 
     parent = Path(e.get("_path") or "x/eval.json").parent.name
@@ -67,7 +69,7 @@ def best_prompt(sprint: dict | None, evals: list[dict], declared: dict | None
         if cand is None:  # a sprint with no named best has not selected anything
             return None, MISSING, None
         return {**cand, "selected_on": "dev (sprint)"}, MEASURED, True
-    tests = sorted((e for e in evals if _is_prompt_eval(e)), key=lambda e: (_eval_started(e), e.get("_path", "")))
+    tests = sorted((e for e in evals if is_prompt_eval(e)), key=lambda e: (_eval_started(e), e.get("_path", "")))
     if tests:
         e = tests[0]
         out = {"name": f"{e.get('model')} ({e.get('method')})", "value": e["value"], "ci_low": e.get("ci_low"),
