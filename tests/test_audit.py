@@ -221,7 +221,7 @@ def test_adjudications_from_the_spec_override_and_are_recorded(tmp_path):
     """Export the queue, a person fills two rows (one left blank), the next audit applies them with names."""
     import shutil
 
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
     from tunegate.spec import load_spec
 
     src = EXAMPLE.parent

@@ -141,7 +141,7 @@ def _spec(src: Path, tmp_path: Path, extra: str = "", edit=None):
 @pytest.mark.parametrize("src", [EXTRACTION, GENERATION], ids=["extraction", "generation"])
 def test_example_gate_passes_on_real_findings_only_and_counts_labels_on_hand(src, tmp_path):
     from tunegate.artifact_models.audit import AuditArtifact
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
     from tunegate.verdict import labels_on_hand
 
     spec = _spec(src, tmp_path)
@@ -159,7 +159,7 @@ def test_example_gate_passes_on_real_findings_only_and_counts_labels_on_hand(src
 
 
 def test_planted_leakage_and_conflict_fail_the_extraction_gate(tmp_path):
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
 
     def plant(path: Path) -> None:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -180,7 +180,7 @@ def test_planted_leakage_and_conflict_fail_the_extraction_gate(tmp_path):
 
 
 def test_required_slice_shortfall_fails_the_extraction_gate(tmp_path):
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
 
     spec = _spec(EXTRACTION, tmp_path)  # declares three slices at min 10; ask for more than the data has
     cfg = spec.audit.model_copy(update={"required_slices": [RequiredSlice(column="edge_case", value="two_orders",
@@ -193,7 +193,7 @@ def test_required_slice_shortfall_fails_the_extraction_gate(tmp_path):
 
 def test_report_and_findings_export_say_not_applicable_and_gold(tmp_path):
     from tunegate.data.findings import findings_rows
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
     from tunegate.report.render import render_report
 
     def plant(path: Path) -> None:

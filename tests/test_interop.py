@@ -169,7 +169,7 @@ def test_chat_record_validation_rejects(bad, msg):
 
 def test_queue_round_trip_label_studio_and_argilla(tmp_path):
     from tunegate.cli import app
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
     from tunegate.spec import load_spec
 
     cfg = _spec(tmp_path, annotations=True)

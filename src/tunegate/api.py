@@ -65,7 +65,7 @@ def audit(spec: Spec | str | Path, *, out_dir: str | Path | None = None, skip_in
           progress: Any = None) -> AuditArtifact:
     """The data gate (``tunegate audit``): agreement, noise, duplicates, leakage, coverage, quantity."""
     from tunegate.artifact_models import AuditArtifact
-    from tunegate.pipeline import audit_stage
+    from tunegate.audit_stage import audit_stage
 
     art = audit_stage(_spec(spec), out_dir=out_dir, skip_invalid=skip_invalid, progress=progress)
     return AuditArtifact.from_dict(art)
@@ -93,7 +93,7 @@ def probe(spec: Spec | str | Path, run_dir: str | Path, *, kinds: tuple[str, ...
 def cost(spec: Spec | str | Path, run_dir: str | Path, *, n_draws: int = 20000) -> CostArtifact:
     """The 18-month economics (``tunegate cost``), with the labels and quality gain the run measured."""
     from tunegate.artifact_models import CostArtifact
-    from tunegate.pipeline import cost_stage
+    from tunegate.decision_stages import cost_stage
 
     return CostArtifact.from_dict(cost_stage(_spec(spec), run_dir, n_draws=n_draws))
 
@@ -101,7 +101,7 @@ def cost(spec: Spec | str | Path, run_dir: str | Path, *, n_draws: int = 20000) 
 def decide(run_dir: str | Path, spec: Spec | str | Path | None = None) -> VerdictArtifact:
     """The verdict (``tunegate decide``) from the artifacts in ``run_dir`` and the spec's declared evidence."""
     from tunegate.artifact_models import VerdictArtifact
-    from tunegate.pipeline import decide_stage
+    from tunegate.decision_stages import decide_stage
 
     return VerdictArtifact.from_dict(decide_stage(run_dir, _spec(spec) if spec is not None else None))
 

@@ -212,7 +212,7 @@ def run_assess(answers: dict[str, Any], out_file: str | Path, run_dir: str | Pat
     condition in words) and plain next actions; the engine's own actions stay as ``next_actions_for_pipeline``."""
     from tunegate.artifacts import write_json_atomic
     from tunegate.assess import answers_to_spec, write_spec
-    from tunegate.pipeline import cost_stage, decide_stage
+    from tunegate.decision_stages import cost_stage, decide_stage
     from tunegate.spec import load_spec
 
     path = write_spec(answers_to_spec(answers), out_file)

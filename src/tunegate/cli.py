@@ -206,7 +206,8 @@ def audit_cmd(
     agreement on).
     """
     from tunegate.artifacts import write_json_atomic
-    from tunegate.pipeline import GATE_EXIT_CODES, audit_stage, build_audit
+    from tunegate.audit_stage import audit_stage, build_audit
+    from tunegate.pipeline import GATE_EXIT_CODES
     from tunegate.spec import AuditSpec, load_spec
 
     def note(msg: str) -> None:
@@ -323,7 +324,7 @@ def cost_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print cost.json on stdout.")] = False,
 ) -> None:
     """The 18-month total cost of ownership of keep-prompting vs fine-tune, evaluation tax included, with uncertainty."""
-    from tunegate.pipeline import cost_stage
+    from tunegate.decision_stages import cost_stage
     from tunegate.spec import load_spec
 
     try:
@@ -346,7 +347,7 @@ def decide_cmd(
 ) -> None:
     """The verdict from whatever artifacts exist: FIX_EVAL_FIRST, SHIP_PROMPT, IMPROVE_DATA_FIRST, KEEP_PROMPTING
     or FINE_TUNE, each condition held / not held / unknown with its evidence, and next actions."""
-    from tunegate.pipeline import decide_stage
+    from tunegate.decision_stages import decide_stage
     from tunegate.spec import load_spec
 
     try:

@@ -224,7 +224,7 @@ def _pipeline_then_verdict(run: Any, interrupted: str) -> Path:
     """Run the pipeline, map its failures to exit codes (5 failed calls, 2 bad input, 130 interrupted), print the
     verdict; the one ending `run` and `demo` share."""
     from tunegate.evals.runner import FailedCallsError
-    from tunegate.pipeline import _read_json
+    from tunegate.decision_stages import read_artifact_json as _read_json
 
     try:
         d = run()

@@ -1,4 +1,4 @@
-"""``audit.json``: the data gate (``tunegate audit``; written by ``pipeline.build_audit`` / ``audit_stage``)."""
+"""``audit.json``: the data gate (``tunegate audit``; written by ``audit_stage.build_audit`` / ``audit_stage``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``cost.json``: the 18-month economics (``tunegate cost``; written by ``pipeline.cost_stage`` from
+"""``cost.json``: the 18-month economics (``tunegate cost``; written by ``decision_stages.cost_stage`` from
 ``cost.model.CostResult.to_dict``)."""
 
 from __future__ import annotations

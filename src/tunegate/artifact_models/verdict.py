@@ -1,4 +1,4 @@
-"""``verdict.json``: the decision (``tunegate decide``; written by ``pipeline.decide_stage`` from
+"""``verdict.json``: the decision (``tunegate decide``; written by ``decision_stages.decide_stage`` from
 ``verdict.decide``)."""
 
 from __future__ import annotations
