@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tunegate.artifact_models.audit import AuditArtifact
 from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
 from tunegate.data.annotations import Annotation, load_annotations
 from tunegate.data.audit import (
@@ -146,6 +147,8 @@ def audit_stage(
     if art.get("quantity") and needed is not None:
         art["quantity"].update(labels_needed_from_probe=needed,
                                note="labels needed to reach the target, from the probe's learning curve")
+    # the typed contract the verdict and report read; the dict is written as built (the model would add defaults)
+    AuditArtifact.from_dict(art, source=Path(out_dir or ".") / AuditArtifact.FILENAME)
     if out_dir:
         out = Path(out_dir)
         write_json_atomic(out / "audit.json", art)

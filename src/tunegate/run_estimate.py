@@ -10,6 +10,8 @@ assumption is named in the result, because an estimate is only as good as what i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tunegate.spec import Spec
@@ -86,63 +88,102 @@ def _sprint_row(spec: Spec, dev: int, test: int, in_tok: float) -> dict[str, Any
                       f"{grid} dev calls, then {finalists} prompts on {test_n} test items")
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What every per-stage estimate reads: the spec, the profile, the model and the data's split sizes."""
+
+    spec: Spec
+    prof: Any
+    model_id: str
+    limit: int | None
+    n_examples: int
+    n_train: int
+    n_dev: int
+    n_test: int
+    in_tok: float
+
+    @property
+    def scoring(self) -> bool:
+        return _is_local(self.model_id) and self.spec.task.kind == "classification"
+
+
+def _est_check_eval(x: _Inputs) -> dict[str, Any]:
+    spec, ce = x.spec, x.spec.check_eval
+    judges = [s for s in spec.eval.scorers if s.type == "llm_judge"]
+    n_items = min(ce.judge_items, x.n_test or ce.judge_items)
+    calls = len(judges) * n_items * 5 * 3 if judges else 0  # ~5 outputs per item, 3 repeats
+    judge = ((judges[0].model_extra or {}).get("model") if judges else None) or x.model_id
+    return _row("check-eval", judge if calls else None, calls, x.in_tok + 150, 8,
+                _calls_seconds(judge, calls, x.in_tok + 150, 8, spec, False) if calls else 2.0, spec,
+                "judge calls only (the gate never calls a subject model)" if calls else
+                "deterministic scorers: no model calls")
+
+
+def _est_audit(x: _Inputs) -> dict[str, Any]:
+    n = x.n_examples
+    return _row("audit", None, 0, 0, 0, n / EMBED_TEXTS_PER_S + 5, x.spec,
+                f"no model calls; {n} texts embedded with {x.spec.models.embedding}")
+
+
+def _est_eval(x: _Inputs) -> dict[str, Any]:
+    n = min(v for v in (x.n_test, x.prof.eval_limit or x.n_test, x.limit or x.n_test))
+    return _row("eval", x.model_id, n, x.in_tok, 16, _calls_seconds(x.model_id, n, x.in_tok, 16, x.spec, x.scoring),
+                x.spec, f"{n} test items, one call each")
+
+
+def _est_sprint(x: _Inputs) -> dict[str, Any]:
+    if not x.n_dev:
+        return _row("sprint", None, 0, 0, 0, 0, x.spec, "no dev split: the sprint cannot run")
+    return _sprint_row(x.spec, x.n_dev, x.n_test, x.in_tok)
+
+
+def _est_probe(x: _Inputs) -> dict[str, Any]:
+    if x.spec.task.kind != "classification" and "lora" not in x.prof.probe_kinds:
+        return _row("probe", None, 0, 0, 0, 0, x.spec, f"skipped: the {x.prof.name} profile's embedding head is "
+                    "for classification (the full profile trains LoRA)")
+    n = x.n_examples
+    secs = n / EMBED_TEXTS_PER_S + 10 * 2
+    note = f"embedding head: {n} texts embedded, a learning curve of ~10 fits"
+    if "lora" in x.prof.probe_kinds:
+        lora_tokens = min(x.n_train, 128) * 2 * (x.in_tok + 8)
+        secs += lora_tokens / LORA_TOKENS_PER_S
+        note += f"; LoRA on ~{int(lora_tokens):,} tokens"
+    return _row("probe", None, 0, 0, 0, secs, x.spec, note)
+
+
+def _est_cost(x: _Inputs) -> dict[str, Any]:
+    return _row("cost", None, 0, 0, 0, x.prof.cost_draws / 20000 * 2, x.spec, "no model calls")
+
+
+# per registered stage name; a stage without an estimator is listed as making no model calls, and says so
+ESTIMATORS: dict[str, Callable[[_Inputs], dict[str, Any]]] = {
+    "check-eval": _est_check_eval, "audit": _est_audit, "eval": _est_eval, "sprint": _est_sprint,
+    "probe": _est_probe, "cost": _est_cost,
+    "decide": lambda x: _row("decide", None, 0, 0, 0, 1.0, x.spec, "no model calls"),
+    "report": lambda x: _row("report", None, 0, 0, 0, 1.0, x.spec, "no model calls"),
+}
+
+
 def estimate_run(spec: Spec, *, profile: str = "quick", model: str | None = None, limit: int | None = None,
                  only: list[str] | None = None) -> dict[str, Any]:
     """Per stage: calls, tokens, cost (where the spec prices the model) and seconds, with the assumptions."""
     from tunegate.data.examples import load_examples
-    from tunegate.pipeline import PROFILES, STAGES, limited_spec
+    from tunegate.pipeline import PROFILES, STAGE_REGISTRY, limited_spec
 
     spec = limited_spec(spec, limit)
     prof = PROFILES[profile]
     model_id = model or spec.models.default
-    rows: list[dict[str, Any]] = []
     if spec.data is None:
         return {"stages": [], "total": {"calls": 0, "cost": 0.0, "seconds": 0.0},
                 "assumptions": ["the spec has no data: only declared evidence, nothing to run"]}
     ds = load_examples(spec)
-    train, dev, test = ds.split("train"), ds.split("dev"), ds.split("test")
-    in_tok = _avg_input_tokens(ds.examples) + 40  # + the instruction and label list
-    want = [s for s in STAGES if (not only or s in only) and (only or s not in prof.skip)]
-    scoring = _is_local(model_id) and spec.task.kind == "classification"
-    for stage in want:
-        if stage == "check-eval":
-            ce = spec.check_eval
-            judges = [s for s in spec.eval.scorers if s.type == "llm_judge"]
-            n_items = min(ce.judge_items, len(test) or ce.judge_items)
-            calls = len(judges) * n_items * 5 * 3 if judges else 0  # ~5 outputs per item, 3 repeats
-            judge = ((judges[0].model_extra or {}).get("model") if judges else None) or model_id
-            rows.append(_row(stage, judge if calls else None, calls, in_tok + 150, 8,
-                             _calls_seconds(judge, calls, in_tok + 150, 8, spec, False) if calls else 2.0, spec,
-                             "judge calls only (the gate never calls a subject model)" if calls else
-                             "deterministic scorers: no model calls"))
-        elif stage == "audit":
-            n = len(ds.examples)
-            rows.append(_row(stage, None, 0, 0, 0, n / EMBED_TEXTS_PER_S + 5, spec,
-                             f"no model calls; {n} texts embedded with {spec.models.embedding}"))
-        elif stage == "eval":
-            n = min(x for x in (len(test), prof.eval_limit or len(test), limit or len(test)))
-            rows.append(_row(stage, model_id, n, in_tok, 16, _calls_seconds(model_id, n, in_tok, 16, spec, scoring),
-                             spec, f"{n} test items, one call each"))
-        elif stage == "sprint":
-            if not dev:
-                rows.append(_row(stage, None, 0, 0, 0, 0, spec, "no dev split: the sprint cannot run"))
-            else:
-                rows.append(_sprint_row(spec, len(dev), len(test), in_tok))
-        elif stage == "probe" and spec.task.kind != "classification" and "lora" not in prof.probe_kinds:
-            rows.append(_row(stage, None, 0, 0, 0, 0, spec, f"skipped: the {profile} profile's embedding head is "
-                             "for classification (the full profile trains LoRA)"))
-        elif stage == "probe":
-            n = len(ds.examples)
-            secs = n / EMBED_TEXTS_PER_S + 10 * 2
-            note = f"embedding head: {n} texts embedded, a learning curve of ~10 fits"
-            if "lora" in prof.probe_kinds:
-                lora_tokens = min(len(train), 128) * 2 * (in_tok + 8)
-                secs += lora_tokens / LORA_TOKENS_PER_S
-                note += f"; LoRA on ~{int(lora_tokens):,} tokens"
-            rows.append(_row(stage, None, 0, 0, 0, secs, spec, note))
-        else:
-            rows.append(_row(stage, None, 0, 0, 0, 1.0 if stage != "cost" else prof.cost_draws / 20000 * 2, spec,
-                             "no model calls"))
+    x = _Inputs(spec=spec, prof=prof, model_id=model_id, limit=limit, n_examples=len(ds.examples),
+                n_train=len(ds.split("train")), n_dev=len(ds.split("dev")), n_test=len(ds.split("test")),
+                in_tok=_avg_input_tokens(ds.examples) + 40)  # + the instruction and label list
+    want = [s for s in STAGE_REGISTRY.names() if (not only or s in only) and (only or s not in prof.skip)]
+    rows = [ESTIMATORS[s](x) if s in ESTIMATORS else
+            _row(s, None, 0, 0, 0, 0.0, spec, "no estimate: a plug-in stage without an estimator (counted as no "
+                 "model calls and no time)") for s in want]
     costs = [r["cost"] for r in rows if r["cost"] is not None]
     total = {"calls": sum(r["calls"] for r in rows), "input_tokens": sum(r["input_tokens"] for r in rows),
              "output_tokens": sum(r["output_tokens"] for r in rows), "cost": round(sum(costs), 4) if costs else None,
