@@ -306,3 +306,56 @@ def test_stub_runs_as_a_script():
         proc.terminate()
         proc.wait(timeout=5)
         proc.stdout.close()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/", "https://API.OpenAI.com/v1", "http://localhost",
+    "http://localhost/", "https://example.com:443/v1", "http://example.com:80", "http://example.com:8080/a_b~c/d-e",
+    "http://10.0.0.255:1/x", "http://1.2.3.4", "https://my-host.internal:65535/openai/v1",
+    "http://EXAMPLE.com/V1", "http://a.b.c.d.e/x.y/z",
+])
+def test_plain_url_fast_path_equals_httpx(url):
+    """The httpx-free canonical form is taken only where it equals what httpx.URL gives (cache keys hold it)."""
+    from tunegate.models.openai_compat import _plain_base_url
+
+    parsed = httpx.URL(url)
+    default = {"http": 80, "https": 443}[parsed.scheme]
+    port = f":{parsed.port}" if parsed.port not in (None, default) else ""
+    assert _plain_base_url(url) == f"{parsed.scheme}://{parsed.host.lower()}{port}{parsed.path.rstrip('/')}"
+
+
+@pytest.mark.parametrize("url", [
+    "HTTP://example.com/v1", "http://user:pw@example.com/v1", "http://example.com/v1?api-version=1",
+    "http://example.com/a/../b", "http://example.com/./v1", "http://01.2.3.4/v1", "http://256.1.1.1/v1",
+    "http://example.com:99999/v1", "http://example.com/a%20b", "http://exämple.com/v1", "http://[::1]:8000/v1",
+    "http://example.com/a b", "ftp://example.com/v1", "http://example.com:0/v1",
+])
+def test_other_urls_go_through_httpx(url):
+    from tunegate.models.openai_compat import _plain_base_url
+
+    assert _plain_base_url(url) is None
+
+
+def test_no_http_import_until_the_first_call():
+    """A fully cached run builds the backend for its identity but never calls it: httpx and asyncio stay
+    unimported (they were ~0.1 s of a warm run)."""
+    code = ("import sys; from tunegate.models.openai_compat import OpenAICompatibleBackend as B; "
+            "b = B('m', base_url='http://127.0.0.1:9/v1', api_key_env=None); b.cache_identity(); b.close(); "
+            "print(sorted(m for m in ('httpx', 'asyncio', 'httpcore') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_sniffio_is_marked_once(monkeypatch):
+    """Where sniffio is absent, its import fails from sys.modules instead of a sys.path search per lock."""
+    from tunegate.models import openai_compat
+
+    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
+    monkeypatch.setattr(openai_compat.importlib.util, "find_spec", lambda name: None)
+    openai_compat._skip_missing_sniffio()
+    assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
+    with pytest.raises(ImportError):
+        import sniffio  # noqa: F401
+    monkeypatch.setitem(sys.modules, "sniffio", "installed")  # present: left alone
+    openai_compat._skip_missing_sniffio()
+    assert sys.modules["sniffio"] == "installed"

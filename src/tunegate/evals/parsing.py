@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 _ANSWER_MARKERS = re.compile(
@@ -19,11 +20,24 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+_SEPARATORS = re.compile(r"[\s_\-/]+")
+_PUNCTUATION = re.compile(r"[^\w ]")
+
+
 def _norm(s: str) -> str:
     """Case-, separator- and punctuation-insensitive form: 'Refund Request.' == 'refund_request'."""
-    s = s.casefold().strip()
-    s = re.sub(r"[\s_\-/]+", " ", s)
-    return re.sub(r"[^\w ]", "", s).strip()
+    return _PUNCTUATION.sub("", _SEPARATORS.sub(" ", s.casefold().strip())).strip()
+
+
+@lru_cache(maxsize=64)
+def _label_index(labels: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """Normalised form -> label, and each label's own text -> what the normalised lookup gives for it.
+
+    Built once per label set (a run parses every answer against the same labels; normalising all of them per
+    answer was most of a warm run's parsing time). The second map answers the usual reply, a bare label, with
+    one dict lookup and the same result as the normalised path."""
+    by_norm = {_norm(lab): lab for lab in labels}
+    return by_norm, {lab: by_norm[_norm(lab)] for lab in labels}
 
 
 def parse_label(text: str, labels: list[str], *, strict: bool = False) -> str | None:
@@ -38,7 +52,9 @@ def parse_label(text: str, labels: list[str], *, strict: bool = False) -> str | 
     """
     if not text or not text.strip():
         return None
-    by_norm = {_norm(lab): lab for lab in labels}
+    by_norm, exact = _label_index(tuple(labels))
+    if text in exact:
+        return exact[text]
     whole = _norm(text)
     if whole in by_norm:
         return by_norm[whole]

@@ -7,31 +7,41 @@ calls keeps the connection pool warm, and works from any thread (also from insid
 
 Keys are read from the environment variable *named* by ``api_key_env`` at request time; they are never stored
 on the object, logged, put in error messages or in ``cache_identity``.
+
+httpx and asyncio are imported when the first call is made, not with the module: a run whose answers all come
+from the response cache builds the backend (for its cache identity) but never calls it, and those imports were
+a tenth of such a run (issue 19).
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
+import importlib.util
 import logging
 import math
 import os
 import queue
 import random
+import re
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import numpy as np
 
 from tunegate.errors import BackendError
 from tunegate.models.base import EMBED, GENERATE, Generation, GenerationRequest
 from tunegate.redact import redact as _redact
 from tunegate.redact import redact_excerpt, register_secret, register_secret_env
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
 
 log = logging.getLogger("tunegate.models.openai")
 
@@ -49,9 +59,46 @@ _ERROR = object()  # queue markers
 _DONE = object()
 
 
+# URLs whose canonical form needs no parser: http(s), an ASCII host name or IPv4 address, an optional port, a
+# path of unreserved characters with no dot segments, nothing else. Every other URL goes through httpx.URL.
+_PLAIN_URL = re.compile(r"(https?)://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)(?::([1-9][0-9]{0,4}))?"
+                        r"((?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?)")
+
+
+def _plain_base_url(url: str) -> str | None:
+    """``normalise_base_url`` without importing httpx, for the plain URLs that need no parsing; None otherwise
+    (tests compare the two on a table of URLs)."""
+    m = _PLAIN_URL.fullmatch(url)
+    if m is None:
+        return None
+    scheme, host, port, path = m.groups()
+    if host.replace(".", "").isdigit():  # IPv4-style: httpx validates it (no leading zeros, octets <= 255)
+        parts = host.split(".")
+        if len(parts) != 4 or any(str(int(p)) != p or int(p) > 255 for p in parts):
+            return None
+    if port is not None and int(port) > 65535:
+        return None
+    keep = f":{port}" if port is not None and int(port) != {"http": 80, "https": 443}[scheme] else ""
+    return f"{scheme}://{host.lower()}{keep}{path.rstrip('/')}"
+
+
+def _skip_missing_sniffio() -> None:
+    """httpcore tries ``import sniffio`` on every lock and semaphore it sets up (about ten per request); when
+    sniffio is not installed each try searches sys.path again: ~15% of a client's CPU against a fast server
+    (issue 19). A ``None`` entry in sys.modules makes that import fail at once, with the ImportError it would
+    raise anyway; nothing changes where sniffio is installed."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 def normalise_base_url(base_url: str) -> str:
     """Canonical endpoint URL for identity and logs: lower-case scheme/host, no default port, no trailing
     slash, and no user-info or query string (either can carry credentials)."""
+    plain = _plain_base_url(base_url.strip())
+    if plain is not None:
+        return plain
+    import httpx
+
     url = httpx.URL(base_url.strip())
     if url.scheme not in ("http", "https") or not url.host:
         raise BackendError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
@@ -103,7 +150,7 @@ class _HTTPCore:
         if timeout_s <= 0:
             raise BackendError(f"timeout_s must be > 0, got {timeout_s}")
         self.safe_base_url = normalise_base_url(base_url)
-        self._base = httpx.URL(base_url.strip())
+        self._base_text = base_url.strip()
         self._urls: dict[str, str] = {}
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
@@ -125,7 +172,10 @@ class _HTTPCore:
     def url(self, path: str) -> str:
         """``base_url`` + path, keeping any query string of the base (e.g. Azure's api-version)."""
         if path not in self._urls:
-            self._urls[path] = str(self._base.copy_with(path=self._base.path.rstrip("/") + path))
+            import httpx
+
+            base = httpx.URL(self._base_text)
+            self._urls[path] = str(base.copy_with(path=base.path.rstrip("/") + path))
         return self._urls[path]
 
     def _key(self) -> str | None:
@@ -144,6 +194,11 @@ class _HTTPCore:
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
+                import asyncio
+
+                import httpx
+
+                _skip_missing_sniffio()
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="tunegate-openai-http", daemon=True)
                 thread.start()
@@ -182,6 +237,8 @@ class _HTTPCore:
         them in one transaction (one hand-off between threads instead of one per result)."""
         if n == 0:
             return
+        import asyncio
+
         loop = self._ensure_loop()
         results: queue.SimpleQueue = queue.SimpleQueue()  # batches of (i, value), handed to the caller's thread
         pending: list[tuple[Any, Any]] = []
@@ -273,6 +330,10 @@ class _HTTPCore:
 
     async def post(self, path: str, payload: dict[str, Any]) -> _Outcome:
         """POST JSON, retrying 408/409/429/5xx, timeouts and connection errors; raise BackendError on 401/403."""
+        import asyncio
+
+        import httpx
+
         client, sem = self._client, self._sem
         if client is None or sem is None:
             raise BackendError(f"{self.safe_base_url}: backend is closed")
@@ -326,6 +387,7 @@ class _HTTPCore:
 
 def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client: httpx.AsyncClient) -> None:
     """Cancel what still runs on the loop, close the pool, stop the thread (module-level: a finalizer's)."""
+    import asyncio
 
     async def shutdown() -> None:
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
