@@ -70,6 +70,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (write null, or the number as a string)")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one decoder: json.loads(kw) builds one per call
+
+
 def _decode(raw: bytes, lineno: int) -> str:
     """One line as text; a UTF-8 byte-order mark on the first line is dropped (CSV and JSONL alike)."""
     if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -83,26 +86,104 @@ def _bad_bytes(exc: UnicodeDecodeError) -> str:
 
 def _iter_jsonl(p: Path) -> Iterator[Row]:
     with p.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = _decode(raw, lineno)
-            except UnicodeDecodeError as exc:
-                yield Row(str(p), lineno, None, _bad_bytes(exc))
+        yield from _jsonl_rows(str(p), fh, 1)
+
+
+def _jsonl_rows(path: str, lines: Any, first_line: int) -> Iterator[Row]:
+    """Rows of JSONL ``lines`` (bytes, each ending in a newline but perhaps the last) numbered from ``first_line``."""
+    for lineno, raw in enumerate(lines, start=first_line):
+        try:
+            line = _decode(raw, lineno)
+        except UnicodeDecodeError as exc:
+            yield Row(path, lineno, None, _bad_bytes(exc))
+            continue
+        if not line.strip():
+            continue  # blank lines carry no record; nothing is lost
+        try:
+            obj = _DECODER.decode(line)
+        except json.JSONDecodeError as exc:
+            yield Row(path, lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except ValueError as exc:  # NaN / Infinity: Python's json accepts them, JSON does not
+            yield Row(path, lineno, None, str(exc))
+            continue
+        if not isinstance(obj, dict):
+            yield Row(path, lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        yield Row(path, lineno, obj)
+
+
+# ------------------------------------------------------------------------------------ columnar JSONL blocks
+BLOCK_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class JsonlBlock:
+    """Whole lines of a JSONL file, the first being line ``first_line``: parsed in one go by pyarrow when plain
+    (see ``parse_block``), else row by row exactly as ``iter_rows`` would (``rows``)."""
+
+    path: str
+    first_line: int
+    data: bytes
+    n_lines: int
+
+    def rows(self) -> Iterator[Row]:
+        return _jsonl_rows(self.path, self.data.splitlines(keepends=True), self.first_line)
+
+    def parse(self, schema: Any) -> Any:
+        """The block as a pyarrow Table with ``schema``'s columns (others ignored), one row per line; None when
+        the row-by-row reader could see it differently: a byte-order mark, a line pyarrow refuses (invalid JSON
+        or UTF-8, a type other than ``schema``'s, a duplicate key), or fewer rows than lines (pyarrow skips
+        blank lines, which would shift the numbering)."""
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        if self.first_line == 1 and self.data.startswith(b"\xef\xbb\xbf"):
+            return None
+        try:
+            table = pj.read_json(pa.py_buffer(self.data), read_options=pj.ReadOptions(block_size=1 << 20),
+                                 parse_options=pj.ParseOptions(explicit_schema=schema,
+                                                               unexpected_field_behavior="ignore"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            return None
+        return table if table.num_rows == self.n_lines else None
+
+
+def iter_jsonl_blocks(path: str | Path, block_bytes: int | None = None) -> Iterator[JsonlBlock]:
+    """A JSONL file as blocks of whole lines of about ``block_bytes`` (default BLOCK_BYTES): memory follows the
+    block, not the file."""
+    p = Path(path)
+    block_bytes = block_bytes or BLOCK_BYTES
+    line = 1
+    carry = b""
+    with p.open("rb") as fh:
+        while True:
+            chunk = fh.read(block_bytes)
+            if not chunk:
+                break
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than a block: keep reading
+                carry = data
                 continue
-            if not line.strip():
-                continue  # blank lines carry no record; nothing is lost
-            try:
-                obj = json.loads(line, parse_constant=_reject_constant)
-            except json.JSONDecodeError as exc:
-                yield Row(str(p), lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            except ValueError as exc:  # NaN / Infinity: Python's json accepts them, JSON does not
-                yield Row(str(p), lineno, None, str(exc))
-                continue
-            if not isinstance(obj, dict):
-                yield Row(str(p), lineno, None, f"expected a JSON object, got {type(obj).__name__}")
-                continue
-            yield Row(str(p), lineno, obj)
+            carry = data[cut:]
+            n = data.count(b"\n", 0, cut)
+            yield JsonlBlock(str(p), line, data[:cut], n)
+            line += n
+    if carry:
+        yield JsonlBlock(str(p), line, carry, 1)
+
+
+def sample_jsonl(path: str | Path, n: int = 1000) -> list[dict[str, Any]]:
+    """The first ``n`` parseable objects of a JSONL file (to choose column types for the block parser)."""
+    out: list[dict[str, Any]] = []
+    with Path(path).open("rb") as fh:
+        for row in _jsonl_rows(str(path), fh, 1):
+            if row.data is not None:
+                out.append(row.data)
+            if len(out) >= n:
+                break
+    return out
 
 
 def _iter_csv(p: Path) -> Iterator[Row]:
@@ -163,3 +244,21 @@ def _iter_parquet(p: Path) -> Iterator[Row]:
 def count_label(kind: str) -> str:
     """How a location is called for a format: error messages say 'line' or 'row' accordingly."""
     return "row" if kind == "parquet" else "line"
+
+
+def iter_parquet_batches(path: str | Path, columns: list[str] | None = None,
+                         batch_size: int = 65536) -> Iterator[tuple[int, Any]]:
+    """(first 1-based row, pyarrow RecordBatch) of a Parquet file, reading only ``columns`` that exist."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    try:
+        pf = pq.ParquetFile(p)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataError(f"not a readable Parquet file: {exc}", file=p) from None
+    names = set(pf.schema_arrow.names)
+    row = 1
+    for batch in pf.iter_batches(batch_size=batch_size,
+                                 columns=None if columns is None else [c for c in columns if c in names]):
+        yield row, batch
+        row += batch.num_rows

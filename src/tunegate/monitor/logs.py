@@ -229,3 +229,265 @@ def map_row(mapper: _Mapper, line: int, data: dict[str, Any] | None, *, error: s
         return None
     stats.n_rows += 1
     return rec
+
+
+# ------------------------------------------------------------------------------------------ columnar reading
+# Large logs are read as pyarrow tables of Records' fields (one column per field, ``n<j>`` / ``c<j>`` for the
+# numeric and categorical columns): no per-row Python objects. A block is taken columnar only when every value
+# is one the row-by-row mapper would accept unchanged; any other block (a bad row, NaN, a number where text was
+# expected, a mixed-format timestamp) goes through ``_Mapper`` row by row, so errors, skips and values are the
+# row reader's exactly.
+_PY_SPACE = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())  # what str.strip() removes
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}"  # such a string is never a float, so parse_timestamp reads it as ISO-8601
+
+
+def table_schema(cols: LogColumns) -> Any:
+    """The schema of the tables ``read_log_tables`` yields."""
+    import pyarrow as pa
+
+    f64, s = pa.float64(), pa.string()
+    return pa.schema([("line", pa.int64()), ("ts", f64), ("text", s), ("output", s), ("version", s), ("label", s),
+                      ("feedback", f64), ("confidence", f64)]
+                     + [(f"n{j}", f64) for j in range(len(cols.numeric))]
+                     + [(f"c{j}", s) for j in range(len(cols.categorical))])
+
+
+def records_table(records: list[Record], cols: LogColumns) -> Any:
+    """Records as a table of ``table_schema`` (the row-by-row path's blocks)."""
+    import pyarrow as pa
+
+    data: dict[str, list[Any]] = {
+        "line": [r.line for r in records], "ts": [r.ts for r in records], "text": [r.text for r in records],
+        "output": [r.output for r in records], "version": [r.version for r in records],
+        "label": [r.label for r in records], "feedback": [r.feedback for r in records],
+        "confidence": [r.confidence for r in records]}
+    for j in range(len(cols.numeric)):
+        data[f"n{j}"] = [r.numeric[j] for r in records]
+    for j in range(len(cols.categorical)):
+        data[f"c{j}"] = [r.categorical[j] for r in records]
+    return pa.Table.from_pydict(data, schema=table_schema(cols))
+
+
+def table_records(table: Any) -> list[Record]:
+    """A table of ``table_schema`` as Records (for tests that read rows)."""
+    names = table.column_names
+    get = {n: table.column(n).to_pylist() for n in names}
+    nums = [get[n] for n in names if n[0] == "n" and n[1:].isdigit()]
+    cats = [get[n] for n in names if n[0] == "c" and n[1:].isdigit()]
+    n = table.num_rows
+    return list(map(Record, get["line"], get["ts"], get["text"], get["output"], get["version"], get["label"],
+                    get["feedback"], get["confidence"], zip(*nums) if nums else [()] * n,
+                    zip(*cats) if cats else [()] * n))
+
+
+def _parse_schema(cols: LogColumns, sample: list[dict[str, Any]]) -> Any:
+    """pyarrow types to parse a JSONL log's columns with, from the first values seen (ints stay ints where
+    they become text, so "3" is not read as "3.0"; numbers always parse as doubles)."""
+    import pyarrow as pa
+
+    def seen(col: str) -> Any:
+        return next((r[col] for r in sample if r.get(col) is not None), None)
+
+    def kind(col: str, number: Any) -> Any:
+        v = seen(col)
+        if isinstance(v, bool):
+            return pa.bool_()
+        if isinstance(v, int):
+            return number
+        return pa.float64() if isinstance(v, float) else pa.string()
+
+    c = cols
+    fields = {c.input: pa.string()}
+    for col in (c.output, c.model_version, c.label, *c.categorical):
+        if col:
+            fields[col] = kind(col, pa.int64())
+    for col in (c.confidence, c.logprob, *c.numeric):
+        if col:
+            fields[col] = pa.bool_() if isinstance(seen(col), bool) else pa.float64()
+    if c.timestamp:
+        fields[c.timestamp] = kind(c.timestamp, pa.float64())
+    if c.feedback:
+        fields[c.feedback] = kind(c.feedback, pa.int64())
+    return pa.schema(list(fields.items()))
+
+
+class _Unclean(Exception):
+    """A block holds a value the columnar path does not read exactly as the row mapper does."""
+
+
+def _num(arr: Any) -> Any:
+    """A numeric column as float64 (nulls kept); NaN / infinity are left to the row mapper."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type)
+            or pa.types.is_null(arr.type)):
+        raise _Unclean
+    out = pc.cast(arr, pa.float64())
+    if pc.any(pc.invert(pc.is_finite(out))).as_py():
+        raise _Unclean
+    return out
+
+
+def _text(arr: Any, required: bool = False) -> Any:
+    """A text column as _opt_str leaves it: stripped, empty -> null (ints as their digits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_null(arr.type) and not required:
+        return pa.nulls(len(arr), pa.string())
+    if pa.types.is_integer(arr.type) and not required:
+        arr = pc.cast(arr, pa.string())
+    if not pa.types.is_string(arr.type):
+        raise _Unclean
+    trimmed = pc.utf8_trim(arr, characters=_PY_SPACE)
+    empty = pc.equal(pc.utf8_length(trimmed), 0)
+    if required:
+        if arr.null_count or pc.any(empty).as_py():
+            raise _Unclean
+        return arr
+    return pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+
+
+def _timestamps(arr: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), pa.float64())
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return _num(arr)
+    if pa.types.is_timestamp(t):
+        if t.unit == "ns":
+            raise _Unclean
+        us = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz)), pa.int64())
+        return pc.divide(pc.cast(us, pa.float64()), 1e6)
+    if not pa.types.is_string(t):
+        raise _Unclean
+    given = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    if not pc.all(pc.match_substring_regex(given, _ISO_DATE)).as_py() and given.null_count < len(given):
+        raise _Unclean
+    for tz in ("UTC", None):  # all with an offset, or all naive (naive means UTC)
+        try:
+            us = pc.cast(pc.cast(given, pa.timestamp("us", tz=tz)), pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return pc.divide(pc.cast(us, pa.float64()), 1e6)
+    raise _Unclean
+
+
+def _feedback_col(arr: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(arr.type):
+        enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+        try:
+            mapped = [_feedback(v) for v in enc.dictionary.to_pylist()]
+        except ValueError:
+            raise _Unclean from None
+        return pc.take(pa.array(mapped, pa.float64()), enc.indices)
+    x = _num(arr)
+    if not pc.all(pc.is_in(x, pa.array([0.0, 1.0, -1.0]))).as_py() and x.null_count < len(x):
+        raise _Unclean
+    return pc.if_else(pc.equal(x, -1.0), 0.0, x)
+
+
+def columnar_block(table: Any, first_line: int, cols: LogColumns) -> Any:
+    """A parsed block (raw log columns) as a table of ``table_schema``; raises _Unclean when the row mapper
+    could read any value differently (an error included)."""
+    import math as _m
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    names = set(table.column_names)
+
+    def col(name: str | None) -> Any:
+        return table.column(name) if name and name in names else pa.nulls(n)
+
+    c = cols
+    if c.input not in names:
+        raise _Unclean
+    out = {"line": pa.array(range(first_line, first_line + n), pa.int64()),
+           "ts": _timestamps(col(c.timestamp)) if c.timestamp else pa.nulls(n, pa.float64()),
+           "text": _text(col(c.input), required=True)}
+    for key, name in (("output", c.output), ("version", c.model_version), ("label", c.label)):
+        out[key] = _text(col(name)) if name else pa.nulls(n, pa.string())
+    out["feedback"] = _feedback_col(col(c.feedback)) if c.feedback else pa.nulls(n, pa.float64())
+    conf = _num(col(c.confidence)) if c.confidence else pa.nulls(n, pa.float64())
+    if conf.null_count < n and not pc.all(pc.and_(pc.greater_equal(conf, 0.0), pc.less_equal(conf, 1.0))).as_py():
+        raise _Unclean
+    if c.logprob and conf.null_count:
+        lp = _num(col(c.logprob)).to_pylist()
+        cv = conf.to_pylist()
+        if any(x is None and v is not None and v > 1e-9 for x, v in zip(cv, lp)):
+            raise _Unclean
+        conf = pa.array([x if x is not None or v is None else _m.exp(min(v, 0.0)) for x, v in zip(cv, lp)],
+                        pa.float64())
+    out["confidence"] = conf
+    for j, name in enumerate(c.numeric):
+        out[f"n{j}"] = _num(col(name))
+    for j, name in enumerate(c.categorical):
+        out[f"c{j}"] = _text(col(name))
+    return pa.Table.from_pydict(out, schema=table_schema(c))
+
+
+def _python_block(rows: Any, mapper: _Mapper, cols: LogColumns, skip_invalid: bool, stats: ReadStats) -> Any:
+    recs = [r for r in (map_row(mapper, row.line, row.data, error=row.error, skip_invalid=skip_invalid,
+                                stats=stats) for row in rows) if r is not None]
+    return records_table(recs, cols)
+
+
+def read_log_tables(path: str | Path, cols: LogColumns, *, fmt: str = "auto", skip_invalid: bool = False,
+                    stats: ReadStats | None = None) -> Iterator[Any]:
+    """Stream a log as pyarrow tables of ``table_schema`` (blocks of thousands of rows, in file order): the same
+    rows, values, errors and skips as ``read_log``, without a Python object per row where a block is clean."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError("log file not found", file=p)
+    kind = detect_format(p, fmt)
+    st = stats if stats is not None else ReadStats(str(p), kind)
+    st.kind = kind
+    mapper = _Mapper(cols, str(p))
+    if kind == "jsonl":
+        from tunegate.data.readers import iter_jsonl_blocks, sample_jsonl
+
+        schema = _parse_schema(cols, sample_jsonl(p))
+        for block in iter_jsonl_blocks(p):
+            parsed = block.parse(schema)
+            if parsed is not None:
+                try:
+                    out = columnar_block(parsed, block.first_line, cols)
+                except _Unclean:
+                    pass
+                else:
+                    st.n_rows += out.num_rows
+                    yield out
+                    continue
+            yield _python_block(block.rows(), mapper, cols, skip_invalid, st)
+    elif kind == "parquet":
+        from tunegate.data.readers import Row, iter_parquet_batches
+
+        wanted = [x for x in (cols.input, cols.timestamp, cols.output, cols.model_version, cols.label,
+                              cols.feedback, cols.confidence, cols.logprob, *cols.numeric, *cols.categorical) if x]
+        for first, batch in iter_parquet_batches(p, wanted):
+            try:
+                out = columnar_block(batch, first, cols)
+            except _Unclean:
+                yield _python_block((Row(str(p), first + i, d) for i, d in enumerate(batch.to_pylist())),
+                                    mapper, cols, skip_invalid, st)
+                continue
+            st.n_rows += out.num_rows
+            yield out
+    else:
+        batch_rows: list[Record] = []
+        for rec in read_log(p, cols, fmt=kind, skip_invalid=skip_invalid, stats=st):
+            batch_rows.append(rec)
+            if len(batch_rows) >= 65536:
+                yield records_table(batch_rows, cols)
+                batch_rows = []
+        if batch_rows:
+            yield records_table(batch_rows, cols)

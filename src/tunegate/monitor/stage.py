@@ -32,8 +32,8 @@ from tunegate.evals.stats import holm_correction
 from tunegate.config.monitor import LogColumns, MonitorSpec
 from tunegate.monitor.drift import Context, TestResult, registered_tests
 from tunegate.monitor.explain import messages
-from tunegate.monitor.logs import ReadStats, Record, read_log
-from tunegate.monitor.windows import Window, cut_windows, whole_file_window
+from tunegate.monitor.logs import ReadStats, Record, read_log_tables
+from tunegate.monitor.windows import Window, cut_table_windows, whole_file_window
 
 ProgressFn = Callable[[str], None]
 EXIT_CODES = {"ok": 0, "alert": 3}
@@ -232,8 +232,8 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
         ref, cur = cut_parquet_windows(executor, path, cfg.columns, cfg.window, skip_invalid=skip_invalid,
                                        stats=stats, reference=reference)
     else:
-        ref, cur = cut_windows(read_log(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid,
-                                        stats=stats), cfg.window, source=str(path), reference=reference)
+        ref, cur = cut_table_windows(read_log_tables(path, cfg.columns, fmt=cfg.format, skip_invalid=skip_invalid,
+                                                     stats=stats), cfg.window, source=str(path), reference=reference)
     results = run_tests(ref, cur, ctx)
     doc = build_doc(results, ref, cur, ctx, run=_run_info(seed, spec), reads=[stats], task=spec.task.name,
                     model=model_name or cfg.portfolio_model)
@@ -259,7 +259,7 @@ def monitor_files(reference: str | Path, current: str | Path, *, columns: LogCol
         st = ReadStats(str(p), "")
         if progress:
             progress(f"reading {p}")
-        wins.append(whole_file_window(read_log(p, cfg.columns, skip_invalid=skip_invalid, stats=st), name,
+        wins.append(whole_file_window(read_log_tables(p, cfg.columns, skip_invalid=skip_invalid, stats=st), name,
                                       str(p), min_rows=cfg.window.min_rows))
         reads.append(st)
     results = run_tests(wins[0], wins[1], ctx)

@@ -8,40 +8,100 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
+
 from tunegate.errors import DataError
 from tunegate.config.monitor import WindowSpec
-from tunegate.monitor.logs import Record
+from tunegate.monitor.logs import Record, table_records
 
 
-@dataclass
 class Window:
     """The rows of one window, plus where they came from. ``training`` marks a reference built from the
-    spec's training examples (gold labels, no model outputs)."""
+    spec's training examples (gold labels, no model outputs).
 
-    name: str
-    source: str
-    records: list[Record] = field(default_factory=list)
-    training: bool = False
+    Rows are held either as Records or as a pyarrow table of ``logs.table_schema`` (the columnar reader's);
+    ``records`` builds Records from the table on first use, while the column accessors below read the table
+    directly, so tests written against them never create a Python object per row."""
+
+    def __init__(self, name: str, source: str, records: list[Record] | None = None, training: bool = False,
+                 table: Any = None) -> None:
+        self.name = name
+        self.source = source
+        self.training = training
+        self.table = table
+        self._records = records if records is not None or table is not None else []
+
+    @property
+    def records(self) -> list[Record]:
+        if self._records is None:
+            self._records = table_records(self.table)
+        return self._records
+
+    @records.setter
+    def records(self, value: list[Record]) -> None:
+        self._records, self.table = value, None
 
     def __len__(self) -> int:
-        return len(self.records)
+        return self.table.num_rows if self._records is None else len(self._records)
+
+    def _column(self, name: str) -> Any:
+        return self.table.column(name) if self._records is None else None
+
+    def numeric_values(self, j: int) -> np.ndarray:
+        """Numeric column ``j``'s values, missing ones left out (what the numeric test compares)."""
+        col = self._column(f"n{j}")
+        if col is None:
+            return np.array([r.numeric[j] for r in self._records if r.numeric[j] is not None], float)
+        return col.drop_null().to_numpy()
+
+    def categorical_values(self, j: int, missing: str = "(missing)") -> list[str]:
+        """Categorical column ``j``'s values, a missing one as ``missing`` (a category of its own)."""
+        col = self._column(f"c{j}")
+        if col is None:
+            return [r.categorical[j] or missing for r in self._records]
+        return col.fill_null(missing).to_pylist()
+
+    def text_lengths(self) -> np.ndarray:
+        """Each input's length in characters."""
+        col = self._column("text")
+        if col is None:
+            return np.array([len(r.text) for r in self._records], float)
+        import pyarrow.compute as pc
+
+        return pc.utf8_length(col).to_numpy().astype(float)
 
     def describe(self) -> dict[str, Any]:
-        ts = [r.ts for r in self.records if r.ts is not None]
-        versions = Counter(r.version for r in self.records if r.version is not None)
+        if self._records is not None:
+            recs = self._records
+            ts = [r.ts for r in recs if r.ts is not None]
+            versions = Counter(r.version for r in recs if r.version is not None)
+            lines = (recs[0].line, recs[-1].line) if recs else (None, None)
+            t_lo, t_hi = (min(ts), max(ts)) if ts else (None, None)
+            n_labeled = sum(1 for r in recs if r.label is not None or r.feedback is not None)
+        else:
+            import pyarrow.compute as pc
+
+            t = self.table
+            n = t.num_rows
+            lines = (t.column("line")[0].as_py(), t.column("line")[n - 1].as_py()) if n else (None, None)
+            mm = pc.min_max(t.column("ts")).as_py()
+            t_lo, t_hi = mm["min"], mm["max"]
+            counts = pc.value_counts(t.column("version").drop_null()).to_pylist()
+            versions = Counter({d["values"]: d["counts"] for d in counts})
+            n_labeled = n - pc.sum(pc.and_(pc.is_null(t.column("label")),
+                                           pc.is_null(t.column("feedback"))).cast("int64")).as_py() if n else 0
         return {
             "source": self.source,
-            "n_rows": len(self.records),
-            "first_line": self.records[0].line if self.records else None,
-            "last_line": self.records[-1].line if self.records else None,
-            "start": _iso(min(ts)) if ts else None,
-            "end": _iso(max(ts)) if ts else None,
+            "n_rows": len(self),
+            "first_line": lines[0],
+            "last_line": lines[1],
+            "start": _iso(t_lo) if t_lo is not None else None,
+            "end": _iso(t_hi) if t_hi is not None else None,
             "model_versions": dict(versions.most_common()),
-            "n_labeled": sum(1 for r in self.records if r.label is not None or r.feedback is not None),
+            "n_labeled": n_labeled,
         }
 
 
@@ -89,6 +149,75 @@ def cut_windows(records: Iterable[Record], w: WindowSpec, *, source: str,
     return ref, cur
 
 
+def cut_table_windows(tables: Iterable[Any], w: WindowSpec, *, source: str,
+                      reference: Window | None = None) -> tuple[Window, Window]:
+    """``cut_windows`` over the columnar reader's blocks (``logs.read_log_tables``): the same windows, row for
+    row, holding only the blocks that overlap them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fill_ref = reference is None
+    ref_parts: list[Any] = []
+    cur_parts: deque[Any] = deque()
+    schema = None
+    if w.by == "rows":
+        n_ref = n_cur = 0
+        for t in tables:
+            schema = t.schema
+            if fill_ref and n_ref < w.reference_rows:
+                take = min(w.reference_rows - n_ref, t.num_rows)
+                ref_parts.append(t.slice(0, take))
+                n_ref += take
+                t = t.slice(take)
+            if t.num_rows:
+                cur_parts.append(t)
+                n_cur += t.num_rows
+                while n_cur - cur_parts[0].num_rows >= w.current_rows:
+                    n_cur -= cur_parts.popleft().num_rows
+        cur_t = _concat(cur_parts, schema)
+        if cur_t is not None and cur_t.num_rows > w.current_rows:
+            cur_t = cur_t.slice(cur_t.num_rows - w.current_rows)
+    else:
+        rs, re_ = _epoch(w.reference_start), _epoch(w.reference_end)
+        cs, ce = _epoch(w.current_start), _epoch(w.current_end)
+        for t in tables:
+            schema = t.schema
+            ts = t.column("ts")
+            if ts.null_count:
+                line = t.column("line").filter(pc.is_null(ts))[0].as_py()
+                raise DataError("time windows need a timestamp on every row", file=source, line=line,
+                                field="timestamp")
+            x = ts.to_numpy()
+            in_cur = _between(x, cs, ce)
+            cur_parts.append(t.filter(pa.array(in_cur)))
+            if fill_ref:
+                ref_parts.append(t.filter(pa.array(~in_cur & _between(x, rs, re_))))
+        cur_t = _concat(cur_parts, schema)
+    ref = reference if reference is not None else Window("reference", source, table=_concat(ref_parts, schema))
+    cur = Window("current", source, table=cur_t)
+    for win in (ref, cur):
+        if win.table is None and win._records is None:
+            win._records = []
+    check_sizes(ref, cur, w, source=source, fill_ref=fill_ref)
+    return ref, cur
+
+
+def _between(x: np.ndarray, start: float | None, end: float | None) -> np.ndarray:
+    ok = np.ones(len(x), bool)
+    if start is not None:
+        ok &= x >= start
+    if end is not None:
+        ok &= x < end
+    return ok
+
+
+def _concat(parts: Iterable[Any], schema: Any) -> Any:
+    import pyarrow as pa
+
+    parts = list(parts)
+    return pa.concat_tables(parts) if parts else (schema.empty_table() if schema is not None else None)
+
+
 def check_sizes(ref: Window, cur: Window, w: WindowSpec, *, source: str, fill_ref: bool) -> None:
     """A window with fewer than ``min_rows`` rows is an error, not a report."""
     for win in (ref, cur):
@@ -99,8 +228,13 @@ def check_sizes(ref: Window, cur: Window, w: WindowSpec, *, source: str, fill_re
 
 
 def whole_file_window(records: Iterable[Record], name: str, source: str, min_rows: int = 2) -> Window:
-    """The stand-alone form: a whole file is one window."""
-    win = Window(name, source, list(records))
+    """The stand-alone form: a whole file is one window (``records`` may also be the columnar reader's
+    tables)."""
+    items = list(records)
+    if items and not isinstance(items[0], Record):
+        win = Window(name, source, table=_concat(items, None))
+    else:
+        win = Window(name, source, items)
     if len(win) < min_rows:
         raise DataError(f"the {name} file holds {len(win)} usable rows; at least {min_rows} are needed",
                         file=source)
