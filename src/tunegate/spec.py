@@ -21,6 +21,7 @@ from tunegate.errors import SpecError
 from tunegate.config.check_eval import CheckEvalSpec
 from tunegate.config.monitor import MonitorSpec
 from tunegate.config.sprint import SprintSpec
+from tunegate.plugins import load_entry_points, load_plugins
 
 SCHEMA_VERSION = 1
 MAX_RESAMPLES = 100_000  # bootstrap resamples: beyond this the interval does not move, the run just dies later
@@ -215,6 +216,9 @@ class BackendSpec(_Strict):
     max_retries: int = Field(5, ge=0)
     batch_size: int = Field(16, ge=1, description="Local models: sequences per forward pass.")
     price: PriceSpec = Field(default_factory=PriceSpec)
+    options: dict[str, Any] = Field(default_factory=dict, description="Settings of the id's backend plug-in, "
+                                    "checked against that backend's options model (`tunegate schema`: "
+                                    "$defs.plugins.backend).")
 
     @field_validator("api_key_env")
     @classmethod
@@ -349,9 +353,13 @@ class Spec(_Strict):
     sprint: SprintSpec = Field(default_factory=SprintSpec, description="The prompt sprint (tunegate sprint).")
     probe: dict[str, Any] = Field(default_factory=dict)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec, description="Monitoring (tunegate monitor).")
+    plugins: list[str] = Field(default_factory=list, description="Plug-ins to import before the spec is used: "
+                               "module names (mypkg.scorers) or .py files relative to the spec; each registers "
+                               "scorers, strategies, backends, drift tests or executors (docs/plugins.md).")
 
     # Where the spec came from; relative paths in it resolve against this directory.
     _source: Path | None = None
+    _lines: dict[tuple, int] = {}  # key path -> line in the source, for located errors after validation
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Spec:
@@ -381,6 +389,11 @@ class Spec(_Strict):
                             file=self.source, field="data")
         return self.data
 
+    def line_of(self, key: str) -> int | None:
+        """The line of a dotted key (``eval.scorers.0.strict``) in the spec file, if it is written there."""
+        path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+        return self._lines.get(path)
+
     def resolve(self, path: str | Path) -> Path:
         """A path from the spec, relative to the spec file's directory."""
         p = Path(path).expanduser()
@@ -388,16 +401,29 @@ class Spec(_Strict):
 
     def config_hash(self) -> str:
         """A stable hash of the validated spec: part of every run's reproducibility record."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        if not data["plugins"]:  # a spec without plug-ins keeps the hash it had before plug-ins existed
+            del data["plugins"]
+        for b in data["models"]["backends"].values():
+            if not b["options"]:
+                del b["options"]
+        canon = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of tunegate.yaml (for editors and CI validation)."""
+    """The JSON Schema of tunegate.yaml (for editors and CI validation). ``$defs.plugins`` lists every registered
+    plug-in's options by kind (built-ins and loaded user plug-ins), where users look them up."""
+    from tunegate.plugins import options_schema
+
     schema = Spec.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "tunegate task spec (tunegate.yaml)"
+    schema.setdefault("$defs", {})["plugins"] = {
+        "description": "Options of each plug-in, by kind: scorer (eval.scorers entries), strategy "
+                       "(sprint.strategies entries), backend (models.backends.<id>.options), drift_test, executor.",
+        "properties": options_schema()}
     return schema
 
 
@@ -515,6 +541,12 @@ def parse_spec(text: str, source: str | Path = "<spec>") -> Spec:
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise SpecError(msg + more, file=source, line=_line_for(loc, lines), field=key) from None
     spec._source = Path(source).resolve() if source != "<spec>" else None
+    spec._lines = lines
+    if spec.plugins:
+        load_plugins(spec.plugins, base_dir=spec.base_dir, source=source if spec._source else None,
+                     line_of=spec.line_of)
+    else:
+        load_entry_points()
     return spec
 
 

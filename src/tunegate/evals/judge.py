@@ -26,14 +26,35 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
 from tunegate.evals.scoring_base import ItemScore, Scorer, ScorerContext, register_scorer
 from tunegate.models.base import GenerationRequest
 
 SCALES = ("pass_fail", "1-5")
-OPTIONS = {"model", "rubric", "rubric_file", "scale", "pass_at", "repeats", "temperature", "max_tokens",
-           "reference", "allow_self_judge"}
+
+
+class JudgeOptions(BaseModel):
+    """The options of an ``llm_judge`` entry (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, description="The grader's model id (default: models.default, which needs "
+                              "allow_self_judge).")
+    rubric: str | None = Field(None, description="What makes an output good (or rubric_file).")
+    rubric_file: str | None = Field(None, description="A file holding the rubric, relative to the spec.")
+    scale: str = Field("pass_fail", description="pass_fail or 1-5.")
+    pass_at: StrictInt | StrictFloat = Field(4, description="On the 1-5 scale, the score that passes, in (1, 5].")
+    repeats: StrictInt = Field(3, ge=1, description="Re-runs for the criterion gate's test-retest check.")
+    temperature: StrictInt | StrictFloat | None = Field(None, ge=0, description="Default: "
+                                                        "models.params.temperature.")
+    max_tokens: StrictInt = Field(16, ge=1)
+    reference: StrictBool = Field(True, description="Show the gold answer to the judge.")
+    allow_self_judge: StrictBool = Field(False, description="Let the subject model grade its own answers "
+                                         "(a warning in the artifact).")
+
+
 
 _VERDICT = re.compile(r"verdict\s*[:=\-]?\s*[*\"'`]*\s*(pass|fail)\b", re.IGNORECASE)
 _WORD = re.compile(r"\b(pass|fail)(?:ed|es|ing)?\b", re.IGNORECASE)
@@ -58,79 +79,54 @@ def parse_verdict(text: str, scale: str) -> int | None:
     return int(digits.pop()) if len(digits) == 1 else None
 
 
-def _number(value: Any, kind: type, spec: Any, field: str) -> Any:
-    """An option as int/float, or a SpecError naming it (a string here used to surface as a traceback)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise SpecError(f"must be {'a whole number' if kind is int else 'a number'}, got {value!r}",
-                        file=spec.source, field=field)
-    return kind(value)
-
-
-def _flag(value: Any, spec: Any, field: str) -> bool:
-    """Booleans must be booleans: "yes" or "false" as text would otherwise count as true."""
-    if not isinstance(value, bool):
-        raise SpecError(f"must be true or false, got {value!r}", file=spec.source, field=field)
-    return value
-
-
 @register_scorer("llm_judge")
 class LLMJudge(Scorer):
     """Grades an output against a rubric with a grader model (role ``judge``); see the module docstring."""
 
     stochastic = True
+    Options = JudgeOptions
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
-        spec = ctx.spec
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise SpecError(f"unknown llm_judge option '{unknown[0]}' (known: {', '.join(sorted(OPTIONS))})",
-                            file=spec.source, field=f"{key}.{unknown[0]}")
-        self.scale = str(self.option("scale", "pass_fail")).strip().lower().replace(" ", "")
+        spec, o = ctx.spec, self.opts
+        self.scale = o.scale.strip().lower().replace(" ", "")
         if self.scale in ("1to5", "1..5", "likert"):
             self.scale = "1-5"
         if self.scale not in SCALES:
-            raise SpecError(f"the rubric's scale '{options.get('scale')}' cannot be parsed: use pass_fail or 1-5",
-                            file=spec.source, field=f"{key}.scale")
-        rubric = self.option("rubric")
-        if self.option("rubric_file"):
+            raise self.error(f"the rubric's scale '{o.scale}' cannot be parsed: use pass_fail or 1-5", "scale")
+        rubric = o.rubric
+        if o.rubric_file:
             if rubric:
-                raise SpecError("give rubric or rubric_file, not both", file=spec.source, field=key)
-            path = spec.resolve(str(self.option("rubric_file")))
+                raise self.error("give rubric or rubric_file, not both")
+            path = spec.resolve(o.rubric_file)
             if not path.exists():
                 raise SpecError("rubric file not found", file=path, field=f"{key}.rubric_file")
             rubric = path.read_text(encoding="utf-8")
         if not isinstance(rubric, str) or not rubric.strip():
-            raise SpecError("llm_judge needs a rubric: what makes an output good", file=spec.source,
-                            field=f"{key}.rubric")
+            raise self.error("llm_judge needs a rubric: what makes an output good", "rubric")
         self.rubric = rubric.strip()
         self.binary = self.scale == "pass_fail"
-        pass_at = self.option("pass_at", 4)
         if self.scale == "1-5":
-            if not isinstance(pass_at, (int, float)) or not 1 < pass_at <= 5:
-                raise SpecError("pass_at must be a score in (1, 5]", file=spec.source, field=f"{key}.pass_at")
-            self.accept_at = (float(pass_at) - 1.0) / 4.0
+            if not 1 < o.pass_at <= 5:
+                raise self.error("pass_at must be a score in (1, 5]", "pass_at")
+            self.accept_at = (float(o.pass_at) - 1.0) / 4.0
         else:
             self.accept_at = 0.5
         from tunegate.models.registry import check_model_id
 
-        self.model = str(self.option("model", spec.models.default))
+        self.model = o.model or spec.models.default
         check_model_id(self.model, field=f"{key}.model", source=spec.source)  # before any call, not after
-        self.repeats = _number(self.option("repeats", 3), int, spec, f"{key}.repeats")
-        if self.repeats < 1:
-            raise SpecError("repeats must be at least 1", file=spec.source, field=f"{key}.repeats")
-        self.reference = _flag(self.option("reference", True), spec, f"{key}.reference")
-        temp = _number(self.option("temperature", spec.models.params.get("temperature", 0.0)) or 0.0, float, spec,
-                       f"{key}.temperature")
-        self.params = {"temperature": temp, "max_tokens": _number(self.option("max_tokens", 16), int, spec,
-                                                                  f"{key}.max_tokens"), "seed": spec.seed}
+        self.repeats = o.repeats
+        self.reference = o.reference
+        temp = o.temperature if o.temperature is not None else spec.models.params.get("temperature", 0.0)
+        self.params = {"temperature": float(temp or 0.0), "max_tokens": o.max_tokens, "seed": spec.seed}
         self.warnings: list[str] = []
         subject = ctx.subject_model or spec.models.default
         if self.model == subject:
-            if not _flag(self.option("allow_self_judge", False), spec, f"{key}.allow_self_judge"):
-                raise SpecError(f"the judge model '{self.model}' is the subject model: a model grading its own "
-                                "answers is biased; set model: to another model, or allow_self_judge: true",
-                                file=spec.source, field=f"{key}.model")
+            if not o.allow_self_judge:
+                raise self.error(f"the judge model '{self.model}' is the subject model: a model grading its own "
+                                 "answers is biased; set model: to another model, or allow_self_judge: true",
+                                 "model")
             self.warnings.append(f"llm_judge ({key}) uses the subject model '{self.model}' as its own judge "
                                  "(allow_self_judge: true): expect it to favour its own answers")
         self._backend: Any = None

@@ -18,7 +18,9 @@ from typing import Any
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
 from tunegate.evals.parsing import normalize_text, parse_json_object, parse_label, parse_number
-from tunegate.evals.scoring_base import SCORERS, ItemScore, Scorer, ScorerContext, register_scorer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from tunegate.evals.scoring_base import SCORERS, ItemScore, Scorer, ScorerContext, register_scorer, scorer_class
 from tunegate.spec import ScorerSpec, Spec
 
 # the registry and base types live in the leaf scoring_base (a judge imports them without importing the
@@ -44,16 +46,21 @@ def build_scorers(spec: Spec, ctx: ScorerContext | None = None) -> list[Scorer]:
     out: list[Scorer] = []
     for i, entry in enumerate(entries):
         key = f"eval.scorers.{i}"
-        cls = SCORERS.get(entry.type)
+        cls = scorer_class(entry.type)
         if cls is None:
             raise SpecError(
                 f"unknown scorer '{entry.type}' (registered: {', '.join(sorted(SCORERS))})",
                 file=spec.source,
+                line=spec.line_of(f"{key}.type"),
                 field=f"{key}.type",
             )
         options = {k: v for k, v in entry.model_dump().items() if k != "type"}
         out.append(cls(options, ctx, key))
     return out
+
+
+class _Opts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 def _gold_text(example: Example) -> str:
@@ -67,7 +74,6 @@ def _gold_text(example: Example) -> str:
 @register_scorer("exact_match")
 class ExactMatch(Scorer):
     """Output equals the gold answer after trimming surrounding whitespace."""
-    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = (output or "").strip()
@@ -83,7 +89,6 @@ class NormalizedMatch(Scorer):
     ``label_match`` about separators ("card arrival" is not "card_arrival"); ``label_match`` with
     ``strict: true`` accepts those variants and also feeds macro-F1 and the confusion table.
     """
-    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = normalize_text(output or "")
@@ -98,15 +103,14 @@ class LabelMatch(Scorer):
     after ``Answer:``) instead of a label mentioned anywhere: on intent data, where messages often name their
     intent, the lenient read scores a copy of the input as correct (the criterion gate's copy_of_input check).
     """
-    known_options = frozenset({"strict"})
+
+    class Options(_Opts):
+        strict: StrictBool = Field(False, description="The whole answer must be a label (no label merely "
+                                   "mentioned in a longer answer).")
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
-        strict = self.option("strict", False)
-        if not isinstance(strict, bool):
-            raise SpecError(f"label_match option strict must be true or false, not {strict!r}",
-                            file=ctx.spec.source, field=f"{key}.strict")
-        self.strict = strict
+        self.strict = self.opts.strict
 
     def score(self, output: str, example: Example) -> ItemScore:
         labels = self.ctx.spec.task.label_names
@@ -122,26 +126,32 @@ class LabelMatch(Scorer):
 @register_scorer("regex")
 class RegexMatch(Scorer):
     """The output matches a pattern (``pattern``; ``fullmatch: true`` to require the whole output)."""
-    known_options = frozenset({"pattern", "fullmatch", "ignore_case"})
+
+    class Options(_Opts):
+        pattern: str = Field(description="A Python regular expression.")
+        fullmatch: StrictBool = Field(False, description="The whole output must match (else: a match anywhere).")
+        ignore_case: StrictBool = False
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
         try:
-            self.pattern = re.compile(self.option("pattern", required=True), re.IGNORECASE if self.option(
-                "ignore_case", False) else 0)
+            self.pattern = re.compile(self.opts.pattern, re.IGNORECASE if self.opts.ignore_case else 0)
         except re.error as exc:
-            raise SpecError(f"invalid regular expression: {exc}", field=f"{key}.pattern") from None
+            raise self.error(f"invalid regular expression: {exc}", "pattern") from None
 
     def score(self, output: str, example: Example) -> ItemScore:
         text = (output or "").strip()
-        m = self.pattern.fullmatch(text) if self.option("fullmatch", False) else self.pattern.search(text)
+        m = self.pattern.fullmatch(text) if self.opts.fullmatch else self.pattern.search(text)
         return ItemScore(float(m is not None), m.group(0) if m else None)
 
 
 @register_scorer("numeric")
 class NumericMatch(Scorer):
     """The first number in the output is within ``abs_tol`` or ``rel_tol`` of the gold number."""
-    known_options = frozenset({"abs_tol", "rel_tol"})
+
+    class Options(_Opts):
+        abs_tol: float = Field(1e-9, ge=0, description="Absolute tolerance.")
+        rel_tol: float = Field(0.0, ge=0, description="Relative tolerance (0.01 = 1%).")
 
     def score(self, output: str, example: Example) -> ItemScore:
         pred = parse_number(output)
@@ -150,8 +160,7 @@ class NumericMatch(Scorer):
         gold = parse_number(_gold_text(example))
         if gold is None:
             return ItemScore(None, pred, "no number in the gold answer")
-        ok = math.isclose(pred, gold, rel_tol=float(self.option("rel_tol", 0.0)), abs_tol=float(
-            self.option("abs_tol", 1e-9)))
+        ok = math.isclose(pred, gold, rel_tol=self.opts.rel_tol, abs_tol=self.opts.abs_tol)
         return ItemScore(float(ok), pred)
 
 
@@ -164,7 +173,6 @@ class JsonValid(Scorer):
 
     Always scored: invalid JSON is exactly what this scorer measures, so it counts as 0, not as unscored.
     """
-    known_options: frozenset[str] = frozenset()
 
     def score(self, output: str, example: Example) -> ItemScore:
         obj = parse_json_object(output or "")
@@ -196,7 +204,9 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 class JsonFields(Scorer):
     """Per-field F1 between the output object and the gold object (fields flattened to dotted paths;
     string values compared after normalisation). Unscored when the output holds no JSON object."""
-    known_options = frozenset({"fields"})
+
+    class Options(_Opts):
+        fields: list[str] = Field(default_factory=list, description="Dotted fields compared (default: all).")
 
     binary = False
 
@@ -208,7 +218,7 @@ class JsonFields(Scorer):
         if not isinstance(gold, dict):
             return ItemScore(None, obj, "gold target is not a JSON object")
         pred_f, gold_f = _flatten(obj), _flatten(gold)
-        fields = set(self.option("fields", [])) or None
+        fields = set(self.opts.fields) or None
         if fields:
             pred_f = {k: v for k, v in pred_f.items() if k in fields}
             gold_f = {k: v for k, v in gold_f.items() if k in fields}
@@ -240,16 +250,16 @@ class RougeL(Scorer):
     reference-based check for generation that needs no model. With ``threshold`` the value is 1 at or above it,
     else 0. Overlap cannot see an added unsafe sentence or a wrong number, so it is a companion to a judge, not a
     replacement (the criterion gate shows which known-bad drafts it accepts)."""
-    known_options = frozenset({"threshold"})
+
+    class Options(_Opts):
+        threshold: float | None = Field(None, gt=0, le=1, strict=True, description="With it, the value is 1 at "
+                                        "or above the threshold, else 0.")
 
     binary = False
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
-        t = self.option("threshold")
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1):
-            raise SpecError(f"rouge_l threshold must be a number in (0, 1], not {t!r}", file=ctx.spec.source,
-                            field=f"{key}.threshold")
+        t = self.opts.threshold
         self.threshold = None if t is None else float(t)
         self.binary = self.threshold is not None
 
@@ -270,13 +280,16 @@ class RougeL(Scorer):
 @register_scorer("embedding_similarity")
 class EmbeddingSimilarity(Scorer):
     """Cosine similarity of output and gold embeddings; with ``threshold`` the value is 1 above it, else 0."""
-    known_options = frozenset({"threshold"})
+
+    class Options(_Opts):
+        threshold: float | None = Field(None, ge=-1, le=1, description="With it, the value is 1 at or above the "
+                                        "cosine threshold, else 0.")
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
         if ctx.embedder is None:
-            raise SpecError("embedding_similarity needs an embedding model (models.embedding)", field=key)
-        self.threshold = self.option("threshold")
+            raise self.error("embedding_similarity needs an embedding model (models.embedding)")
+        self.threshold = self.opts.threshold
         self.binary = self.threshold is not None
 
     def score(self, output: str, example: Example) -> ItemScore:
@@ -299,22 +312,21 @@ class PythonScorer(Scorer):
     It receives ``(output: str, example: dict)`` and returns a number, a bool, None (unscored) or a dict with
     ``value`` and optional ``reason``. Importing user code runs it, so it needs ``eval.allow_python_scorers``.
     """
-    known_options = frozenset({"function"})
+
+    class Options(_Opts):
+        function: str = Field(description="'file.py:name' (relative to the spec) or 'package.module:name'.")
 
     binary = False
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         super().__init__(options, ctx, key)
         if not ctx.spec.eval.allow_python_scorers:
-            raise SpecError(
-                "python scorers run your code and are off by default; set eval.allow_python_scorers: true",
-                file=ctx.spec.source,
-                field=key,
-            )
-        target = str(self.option("function", required=True))
+            raise self.error(
+                "python scorers run your code and are off by default; set eval.allow_python_scorers: true")
+        target = self.opts.function
         where, _, fn_name = target.rpartition(":")
         if not where or not fn_name:
-            raise SpecError("function must look like 'file.py:name' or 'module:name'", field=f"{key}.function")
+            raise self.error("function must look like 'file.py:name' or 'module:name'", "function")
         if where.endswith(".py"):
             path = ctx.spec.resolve(where)
             if not Path(path).exists():
@@ -326,7 +338,7 @@ class PythonScorer(Scorer):
             module = importlib.import_module(where)
         self.fn = getattr(module, fn_name, None)
         if not callable(self.fn):
-            raise SpecError(f"'{fn_name}' is not a function in {where}", field=f"{key}.function")
+            raise self.error(f"'{fn_name}' is not a function in {where}", "function")
 
     def score(self, output: str, example: Example) -> ItemScore:
         from dataclasses import asdict

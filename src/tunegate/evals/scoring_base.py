@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel
+
 from tunegate.errors import SpecError
+from tunegate.plugins import NoOptions, lookup, record, validate_options
 
 if TYPE_CHECKING:
     from tunegate.data.examples import Example
@@ -46,30 +49,34 @@ class ScorerContext:
 
 
 class Scorer:
-    """Base class: subclasses set ``name`` and implement ``score``; options come from the spec entry."""
+    """Base class: subclasses set ``name``, declare ``Options`` and implement ``score``.
+
+    ``Options`` is a pydantic model (``extra="forbid"``) of the keys a spec entry may set besides ``type``: a
+    misspelt ``strict`` must be a located error, not the lenient scorer. ``self.opts`` is the validated model,
+    ``self.options`` the keys as written.
+    """
 
     name: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
     binary: bool = True  # values are 0/1 (enables McNemar in comparisons)
     stochastic: bool = False  # the same output can get different scores (a model judge): re-run to check
     accept_at: float | None = None  # a value at or above this accepts the output (None: the gate's default)
-    # the options this scorer reads; any other key in its spec entry is a located error (a misspelt `strict`
-    # must not silently give the lenient scorer). None: the scorer checks its own options.
-    known_options: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, options: dict[str, Any], ctx: ScorerContext, key: str) -> None:
         self.options = options
         self.ctx = ctx
         self.key = key  # the spec key this scorer came from, for error messages
-        if self.known_options is not None:
-            unknown = sorted(set(options) - self.known_options)
-            if unknown:
-                import difflib
+        spec = ctx.spec
+        self.opts = validate_options(self.Options, options, what=self.name or type(self).__name__, key=key,
+                                     source=getattr(spec, "source", None), line_of=getattr(spec, "line_of", None))
 
-                close = difflib.get_close_matches(unknown[0], sorted(self.known_options), n=1)
-                known = ", ".join(sorted(self.known_options)) or "none"
-                raise SpecError(f"unknown {self.name} option '{unknown[0]}'"
-                                + (f" (did you mean '{close[0]}'?)" if close else "") + f"; its options: {known}",
-                                file=getattr(ctx.spec, "source", None), field=f"{key}.{unknown[0]}")
+    def error(self, message: str, option: str | None = None) -> SpecError:
+        """A SpecError at this scorer's entry (or one of its options): file, line and dotted key."""
+        field = f"{self.key}.{option}" if option else self.key
+        spec = self.ctx.spec
+        line_of = getattr(spec, "line_of", None)
+        return SpecError(message, file=getattr(spec, "source", None), field=field,
+                         line=(line_of(field) or line_of(self.key)) if line_of else None)
 
     def score(self, output: str, example: Example) -> ItemScore:  # pragma: no cover - interface
         raise NotImplementedError
@@ -83,18 +90,29 @@ class Scorer:
         """Release what the scorer opened (a judge's backend); the runner calls it when the run ends."""
 
     def option(self, name: str, default: Any = None, *, required: bool = False) -> Any:
+        """An option's validated value (``default`` when it is not set)."""
         if required and name not in self.options:
-            raise SpecError(f"scorer '{self.name}' needs option '{name}'", field=f"{self.key}.{name}")
-        return self.options.get(name, default)
+            raise self.error(f"scorer '{self.name}' needs option '{name}'", name)
+        if name not in self.options:
+            return default
+        return getattr(self.opts, name, self.options.get(name))
 
 
 SCORERS: dict[str, type[Scorer]] = {}
 
 
 def register_scorer(name: str) -> Callable[[type[Scorer]], type[Scorer]]:
+    """Class decorator: ``@register_scorer("name") class MyScorer(Scorer): ...``."""
+
     def deco(cls: type[Scorer]) -> type[Scorer]:
         cls.name = name
         SCORERS[name] = cls
+        record("scorer", name, cls.Options)
         return cls
 
     return deco
+
+
+def scorer_class(name: str) -> type[Scorer] | None:
+    """The scorer registered as ``name``, loading installed plug-ins (entry points) if it is not known yet."""
+    return lookup(SCORERS, name)

@@ -18,10 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
 from tunegate.evals.parsing import normalize_text, parse_json_object, parse_label
 from tunegate.evals.prompts import PromptTemplate
+from tunegate.plugins import NoOptions, locate, lookup, record, validate_options
 
 if TYPE_CHECKING:  # the context lives in the leaf sprint.base
     from tunegate.sprint.base import SprintContext
@@ -45,30 +48,29 @@ class Plan:
     repairs: int = 0  # extra calls allowed to repair invalid JSON
 
 
+class _Opts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class Strategy:
     """Base class. ``apply`` edits the plan for one item; ``prepare`` runs once per sprint (e.g. build an index).
 
-    ``needs_generation``: the strategy reads generated text, so label-likelihood scoring cannot serve it.
-    ``tag`` is the short form used in candidate names.
+    ``Options`` is the pydantic model (``extra="forbid"``) of the keys a ``{type: name, ...}`` entry may set;
+    ``self.opts`` is the validated model. ``needs_generation``: the strategy reads generated text, so
+    label-likelihood scoring cannot serve it. ``tag`` is the short form used in candidate names.
     """
 
     name: ClassVar[str] = ""
     needs_generation: ClassVar[bool] = False
+    Options: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, options: dict[str, Any], key: str) -> None:
         self.options = dict(options)
         self.key = key
-        known = set(self.defaults())
-        unknown = sorted(set(self.options) - known)
-        if unknown:
-            raise SpecError(f"strategy '{self.name}' has no option(s) {', '.join(unknown)} "
-                            f"(known: {', '.join(sorted(known)) or 'none'})", field=key)
-
-    def defaults(self) -> dict[str, Any]:
-        return {}
+        self.opts = validate_options(self.Options, self.options, what=f"strategy '{self.name}'", key=key)
 
     def opt(self, name: str) -> Any:
-        return self.options.get(name, self.defaults()[name])
+        return getattr(self.opts, name)
 
     def prepare(self, ctx: SprintContext) -> None:
         """Once per sprint, before any item."""
@@ -86,26 +88,35 @@ STRATEGIES: dict[str, type[Strategy]] = {}
 
 
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator: ``@register_strategy("name") class MyStrategy(Strategy): ...``."""
+
     def deco(cls: type[Strategy]) -> type[Strategy]:
         cls.name = name
         STRATEGIES[name] = cls
+        record("strategy", name, cls.Options)
         return cls
 
     return deco
 
 
-def make_strategy(entry: str | dict[str, Any], key: str) -> Strategy:
-    """A strategy from a spec entry: ``"name"`` or ``{type: name, option: value}``."""
-    if isinstance(entry, str):
-        name, options = entry, {}
-    elif isinstance(entry, dict) and isinstance(entry.get("type"), str):
-        name, options = entry["type"], {k: v for k, v in entry.items() if k != "type"}
-    else:
-        raise SpecError("a strategy is a name or a mapping with a 'type' key", field=key)
-    cls = STRATEGIES.get(name)
-    if cls is None:
-        raise SpecError(f"unknown strategy '{name}' (registered: {', '.join(sorted(STRATEGIES))})", field=key)
-    return cls(options, key)
+def make_strategy(entry: str | dict[str, Any], key: str, *, spec: Any = None) -> Strategy:
+    """A strategy from a spec entry: ``"name"`` or ``{type: name, option: value}``. With the ``spec``, errors
+    name its file and line as well as the key."""
+    try:
+        if isinstance(entry, str):
+            name, options = entry, {}
+        elif isinstance(entry, dict) and isinstance(entry.get("type"), str):
+            name, options = entry["type"], {k: v for k, v in entry.items() if k != "type"}
+        else:
+            raise SpecError("a strategy is a name or a mapping with a 'type' key", field=key)
+        cls = lookup(STRATEGIES, name)
+        if cls is None:
+            raise SpecError(f"unknown strategy '{name}' (registered: {', '.join(sorted(STRATEGIES))})", field=key)
+        return cls(options, key)
+    except SpecError as exc:
+        if spec is None:
+            raise
+        raise locate(exc, getattr(spec, "source", None), getattr(spec, "line_of", None)) from None
 
 
 # ------------------------------------------------------------------------------------------------ built-ins
@@ -123,8 +134,8 @@ class ZeroShot(Strategy):
 class FewShotRandom(Strategy):
     """k training examples drawn at random per item (seeded by the sprint seed and the item id)."""
 
-    def defaults(self) -> dict[str, Any]:
-        return {"k": None}
+    class Options(_Opts):
+        k: StrictInt | None = Field(None, ge=1, le=64, description="Examples per item (default: sprint.shots).")
 
     def apply(self, plan: Plan, item: Example, ctx: SprintContext) -> None:
         plan.shots = ctx.random_shots(item, self.opt("k") or ctx.config.shots)
@@ -134,8 +145,8 @@ class FewShotRandom(Strategy):
 class FewShotKNN(Strategy):
     """The k training examples nearest to the item by embedding (dynamic few-shot, as in Medprompt)."""
 
-    def defaults(self) -> dict[str, Any]:
-        return {"k": None}
+    class Options(_Opts):
+        k: StrictInt | None = Field(None, ge=1, le=64, description="Examples per item (default: sprint.shots).")
 
     def prepare(self, ctx: SprintContext) -> None:
         ctx.knn_index()
@@ -150,8 +161,9 @@ class JsonOutput(Strategy):
 
     needs_generation = True
 
-    def defaults(self) -> dict[str, Any]:
-        return {"repairs": 1, "max_tokens": 64}
+    class Options(_Opts):
+        repairs: StrictInt = Field(1, ge=0, description="Extra calls allowed to repair invalid JSON.")
+        max_tokens: StrictInt = Field(64, ge=1)
 
     def apply(self, plan: Plan, item: Example, ctx: SprintContext) -> None:
         plan.output, plan.repairs = "json", int(self.opt("repairs"))
@@ -164,8 +176,8 @@ class ChainOfThought(Strategy):
 
     needs_generation = True
 
-    def defaults(self) -> dict[str, Any]:
-        return {"max_tokens": 128}
+    class Options(_Opts):
+        max_tokens: StrictInt = Field(128, ge=1, description="Room for the reasoning and the final line.")
 
     def apply(self, plan: Plan, item: Example, ctx: SprintContext) -> None:
         plan.output = "cot"
@@ -180,13 +192,10 @@ class SelfConsistency(Strategy):
 
     needs_generation = True
 
-    def defaults(self) -> dict[str, Any]:
-        return {"n": 5, "temperature": 0.7}
-
-    def __init__(self, options: dict[str, Any], key: str) -> None:
-        super().__init__(options, key)
-        if int(self.opt("n")) < 2 or float(self.opt("temperature")) <= 0:
-            raise SpecError("self_consistency needs n >= 2 and temperature > 0", field=key)
+    class Options(_Opts):
+        n: StrictInt = Field(5, ge=2, description="Samples per item (n calls).")
+        temperature: StrictInt | StrictFloat = Field(0.7, gt=0, description="Sampling temperature (> 0, or the "
+                                                     "samples would agree by construction).")
 
     def apply(self, plan: Plan, item: Example, ctx: SprintContext) -> None:
         plan.samples = int(self.opt("n"))
