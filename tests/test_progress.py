@@ -105,7 +105,7 @@ def test_listening_with_none_silences_the_default(monkeypatch):
 
 
 def test_progress_bar_pauses_its_eta_during_nested_steps():
-    from tunegate.cli_output import progress_bar
+    from tunegate.cli.output import progress_bar
 
     clock = Clock()
     bar = progress_bar(enabled=False, label="eval", clock=clock)

@@ -1,8 +1,4 @@
-"""CLI commands for monitoring (`tunegate monitor`): parse, call one function, print.
-
-Kept out of cli.py so each stage's command layer is one small module; cli.py calls ``register(app)``.
-Exit codes suit cron and CI: 0 ok, 3 alert, 2 bad input.
-"""
+"""`tunegate monitor`: parse, call one function, print. Exit codes suit cron and CI: 0 ok, 3 alert, 2 bad input."""
 
 from __future__ import annotations
 
@@ -13,20 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tunegate.cli_output import (
-    ExecutorOpt,
-    RayAddressOpt,
-    err,
-    executor_for,
-    fail,
-    fmt,
-    out,
-    print_json,
-    progress_bar,
-)
+from tunegate.cli.errors import exit_for_gate, fail, renamed
+from tunegate.cli.guard import holding
+from tunegate.cli.options import ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt, deprecated_opt
+from tunegate.cli.output import err, executor_for, fmt, notes, out, print_json, progress_bar
 from tunegate.errors import TunegateError
-
-EXIT_CODES = {"ok": 0, "alert": 3}
 
 
 def _p(x: float | None) -> str:
@@ -86,7 +73,7 @@ def print_history(model: str, rows: list[dict[str, Any]]) -> None:
     out.print(f"{n_alert} of {len(rows)} runs alerted")
 
 
-def _record(model_name: str | None, doc: dict[str, Any], as_json: bool) -> None:
+def _record(model_name: str | None, doc: dict[str, Any], quiet: bool) -> None:
     if not model_name:
         return
     from tunegate.monitor.store import PortfolioStore
@@ -98,7 +85,7 @@ def _record(model_name: str | None, doc: dict[str, Any], as_json: bool) -> None:
         err.print(f"[yellow]not recorded in the portfolio:[/] {escape(str(exc))} "
                   f"(add it with `tunegate portfolio add {escape(model_name)} ...`)")
         return
-    if not as_json:
+    if not quiet:
         err.print(f"recorded in the portfolio history of {escape(model_name)}")
 
 
@@ -110,7 +97,9 @@ def monitor_cmd(
     reference: Annotated[Optional[Path], typer.Option("--reference", help="Stand-alone: the reference file.")
                          ] = None,
     current: Annotated[Optional[Path], typer.Option("--current", help="Stand-alone: the current file.")] = None,
-    text_col: Annotated[str, typer.Option("--text-col", help="Stand-alone: input text column.")] = "input",
+    input_col: Annotated[Optional[str], typer.Option("--input-col", help="Stand-alone: column with the input "
+                                                     "text (default: input).")] = None,
+    text_col_old: Annotated[Optional[str], deprecated_opt("--input-col", "--text-col")] = None,
     label_col: Annotated[Optional[str], typer.Option("--label-col", help="Stand-alone: gold label column.")
                          ] = None,
     output_col: Annotated[Optional[str], typer.Option("--output-col", help="Stand-alone: model output column.")
@@ -130,16 +119,19 @@ def monitor_cmd(
     webhook_env: Annotated[Optional[str], typer.Option("--webhook-env", help="NAME of the environment variable "
                                                        "holding a webhook URL (default monitor.webhook_url_env)."
                                                        )] = None,
-    model_name: Annotated[Optional[str], typer.Option("--model", help="Portfolio model name: record this run "
-                                                      "(default monitor.portfolio_model); with --history, whose "
-                                                      "history to show.")] = None,
+    portfolio_model: Annotated[Optional[str], typer.Option("--portfolio-model", help="The deployed model's "
+                                                           "name in the portfolio: record this run there (default "
+                                                           "monitor.portfolio_model); with --history, whose "
+                                                           "history to show.")] = None,
+    model_old: Annotated[Optional[str], deprecated_opt("--portfolio-model", "--model")] = None,
     regress: Annotated[Optional[tuple[str, str]], typer.Option("--regress", help="OLD NEW: run the saved eval "
                                                                "suite on both model ids and compare, paired.")
                        ] = None,
     history: Annotated[bool, typer.Option("--history", help="Show the model's monitor history and trend.")
                        ] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory for monitor.json.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print monitor.json on stdout.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for monitor.json.")] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -147,60 +139,36 @@ def monitor_cmd(
 
     Exit code 0 ok, 3 alert, 2 bad input.
     """
-    note = None if as_json else (lambda m: err.print(f"[dim]{escape(m)}[/]"))
-    try:
-        spec = None
-        if config is not None:
-            if reference or current:
-                fail("give a spec (with --log), or --reference and --current, not both")
-            from tunegate.spec import load_spec
+    quiet = quiet or as_json
+    model_name = renamed(portfolio_model, model_old, "--model", "--portfolio-model", quiet=quiet)
+    text_col = renamed(input_col, text_col_old, "--text-col", "--input-col", quiet=quiet) or "input"
+    if history and (log or reference or current):
+        fail("--history shows the stored history and reads no log: drop --log / --reference / --current, or "
+             "drop --history")
+    spec = None
+    if config is not None:
+        if reference or current:
+            fail("give a spec (with --log), or --reference and --current, not both")
+        from tunegate.spec import load_spec
 
-            spec = load_spec(config)
-        name = model_name or (spec.monitor.portfolio_model if spec else None)
-        if history:
-            if not name:
-                fail("--history needs --model NAME (or monitor.portfolio_model in the spec)")
-            from tunegate.monitor.store import PortfolioStore
+        spec = load_spec(config)
+    name = model_name or (spec.monitor.portfolio_model if spec else None)
+    if history:
+        if not name:
+            fail("--history needs --portfolio-model NAME (or monitor.portfolio_model in the spec)")
+        from tunegate.monitor.store import PortfolioStore
 
-            with PortfolioStore() as store:
-                rows = store.history(name)
-            if not print_json({"model": name, "history": rows}, as_json):
-                print_history(name, rows)
-            return
-        if regress is not None:
-            if spec is None:
-                fail("--regress needs the task spec (its eval suite is what runs on both models)")
-            from tunegate.monitor.regression import run_regression
-
-            with progress_bar(enabled=not as_json, label="regression") as bar:
-                doc = run_regression(spec, regress[0], regress[1], out_dir=out_dir, progress=bar)
-        elif spec is not None:
-            from tunegate.monitor.stage import monitor_stage
-
-            if webhook_env:
-                spec.monitor.webhook_url_env = webhook_env
-            with executor_for(executor, ray_address) as ex:
-                doc = monitor_stage(spec, log, out_dir=out_dir, skip_invalid=skip_invalid,
-                                    embeddings=False if no_embeddings else None, progress=note, model_name=name,
-                                    executor=ex)
-        else:
-            if not (reference and current):
-                fail("give a spec and --log FILE, or --reference FILE and --current FILE")
-            from tunegate.config.monitor import LogColumns, MonitorSpec
-            from tunegate.monitor.stage import monitor_files
-
-            cols = LogColumns(input=text_col, label=label_col, output=output_col, confidence=confidence_col,
-                              logprob=logprob_col, numeric=numeric_col or [], categorical=categorical_col or [])
-            cfg = MonitorSpec(columns=cols)
-            cfg.embedding.enabled = not no_embeddings
-            with executor_for(executor, ray_address) as ex:
-                doc = monitor_files(reference, current, cfg=cfg, out_dir=out_dir, skip_invalid=skip_invalid,
-                                    webhook_env=webhook_env, progress=note, executor=ex)
-        _record(name, doc, as_json)
-    except TunegateError as exc:
-        fail(str(exc))
-    except ValueError as exc:
-        fail(str(exc))
+        with PortfolioStore() as store:
+            rows = store.history(name)
+        if not print_json({"model": name, "history": rows}, as_json):
+            print_history(name, rows)
+        return
+    with holding(out_dir, "monitor"):
+        doc = _measure(spec, log, reference, current, regress, out_dir, skip_invalid, no_embeddings, webhook_env,
+                       name, executor, ray_address, quiet,
+                       cols=dict(input=text_col, label=label_col, output=output_col, confidence=confidence_col,
+                                 logprob=logprob_col, numeric=numeric_col or [], categorical=categorical_col or []))
+    _record(name, doc, quiet)
     if not print_json(doc, as_json):
         if regress is not None:
             out.print(f"regression {escape(regress[0])} -> {escape(regress[1])}: [bold]{doc['status'].upper()}[/]"
@@ -209,9 +177,37 @@ def monitor_cmd(
             print_monitor(doc)
         if out_dir:
             out.print(f"written: {escape(str(out_dir))}")
-    raise typer.Exit(EXIT_CODES.get(doc["status"], 0))
+    exit_for_gate(doc["status"])
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ``tunegate`` app."""
-    app.command("monitor")(monitor_cmd)
+def _measure(spec: Any, log: Path | None, reference: Path | None, current: Path | None,
+             regress: tuple[str, str] | None, out_dir: Path | None, skip_invalid: bool, no_embeddings: bool,
+             webhook_env: str | None, name: str | None, executor: str, ray_address: str | None, quiet: bool,
+             cols: dict[str, Any]) -> dict[str, Any]:
+    """One monitoring run in whichever form the flags chose: regression, spec + log, or two files."""
+    if regress is not None:
+        if spec is None:
+            fail("--regress needs the task spec (its eval suite is what runs on both models)")
+        from tunegate.monitor.regression import run_regression
+
+        with progress_bar(enabled=not quiet, label="regression") as bar:
+            return run_regression(spec, regress[0], regress[1], out_dir=out_dir, progress=bar)
+    if spec is not None:
+        from tunegate.monitor.stage import monitor_stage
+
+        if webhook_env:
+            spec.monitor.webhook_url_env = webhook_env
+        with executor_for(executor, ray_address) as ex:
+            return monitor_stage(spec, log, out_dir=out_dir, skip_invalid=skip_invalid,
+                                 embeddings=False if no_embeddings else None, progress=notes(quiet),
+                                 model_name=name, executor=ex)
+    if not (reference and current):
+        fail("give a spec and --log FILE, or --reference FILE and --current FILE")
+    from tunegate.config.monitor import LogColumns, MonitorSpec
+    from tunegate.monitor.stage import monitor_files
+
+    cfg = MonitorSpec(columns=LogColumns(**cols))
+    cfg.embedding.enabled = not no_embeddings
+    with executor_for(executor, ray_address) as ex:
+        return monitor_files(reference, current, cfg=cfg, out_dir=out_dir, skip_invalid=skip_invalid,
+                             webhook_env=webhook_env, progress=notes(quiet), executor=ex)

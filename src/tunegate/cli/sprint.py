@@ -1,7 +1,4 @@
-"""CLI commands for the prompt sprint (`tunegate sprint`): parse, call one function, print.
-
-Kept out of cli.py so each stage's command layer is one small module; cli.py calls ``register(app)``.
-"""
+"""`tunegate sprint`, the prompting gate: parse, call one function, print; exits by the sprint's gate."""
 
 from __future__ import annotations
 
@@ -12,18 +9,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tunegate.cli_output import (
-    EXIT_INTERRUPTED,
-    ExecutorOpt,
-    RayAddressOpt,
-    err,
-    executor_for,
-    fail,
-    fmt,
-    out,
-    print_json,
-)
-from tunegate.errors import TunegateError
+from tunegate.cli.errors import exit_for_gate, fail
+from tunegate.cli.guard import holding, preflight
+from tunegate.cli.options import CacheOpt, ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt
+from tunegate.cli.output import err, executor_for, fmt, out, print_json
 
 
 class _SprintProgress:
@@ -102,46 +91,44 @@ def print_sprint(art: dict[str, Any]) -> None:
         out.print(f"  {role}: {u['calls']} calls ({u['cache_hits']} from cache), cost {u['cost']:.4f}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ``tunegate`` app."""
 
-    @app.command("sprint")
-    def sprint_cmd(
-        config: Annotated[Path, typer.Argument(help="The task spec (its sprint: section lists the candidates).")],
-        budget: Annotated[Optional[int], typer.Option("--budget", help="Cap on subject-model calls for the whole "
-                                                      "sprint (selection + test).")] = None,
-        models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Subject model id (repeatable); "
-                                                            "overrides sprint.models.")] = None,
-        full_grid: Annotated[bool, typer.Option("--full-grid", help="Evaluate every candidate on every dev item "
-                                                "instead of racing (for comparison).")] = False,
-        out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory for sprint.json.")] = Path(
-            "runs/sprint"),
-        cache: Annotated[Optional[Path], typer.Option("--cache", help="Response cache file (default: "
-                                                      "$TUNEGATE_HOME/cache/responses.sqlite).")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print sprint.json on stdout.")] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-        executor: ExecutorOpt = "local",
-        ray_address: RayAddressOpt = None,
-    ) -> None:
-        """A prompt-engineering sprint: strategies x instructions x models raced on dev, finalists on test with
-        CIs, paired comparisons (Holm), cost per 1,000 requests, and the gap to the target (met | gap | unknown)."""
-        from tunegate.models.cache import ResponseCache
-        from tunegate.spec import load_spec
-        from tunegate.sprint.stage import sprint_stage
+def sprint_cmd(
+    config: Annotated[Path, typer.Argument(help="The task spec (its sprint: section lists the candidates).")],
+    budget: Annotated[Optional[int], typer.Option("--budget", help="Cap on subject-model calls for the whole "
+                                                  "sprint (selection + test).")] = None,
+    models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Subject model id (repeatable); "
+                                                        "overrides sprint.models.")] = None,
+    full_grid: Annotated[bool, typer.Option("--full-grid", help="Evaluate every candidate on every dev item "
+                                            "instead of racing (for comparison).")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory for sprint.json.")] = Path(
+        "runs/sprint"),
+    cache: CacheOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+) -> None:
+    """A prompt-engineering sprint: strategies x instructions x models raced on dev, finalists on test with
+    CIs, paired comparisons (Holm), cost per 1,000 requests, and the gap to the target (met | gap | unknown).
 
-        if budget is not None and budget < 1:
-            fail("--budget must be at least 1 call")
-        try:
-            spec = load_spec(config)
-            with executor_for(executor, ray_address) as ex, _SprintProgress(not quiet) as progress:
-                art = sprint_stage(spec, out_dir, budget=budget, models=list(models) if models else None,
-                                   full_grid=full_grid, cache=ResponseCache(cache) if cache else None,
-                                   progress=progress, executor=ex)
-        except TunegateError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            fail("interrupted. Finished calls are cached: run the same command again to resume.", EXIT_INTERRUPTED)
-        if print_json(art, as_json):
-            return
+    Exit code (the gate field of sprint.json): 0 met (the best prompt reaches the target), 3 gap (it does not:
+    the prompting gap fine-tuning would have to close), 4 unknown (the evidence cannot tell, e.g. the interval straddles the target), 2 for
+    bad input.
+    """
+    from tunegate.models.cache import ResponseCache
+    from tunegate.spec import load_spec
+    from tunegate.sprint.stage import sprint_stage
+
+    if budget is not None and budget < 1:
+        fail("--budget must be at least 1 call")
+    spec = load_spec(config)
+    preflight(spec)
+    with holding(out_dir, "sprint"), executor_for(executor, ray_address) as ex, \
+            _SprintProgress(not (quiet or as_json)) as progress:
+        art = sprint_stage(spec, out_dir, budget=budget, models=list(models) if models else None,
+                           full_grid=full_grid, cache=ResponseCache(cache) if cache else None,
+                           progress=progress, executor=ex)
+    if not print_json(art, as_json):
         print_sprint(art)
         out.print(f"written: {escape(str(Path(out_dir) / 'sprint.json'))}")
+    exit_for_gate(art["gate"])

@@ -1,8 +1,5 @@
-"""CLI commands that run the whole pipeline (`tunegate run`, `tunegate demo`) and the declared-evidence path
-(`tunegate assess`): parse, call one function, print.
-
-Kept out of cli.py so each command layer is one small module; cli.py calls ``register(app)``.
-"""
+"""The commands that run the whole pipeline (`tunegate run`, `tunegate demo`) and the declared-evidence path
+(`tunegate assess`): parse, call one function, print."""
 
 from __future__ import annotations
 
@@ -13,26 +10,11 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from tunegate.cli_output import (
-    EXIT_FAILED_CALLS,
-    EXIT_INTERRUPTED,
-    err,
-    fail as _fail,
-    out,
-    print_json as _printed_json,
-    print_verdict,
-    progress_bar,
-)
-from tunegate.cli_guard import preflight as _preflight
-from tunegate.errors import TunegateError
-
-APP = typer.Typer()
-
-
-def _slug(s: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[:60]
+from tunegate.cli.errors import fail as _fail, on_interrupt, renamed
+from tunegate.cli.evaluate import slug as _slug
+from tunegate.cli.guard import preflight as _preflight
+from tunegate.cli.options import JsonOpt, QuietOpt, deprecated_opt
+from tunegate.cli.output import err, out, print_json as _printed_json, print_verdict, progress_bar, warn
 
 
 def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],
@@ -81,10 +63,7 @@ def _dry_run(config: Path, profile: str, model: Optional[str], limit: Optional[i
 
     if profile not in PROFILES:
         _fail(f"--profile must be one of {', '.join(PROFILES)}")
-    try:
-        est = estimate_run(load_spec(config), profile=profile, model=model, limit=limit, only=only)
-    except TunegateError as exc:
-        _fail(str(exc))
+    est = estimate_run(load_spec(config), profile=profile, model=model, limit=limit, only=only)
     if json_out:
         _printed_json(est, True)
         return
@@ -105,7 +84,7 @@ def _dry_run(config: Path, profile: str, model: Optional[str], limit: Optional[i
         out.print(f"[dim]· {escape(a)}[/]")
 
 
-@APP.command("run")
+@on_interrupt("interrupted. Re-run with --resume to continue where it stopped.")
 def run_cmd(
     config: Annotated[Path, typer.Argument(help="The task spec.")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: "
@@ -127,54 +106,64 @@ def run_cmd(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="For a quick look: at most N test items in "
                                                  "the criterion gate, the eval and the sprint (the probe still "
                                                  "trains and tests on its full splits).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="With --dry-run: print the estimate as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the stages in order into one run directory (check-eval, audit, eval, sprint, probe, cost, decide,
     report), printing each stage's result as it finishes and skipping stages whose inputs are unchanged; ends with
-    the verdict and the report's path."""
+    the verdict and the report's path.
+
+    With --json: the pipeline manifest and the verdict ({"run_dir", "pipeline", "verdict"}); with --dry-run, the
+    estimate. Exit code 5 when too many model calls failed, 2 for bad input; the verdict itself exits 0.
+    """
     if dry_run:
-        _dry_run(config, profile, model, limit, only, json_out)
+        _dry_run(config, profile, model, limit, only, as_json)
         return
-    d = _pipeline_then_verdict(
-        lambda: _run(config, out_dir, only, profile, model, force, resume, quiet, limit)[1],
-        "interrupted. Re-run with --resume to continue where it stopped.")
+    manifest, d = _run(config, out_dir, only, profile, model, force, resume, quiet or as_json, limit)
+    if _ending(manifest, d, as_json):
+        return
     out.print(f"run directory: {escape(str(d))}" + (f" · report: {escape(str(Path(d) / 'report.html'))}"
                                                      if (Path(d) / "report.html").exists() else ""))
 
 
-@APP.command("assess")
 def assess_cmd(
     answers: Annotated[Optional[Path], typer.Option("--answers", help="A YAML file of answers (keys as in "
                                                     "`tunegate assess --list`) instead of asking.")] = None,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Where to write the spec.")] = Path("assess.yaml"),
-    run_dir: Annotated[Path, typer.Option("--run-dir", help="Where cost.json and verdict.json go.")
-                       ] = Path("runs/assess"),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for cost.json and "
+                                                    "verdict.json (default: runs/assess).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out-file", help="Where to write the answers as a spec "
+                                                     "(default: assess.yaml).")] = None,
+    run_dir_old: Annotated[Optional[Path], deprecated_opt("--out", "--run-dir")] = None,
     list_questions: Annotated[bool, typer.Option("--list", help="List the question keys and exit.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print verdict.json on stdout.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Walk through the framework's questions (criterion, data, sprint results, volumes, prices, team), write the
     answers as a spec with declared evidence, and print the verdict and the 18-month cost model at once."""
     from tunegate.assess import QUESTIONS, ask, load_answers
     from tunegate.assess_plain import run_assess
 
+    quiet = quiet or as_json
+    if out_dir is not None and out_dir.suffix in (".yaml", ".yml"):  # the old meaning: --out was the spec file
+        warn(f"--out {out_dir}: --out is now the run directory; write the spec with --out-file", quiet)
+        out_file = renamed(out_file, out_dir, "--out FILE.yaml", "--out-file", quiet=True)
+        out_dir = None
+    out_dir = renamed(out_dir, run_dir_old, "--run-dir", "--out", quiet=quiet) or Path("runs/assess")
+    out_file = out_file or Path("assess.yaml")
     if list_questions:
         for q in QUESTIONS:
             out.print(f"{q.key:<18} {escape(q.text)}" + (f" [default {q.default}]" if q.default is not None else ""))
         return
-    try:
-        if answers is not None:
-            got = load_answers(answers)
-        else:
-            got = ask(lambda q: typer.prompt(q.text, default="" if q.default is None else str(q.default),
-                                             show_default=q.default is not None),
-                      echo=lambda s: out.print(f"[bold]{escape(s)}[/]" if s.strip() else ""))
-        path, cost, verdict = run_assess(got, out_file, run_dir)
-    except TunegateError as exc:
-        _fail(str(exc))
+    if answers is not None:
+        got = load_answers(answers)
+    else:
+        got = ask(lambda q: typer.prompt(q.text, default="" if q.default is None else str(q.default),
+                                         show_default=q.default is not None),
+                  echo=lambda s: out.print(f"[bold]{escape(s)}[/]" if s.strip() else ""))
+    path, cost, verdict = run_assess(got, out_file, out_dir)
     if _printed_json(verdict, as_json):
         return
-    out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(run_dir))}/cost.json, verdict.json")
+    out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(out_dir))}/cost.json, verdict.json")
     env = cost["expected_net_value_of_finetuning"]
     out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
               f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) {cost['p_finetune_cheaper']:.2f}; "
@@ -194,7 +183,7 @@ def _find_example() -> Path:
     raise AssertionError  # unreachable
 
 
-@APP.command("demo")
+@on_interrupt("interrupted. Run `tunegate demo` again: finished stages and model calls are reused.")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/demo"),
     profile: Annotated[str, typer.Option("--profile", help="quick (default: no single-prompt eval beside the "
@@ -202,45 +191,31 @@ def demo_cmd(
     task: Annotated[str, typer.Option("--task", help="classification (the support-triage example), extraction "
                                       "(order fields to JSON) or generation (reply drafting, judged by rouge_l "
                                       "offline).")] = "classification",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The whole pipeline on an example task with the embedded offline models, ending with the verdict and the
     report's path. The default model (SmolLM2-135M) shows the pipeline, not what a capable model achieves."""
 
-    def run_demo() -> Path:
-        if task == "classification":
-            return _run(_find_example(), out_dir, None, profile, None, False, False, quiet)[1]
+    quiet = quiet or as_json
+    if task == "classification":
+        manifest, d = _run(_find_example(), out_dir, None, profile, None, False, False, quiet)
+    else:
         from tunegate.demo_tasks import demo_spec
 
         spec = demo_spec(task)
-        return _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)[1]
-
-    d = _pipeline_then_verdict(run_demo, "interrupted. Run `tunegate demo` again: finished stages and model calls "
-                                         "are reused.")
-    out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
+        manifest, d = _run(Path(spec.source), out_dir, None, profile, None, False, False, quiet, spec=spec)
+    if not _ending(manifest, d, as_json):
+        out.print(f"report: {escape(str(Path(d) / 'report.html'))}")
 
 
-def _pipeline_then_verdict(run: Any, interrupted: str) -> Path:
-    """Run the pipeline, map its failures to exit codes (5 failed calls, 2 bad input, 130 interrupted), print the
-    verdict; the one ending `run` and `demo` share."""
-    from tunegate.evals.runner import FailedCallsError
-    from tunegate.decision_stages import read_artifact_json as _read_json
+def _ending(manifest: dict[str, Any], run_dir: Path, as_json: bool) -> bool:
+    """The one ending `run` and `demo` share: the verdict, as text or (--json) with the manifest; True if JSON."""
+    from tunegate.decision_stages import read_artifact_json
 
-    try:
-        d = run()
-        verdict = _read_json(Path(d) / "verdict.json")
-    except FailedCallsError as exc:
-        _fail(str(exc), EXIT_FAILED_CALLS)
-    except TunegateError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail(interrupted, EXIT_INTERRUPTED)
+    verdict = read_artifact_json(Path(run_dir) / "verdict.json")
+    if as_json:
+        return _printed_json({"run_dir": str(run_dir), "pipeline": manifest, "verdict": verdict}, True)
     if verdict:
         print_verdict(verdict)
-    return d
-
-
-def register(app: typer.Typer) -> None:
-    """Add run, assess and demo to the main app (their order in --help follows the pipeline)."""
-    for cmd in APP.registered_commands:
-        app.registered_commands.append(cmd)
+    return False

@@ -1,8 +1,5 @@
-"""CLI commands for the portfolio store (`tunegate portfolio add|list|show|remove|criterion`): parse, call one
-function, print.
-
-Kept out of cli.py so each stage's command layer is one small module; cli.py calls ``register(app)``.
-"""
+"""`tunegate portfolio add|list|show|remove|criterion`: the portfolio store's commands (parse, call one function,
+print). cli/main.py registers ``COMMANDS`` under the ``portfolio`` group."""
 
 from __future__ import annotations
 
@@ -13,18 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tunegate.cli_output import fail, fmt, out, print_json
-from tunegate.errors import TunegateError
+from tunegate.cli.errors import fail, renamed
+from tunegate.cli.options import JsonOpt, StoreOpt, deprecated_opt
+from tunegate.cli.output import fmt, out, print_json
 
-portfolio_app = typer.Typer(
-    name="portfolio",
-    help="The deployed models: path, base model and its retirement, last evaluation, alerts, evaluation tax.",
-    no_args_is_help=True,
-)
-
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Portfolio store file (default: "
-                                                  "$TUNEGATE_HOME/portfolio.sqlite).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+HELP = "The deployed models: path, base model and its retirement, last evaluation, alerts, evaluation tax."
 StaleOpt = Annotated[float, typer.Option("--stale-days", help="Flag evaluations older than this many days.")]
 RetireOpt = Annotated[int, typer.Option("--retire-days", help="Flag base models retiring within this many days.")]
 
@@ -47,7 +37,6 @@ def _band(t: dict[str, Any]) -> str:
     return f"{_money(t['mean'], t['currency'])} a month (90% band {t['p05']:,.0f}–{t['p95']:,.0f})"
 
 
-@portfolio_app.command("add")
 def add_cmd(
     name: Annotated[str, typer.Argument(help="A unique name for the deployed model, e.g. support-triage-v3.")],
     path: Annotated[str, typer.Option("--path", help="prompt or fine-tune.")],
@@ -63,19 +52,16 @@ def add_cmd(
     """Register a deployed model (its monthly evaluation tax comes from the spec's costs: or the defaults)."""
     from tunegate.monitor.portfolio import add_model_from_args
 
-    try:
-        with _store(store) as st:
-            m = add_model_from_args(st, name, path=path, base_model=base_model, retirement_date=retires,
-                                    spec_path=spec, owner=owner)
-    except TunegateError as exc:
-        fail(str(exc))
+    with _store(store) as st:
+        m = add_model_from_args(st, name, path=path, base_model=base_model, retirement_date=retires,
+                                spec_path=spec, owner=owner)
+
     if print_json(m, as_json):
         return
     out.print(f"added [bold]{escape(name)}[/] ({m['path']} on {escape(m['base_model'])}); monthly evaluation tax "
               f"{_band(m['monthly_tax'])}, {m['costs_source']} cost inputs")
 
 
-@portfolio_app.command("list")
 def list_cmd(
     stale_days: StaleOpt = 30.0,
     retire_days: RetireOpt = 90,
@@ -91,12 +77,10 @@ def list_cmd(
     portfolio's total tax as N grows, with the super-linear term c·N^β over the fine-tuned models."""
     from tunegate.monitor.portfolio import portfolio_overview
 
-    try:
-        pin = _portfolio_inputs(overhead, beta)
-        with _store(store) as st:
-            doc = portfolio_overview(st, stale_days=stale_days, retire_days=retire_days, portfolio=pin)
-    except TunegateError as exc:
-        fail(str(exc))
+    pin = _portfolio_inputs(overhead, beta)
+    with _store(store) as st:
+        doc = portfolio_overview(st, stale_days=stale_days, retire_days=retire_days, portfolio=pin)
+
     if print_json(doc, as_json):
         return
     if not doc["models"]:
@@ -149,10 +133,11 @@ def _portfolio_inputs(overhead: str | None, beta: str | None) -> Any:
     return parse_costs({"portfolio": raw}, key="costs").portfolio
 
 
-@portfolio_app.command("show")
 def show_cmd(
     name: Annotated[str, typer.Argument(help="The model's name.")],
-    history: Annotated[int, typer.Option("--history", help="How many recent history rows to show.")] = 20,
+    history_rows: Annotated[Optional[int], typer.Option("--history-rows", help="How many recent history rows to "
+                                                        "show (default 20).")] = None,
+    history_old: Annotated[Optional[int], deprecated_opt("--history-rows", "--history")] = None,
     stale_days: StaleOpt = 30.0,
     retire_days: RetireOpt = 90,
     store: StoreOpt = None,
@@ -161,11 +146,10 @@ def show_cmd(
     """One model: details, flags, monthly tax and its monitor history (the trend)."""
     from tunegate.monitor.portfolio import model_detail
 
-    try:
-        with _store(store) as st:
-            doc = model_detail(st, name, history_limit=history, stale_days=stale_days, retire_days=retire_days)
-    except TunegateError as exc:
-        fail(str(exc))
+    history = renamed(history_rows, history_old, "--history", "--history-rows", quiet=as_json) or 20
+    with _store(store) as st:
+        doc = model_detail(st, name, history_limit=history, stale_days=stale_days, retire_days=retire_days)
+
     if print_json(doc, as_json):
         return
     m = doc["model"]
@@ -201,23 +185,19 @@ def _change_text(d: dict[str, Any]) -> str:
     return "; ".join(parts) or "criterion changed"
 
 
-@portfolio_app.command("remove")
 def remove_cmd(
     name: Annotated[str, typer.Argument(help="The model's name.")],
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a model and its history from the portfolio."""
-    try:
-        with _store(store) as st:
-            gone = st.remove(name)
-    except TunegateError as exc:
-        fail(str(exc))
+    with _store(store) as st:
+        gone = st.remove(name)
+
     if not print_json({"removed": gone["name"], "model": gone}, as_json):
         out.print(f"removed {escape(name)}")
 
 
-@portfolio_app.command("criterion")
 def criterion_cmd(
     name: Annotated[str, typer.Argument(help="The model's name.")],
     spec: Annotated[Optional[Path], typer.Option("--spec", help="The current eval suite (default: the one the "
@@ -234,14 +214,12 @@ def criterion_cmd(
     from tunegate.monitor.portfolio import check_criterion
     from tunegate.spec import load_spec
 
-    try:
-        with _store(store) as st:
-            src = spec or st.get(name).get("eval_suite")
-            if not src:
-                fail(f"model '{name}' was added without --spec: pass --spec tunegate.yaml")
-            diff = check_criterion(st, name, load_spec(src), against=against)
-    except TunegateError as exc:
-        fail(str(exc))
+    with _store(store) as st:
+        src = spec or st.get(name).get("eval_suite")
+        if not src:
+            fail(f"model '{name}' was added without --spec: pass --spec tunegate.yaml")
+        diff = check_criterion(st, name, load_spec(src), against=against)
+
     if print_json(diff, as_json):
         return
     if not diff["changed"]:
@@ -251,6 +229,5 @@ def criterion_cmd(
               f"{escape(_change_text(diff))} (recorded in the history)")
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ``tunegate`` app."""
-    app.add_typer(portfolio_app, name="portfolio")
+COMMANDS = (("add", add_cmd), ("list", list_cmd), ("show", show_cmd), ("remove", remove_cmd),
+            ("criterion", criterion_cmd))

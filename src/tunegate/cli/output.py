@@ -1,39 +1,23 @@
-"""Terminal output of the CLI: result tables, the verdict, progress bars.
+"""Terminal output of the CLI: result tables, the verdict, progress bars, --json.
 
-Kept apart from the command definitions so that cli.py stays a thin parse-call-print layer. Everything printed
-that comes from data or models is escaped for rich markup.
+Kept apart from the command modules so that they stay parse-call-print. Everything printed that comes from data
+or models is escaped for rich markup. Results go to stdout; progress, notes and errors to stderr.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Optional
-
-import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 out = Console(emoji=False, highlight=False)
 err = Console(stderr=True, emoji=False, highlight=False)
-
-
-EXIT_BAD_INPUT = 2
-EXIT_FAILED_CALLS = 5  # the run finished, but too many model calls failed for its numbers to stand
-EXIT_INTERRUPTED = 130
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    """Print a user-fixable error as one line on stderr and exit non-zero (secrets masked: tunegate.redact)."""
-    from tunegate.redact import redact
-
-    err.print(f"[bold red]error:[/] {escape(redact(message) or '')}", soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def print_json(art: Any, as_json: bool) -> bool:
@@ -45,12 +29,17 @@ def print_json(art: Any, as_json: bool) -> bool:
     return as_json
 
 
-ExecutorOpt = Annotated[str, typer.Option(
-    "--executor", help="Where the work runs: local (this process, the default) or ray (a Ray cluster; install "
-    "with pip install 'tunegate\\[ray]'). Results are the same on both.")]
-RayAddressOpt = Annotated[Optional[str], typer.Option(
-    "--ray-address", help="Ray cluster to join (e.g. auto, ray://head:10001). Default: start a local Ray "
-    "instance.")]
+def notes(quiet: bool) -> Callable[[str], None] | None:
+    """The progress-note printer (dim lines on stderr), or None under --quiet / --json."""
+    if quiet:
+        return None
+    return lambda msg: err.print(f"[dim]{escape(msg)}[/]")
+
+
+def warn(message: str, quiet: bool = False) -> None:
+    """A warning line on stderr (silenced by --quiet / --json, which print only the result and errors)."""
+    if not quiet:
+        err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 @contextmanager
