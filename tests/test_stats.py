@@ -399,3 +399,38 @@ def test_paired_comparison_means_interval_and_mcnemar_only_for_binary_scores():
     # b01 = 2 (A wrong, B right), b10 = 1; p = min(1, 2 * P(X <= 1 | d = 3)) = 2 * 4/8 = 1
     assert (pc.mcnemar.b01, pc.mcnemar.b10, pc.mcnemar.pvalue) == (2, 1, 1.0)
     assert paired_comparison([0.5, 1.0, 0.0], [0.5, 0.5, 1.0]).mcnemar is None
+
+
+def test_bootstrap_cis_equals_separate_calls():
+    """Jobs of equal n share one draw (issue 19); every interval stays what its own call gives."""
+    from tunegate.evals.stats import MacroF1, bootstrap_ci, bootstrap_cis
+
+    rng = np.random.default_rng(5)
+    labels = ["a", "b", "c", "d"]
+    gold = rng.choice(labels, 300).astype(object)
+    pred = np.where(rng.random(300) < 0.7, gold, rng.choice(labels, 300)).astype(object)
+    jobs = [((rng.random(300) < 0.8).astype(float), np.mean, "auto"),
+            ((gold, pred), MacroF1(labels, absent="skip"), "bca"),
+            (rng.random(40), np.mean, "percentile"),
+            (rng.random(40), np.median, "auto"),
+            (np.array([1.0]), np.mean, "auto"),
+            (np.array([], dtype=float), np.mean, "auto"),
+            (rng.random(300), np.mean, "bca")]
+    for seed in (0, 7):
+        together = bootstrap_cis(jobs, n_resamples=500, confidence=0.9, seed=seed)
+        alone = [bootstrap_ci(v, f, n_resamples=500, confidence=0.9, seed=seed, method=m) for v, f, m in jobs]
+        for a, b in zip(together, alone):
+            assert (a.method, a.n, a.note, a.confidence) == (b.method, b.n, b.note, b.confidence)
+            np.testing.assert_array_equal([a.estimate, a.low, a.high], [b.estimate, b.low, b.high])
+
+
+def test_quantile_matches_numpy_bit_for_bit():
+    """The interval's quantile avoids np.quantile's numpy.ma import; it must give numpy's numbers exactly."""
+    from tunegate.evals.stats import _quantile_linear
+
+    rng = np.random.default_rng(3)
+    for t in range(3000):
+        n = int(rng.integers(1, 2500))
+        a = rng.random(n) if t % 2 else rng.integers(0, 40, n) / 40.0
+        q = np.array([0.0, 1.0]) if t % 9 == 0 else rng.random(2)
+        np.testing.assert_array_equal(_quantile_linear(a, q), np.quantile(a, q))

@@ -16,7 +16,7 @@ import numpy as np
 
 from tunegate.artifacts import MetricCI
 from tunegate.evals.primary import primary_scorer as pick_primary
-from tunegate.evals.stats import Interval, MacroF1, bootstrap_ci, wilson_ci
+from tunegate.evals.stats import Interval, MacroF1, bootstrap_cis, wilson_ci
 
 if TYPE_CHECKING:  # annotations only: importing the spec (pydantic) is not needed to compute a metric
     from tunegate.spec import BootstrapSpec
@@ -57,10 +57,14 @@ def _interval_to_metric(name: str, iv: Interval, n_unscored: int) -> MetricCI:
 
 def mean_ci(values: np.ndarray, boot: BootstrapSpec) -> Interval:
     """Bootstrap CI of a mean; Wilson when the bootstrap degenerates on 0/1 values."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    batch = _Batch(boot)
+    batch.mean(values)
+    return batch.run()[0]
+
+
+def _mean_finish(values: np.ndarray, iv: Interval | None, boot: BootstrapSpec) -> Interval:
+    if iv is None:
         return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
-    iv = bootstrap_ci(values, np.mean, n_resamples=boot.n_resamples, confidence=boot.confidence, seed=boot.seed)
     binary = bool(np.all((values == 0) | (values == 1)))
     if binary and iv.high - iv.low == 0:
         w = wilson_ci(int(values.sum()), int(values.size), boot.confidence)
@@ -78,12 +82,15 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
     nominal 95%. BCa then corrects the remaining small-sample bias of the ratio. Measured coverage (``tests/test_macro_f1_coverage.py``,
     ``bench/interval_coverage.py``) is near nominal from ~100 items; below that it undercovers, and the note says so.
     """
-    if not gold:
+    batch = _Batch(boot)
+    batch.macro_f1(gold, pred, labels)
+    return batch.run()[0]
+
+
+def _macro_f1_finish(gold: list[str], pred: list[str], labels: list[str], iv: Interval | None,
+                     boot: BootstrapSpec) -> Interval:
+    if iv is None:
         return Interval(float("nan"), float("nan"), float("nan"), boot.confidence, "none", 0, "no scored items")
-    g = np.asarray(gold, dtype=object)
-    p = np.asarray(pred, dtype=object)
-    iv = bootstrap_ci((g, p), MacroF1(labels, absent="skip"), n_resamples=boot.n_resamples,
-                      confidence=boot.confidence, seed=boot.seed, method="bca")
     notes = [iv.note] if iv.note else []
     seen = set(gold) | set(pred)
     unseen = [lab for lab in labels if lab not in seen]
@@ -94,6 +101,40 @@ def macro_f1_ci(gold: list[str], pred: list[str], labels: list[str], boot: Boots
         notes.append(f"n={len(gold)} < {MACRO_F1_RELIABLE_N}: macro-F1 intervals undercover at this size "
                      "(about 90% for a nominal 95% at n=30 in simulation)")
     return replace(iv, note="; ".join(notes) or None)
+
+
+class _Batch:
+    """The intervals of one report, bootstrapped together: ``stats.bootstrap_cis`` draws the resamples once per
+    item count (the primary scorer and macro-F1 share a draw, so do per-label means of equal size). Each interval
+    equals its own ``mean_ci`` / ``macro_f1_ci`` call."""
+
+    def __init__(self, boot: BootstrapSpec) -> None:
+        self.boot = boot
+        self.jobs: list[tuple] = []
+        self.finish: list[tuple[int | None, Any]] = []  # (job index or None for empty input, finisher)
+
+    def mean(self, values: Any) -> int:
+        values = np.asarray(values, dtype=float)
+        return self._add((values, np.mean, "auto") if values.size else None,
+                         lambda iv: _mean_finish(values, iv, self.boot))
+
+    def macro_f1(self, gold: list[str], pred: list[str], labels: list[str]) -> int:
+        job = None
+        if gold:
+            job = ((np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)),
+                   MacroF1(labels, absent="skip"), "bca")
+        return self._add(job, lambda iv: _macro_f1_finish(gold, pred, labels, iv, self.boot))
+
+    def _add(self, job: tuple | None, finisher: Any) -> int:
+        if job is not None:
+            self.jobs.append(job)
+        self.finish.append((len(self.jobs) - 1 if job is not None else None, finisher))
+        return len(self.finish) - 1
+
+    def run(self) -> list[Interval]:
+        b = self.boot
+        ivs = bootstrap_cis(self.jobs, n_resamples=b.n_resamples, confidence=b.confidence, seed=b.seed)
+        return [fin(None if k is None else ivs[k]) for k, fin in self.finish]
 
 
 def summarize(
@@ -108,45 +149,51 @@ def summarize(
     if not scorer_names:
         raise ValueError("no scorers")
     primary_scorer = pick_primary(metric, scorer_names)  # the one rule every stage uses
-    metrics: dict[str, MetricCI] = {}
-    primary: tuple[np.ndarray, Interval] | None = None
+    batch = _Batch(boot)
+    slots: dict[str, tuple[int, int]] = {}  # metric -> (batch slot, unscored count)
+    primary_scored: np.ndarray | None = None
     for name in scorer_names:
         vals = [r.scores.get(name) for r in records if not r.error]
         scored = np.asarray([v for v in vals if v is not None], dtype=float)
-        iv = mean_ci(scored, boot)
-        primary = (scored, iv) if name == primary_scorer else primary
-        metrics[name] = _interval_to_metric(name, iv, len(vals) - scored.size)
+        slots[name] = (batch.mean(scored), len(vals) - scored.size)
+        primary_scored = scored if name == primary_scorer else primary_scored
 
     scored_cls = [r for r in records if r.scores.get(primary_scorer) is not None and r.prediction is not None]
     if labels:  # with no scored item these are empty intervals ("no scored items"), not a crash
         n_uns = sum(1 for r in records if not r.error) - len(scored_cls)
         acc = np.asarray([r.scores[primary_scorer] for r in scored_cls], dtype=float)
         # usually the primary scorer's very scores: same inputs and seed give the same interval, so reuse it
-        same = primary is not None and np.array_equal(acc, primary[0])
-        metrics["accuracy"] = _interval_to_metric("accuracy", primary[1] if same else mean_ci(acc, boot), n_uns)
-        iv = macro_f1_ci([r.gold for r in scored_cls], [r.prediction for r in scored_cls], labels, boot)
-        metrics["macro_f1"] = _interval_to_metric("macro_f1", iv, n_uns)
+        same = primary_scored is not None and np.array_equal(acc, primary_scored)
+        slots["accuracy"] = (slots[primary_scorer][0] if same else batch.mean(acc), n_uns)
+        slots["macro_f1"] = (batch.macro_f1([r.gold for r in scored_cls], [r.prediction for r in scored_cls],
+                                            labels), n_uns)
 
-    if metric not in metrics:
-        known = ", ".join(sorted(metrics))
+    if metric not in slots:
+        known = ", ".join(sorted(slots))
         raise ValueError(f"metric '{metric}' is not produced by the scorers (available: {known})")
 
-    per_label: dict[str, MetricCI] = {}
+    label_slots: dict[str, int] = {}
     if labels:
         for lab in labels:
             vals = np.asarray([r.scores[primary_scorer] for r in scored_cls if r.gold == lab], dtype=float)
             if vals.size:
-                per_label[lab] = _interval_to_metric(lab, mean_ci(vals, boot), 0)
+                label_slots[lab] = batch.mean(vals)
 
-    per_slice: dict[str, dict[str, MetricCI]] = {}
+    slice_slots: dict[str, dict[str, tuple[int, int]]] = {}
     slice_cols = sorted({c for r in records for c in r.slices})
     value_name = primary_scorer if metric in CORPUS_METRICS else metric
     for col in slice_cols:
-        per_slice[col] = {}
+        slice_slots[col] = {}
         for val in sorted({r.slices.get(col, "") for r in records}):
             members = [r for r in records if r.slices.get(col) == val and not r.error]
             vals = np.asarray([r.scores[value_name] for r in members if r.scores.get(value_name) is not None])
-            per_slice[col][val] = _interval_to_metric(val, mean_ci(vals, boot), len(members) - vals.size)
+            slice_slots[col][val] = (batch.mean(vals), len(members) - vals.size)
+
+    ivs = batch.run()
+    metrics = {name: _interval_to_metric(name, ivs[k], n_uns_k) for name, (k, n_uns_k) in slots.items()}
+    per_label = {lab: _interval_to_metric(lab, ivs[k], 0) for lab, k in label_slots.items()}
+    per_slice = {col: {val: _interval_to_metric(val, ivs[k], n) for val, (k, n) in vals_.items()}
+                 for col, vals_ in slice_slots.items()}
 
     n_ok = sum(1 for r in records if not r.error)
     main = metrics[metric]

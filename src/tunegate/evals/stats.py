@@ -137,8 +137,27 @@ def _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n,
             probs = adj
         else:
             method, note = "percentile", "BCa undefined (estimate outside the bootstrap distribution); percentile used"
-    low, high = np.quantile(theta_b, probs)
+    low, high = _quantile_linear(theta_b, probs)
     return Interval(float(theta_hat), float(low), float(high), confidence, method, n, note)
+
+
+def _quantile_linear(a: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(a, q)`` (default 'linear' method) for a finite 1-D ``a`` and ``q`` in [0, 1], bit for bit (the
+    same index, weight and two-sided interpolation as numpy's ``_quantile`` / ``_lerp``; tested). Why: numpy's
+    version calls ``np.unique``, whose first use imports ``numpy.ma`` (~10 ms of every eval command)."""
+    s = np.sort(a)
+    virtual = (s.size - 1) * np.asarray(q, dtype=float)
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    above = virtual >= s.size - 1
+    prev[above], nxt[above] = -1, -1
+    below = virtual < 0
+    prev[below], nxt[below] = 0, 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    gamma = virtual - prev
+    lo, hi = s[prev], s[nxt]
+    diff = hi - lo
+    return np.where(gamma >= 0.5, hi - diff * (1 - gamma), lo + diff * gamma)
 
 
 def bootstrap_ci(values, statistic: Callable[..., float] = np.mean, *, n_resamples: int = 2000,
@@ -156,56 +175,95 @@ def bootstrap_ci(values, statistic: Callable[..., float] = np.mean, *, n_resampl
     (e.g. all-equal scores) gives a zero-width interval, which understates uncertainty: for 0/1 scores prefer
     ``wilson_ci``.
     """
+    return bootstrap_cis([(values, statistic, method)], n_resamples=n_resamples, confidence=confidence,
+                         seed=seed)[0]
+
+
+def bootstrap_cis(jobs: Sequence[tuple], *, n_resamples: int = 2000, confidence: float = 0.95,
+                  seed: int = 0) -> list[Interval]:
+    """``bootstrap_ci`` for several ``(values, statistic, method)`` at once, each interval equal to its own call.
+
+    Why: a seeded bootstrap draws the same resample indices for every statistic over the same number of items, so
+    jobs of equal n share one draw (a report's accuracy and macro-F1 on the same items; per-label means of equal
+    size) instead of drawing, and holding, the same index matrices again (issue 19)."""
     _check_confidence(confidence)
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    if method not in ("auto", "bca", "percentile"):
-        raise ValueError(f"method must be 'auto', 'bca' or 'percentile', got {method!r}")
-    arrays, is_tuple = _as_arrays(values)
-    n = len(arrays[0])
-    is_mean = statistic is np.mean and not is_tuple
-    if method == "auto":
-        method = "bca" if is_mean else "percentile"
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, confidence, method, 0, "no items")
-    if is_mean:
-        x = arrays[0].astype(float)
-        theta_hat = float(x.mean())
-    else:
-        theta_hat = float(statistic(*arrays))
-    if n == 1:
-        return Interval(theta_hat, theta_hat, theta_hat, confidence, method, 1, "a single item: " + _ZERO_WIDTH_NOTE)
-
-    # A statistic with a ``resampler`` (see ``MacroF1``) prepares its inputs once and scores a whole matrix of
-    # resample indices with array operations: O(n) numpy work per resample instead of a Python call per resample.
-    batch = None if is_mean else getattr(statistic, "resampler", None)
-    batch = batch(*arrays) if batch is not None else None
-    rng = np.random.default_rng(seed)
-    rows = max(1, _CHUNK_ELEMENTS // n)  # resample-index matrices in chunks that bound memory; every path
-    chunks = []                          # draws the same indices, so the same seed means the same resamples
-    for start in range(0, n_resamples, rows):
-        idx = rng.integers(0, n, size=(min(rows, n_resamples - start), n))
-        if is_mean:
-            chunks.append(x[idx].mean(axis=1))
-        elif batch is not None:
-            chunks.append(np.asarray(batch(idx), dtype=float))
+    out: list[Interval | None] = [None] * len(jobs)
+    groups: dict[int, list[_Job]] = {}
+    for k, (values, statistic, method) in enumerate(jobs):
+        if method not in ("auto", "bca", "percentile"):
+            raise ValueError(f"method must be 'auto', 'bca' or 'percentile', got {method!r}")
+        job = _Job(k, values, statistic, method, confidence)
+        if job.done is not None:
+            out[k] = job.done
         else:
-            chunks.append(np.array([statistic(*(a[row] for a in arrays)) for row in idx], dtype=float))
-    theta_b = np.concatenate(chunks)
+            groups.setdefault(job.n, []).append(job)
+    for n, group in groups.items():
+        rng = np.random.default_rng(seed)
+        rows = max(1, _CHUNK_ELEMENTS // n)  # resample-index matrices in chunks that bound memory; every path
+        for start in range(0, n_resamples, rows):  # draws the same indices: same seed, same resamples
+            idx = rng.integers(0, n, size=(min(rows, n_resamples - start), n))
+            for job in group:
+                job.add_chunk(idx)
+        for job in group:
+            out[job.k] = job.interval(confidence)
+    return out  # type: ignore[return-value]
 
-    jack = None
-    if method == "bca":
-        if is_mean:
-            jack = (x.sum() - x) / (n - 1)  # leave-one-out means in closed form
-        elif hasattr(statistic, "jackknife"):  # closed form (e.g. MacroF1: one item moves at most two classes)
-            jack = np.asarray(statistic.jackknife(*arrays), dtype=float)
-        elif batch is not None:  # leave-one-out rows: row i is arange(n) without i, as np.delete gives
-            j = np.arange(n - 1)
-            jack = np.concatenate([np.asarray(batch(j[None, :] + (j[None, :] >= i[:, None])), dtype=float)
-                                   for i in np.array_split(np.arange(n), max(1, n * n // _CHUNK_ELEMENTS))])
+
+class _Job:
+    """One statistic of ``bootstrap_cis``: its inputs prepared once, its replicates gathered chunk by chunk."""
+
+    def __init__(self, k: int, values, statistic: Callable[..., float], method: str, confidence: float) -> None:
+        self.k, self.statistic = k, statistic
+        self.arrays, is_tuple = _as_arrays(values)
+        self.n = n = len(self.arrays[0])
+        self.is_mean = statistic is np.mean and not is_tuple
+        self.method = method if method != "auto" else ("bca" if self.is_mean else "percentile")
+        self.done: Interval | None = None
+        self.chunks: list[np.ndarray] = []
+        if n == 0:
+            self.done = Interval(math.nan, math.nan, math.nan, confidence, self.method, 0, "no items")
+            return
+        if self.is_mean:
+            self.x = self.arrays[0].astype(float)
+            self.theta_hat = float(self.x.mean())
         else:
-            jack = np.array([statistic(*(np.delete(a, i) for a in arrays)) for i in range(n)], dtype=float)
-    return _interval_from_distribution(theta_hat, theta_b, jack, confidence, method, n)
+            self.theta_hat = float(statistic(*self.arrays))
+        if n == 1:
+            t = self.theta_hat
+            self.done = Interval(t, t, t, confidence, self.method, 1, "a single item: " + _ZERO_WIDTH_NOTE)
+            return
+        # A statistic with a ``resampler`` (see ``MacroF1``) prepares its inputs once and scores a whole matrix of
+        # resample indices with array operations: O(n) numpy work per resample instead of a Python call per resample.
+        batch = None if self.is_mean else getattr(statistic, "resampler", None)
+        self.batch = batch(*self.arrays) if batch is not None else None
+
+    def add_chunk(self, idx: np.ndarray) -> None:
+        if self.is_mean:
+            self.chunks.append(self.x[idx].mean(axis=1))
+        elif self.batch is not None:
+            self.chunks.append(np.asarray(self.batch(idx), dtype=float))
+        else:
+            self.chunks.append(np.array([self.statistic(*(a[row] for a in self.arrays)) for row in idx], dtype=float))
+
+    def interval(self, confidence: float) -> Interval:
+        theta_b = np.concatenate(self.chunks)
+        self.chunks = []
+        n, arrays, statistic, batch = self.n, self.arrays, self.statistic, self.batch
+        jack = None
+        if self.method == "bca":
+            if self.is_mean:
+                jack = (self.x.sum() - self.x) / (n - 1)  # leave-one-out means in closed form
+            elif hasattr(statistic, "jackknife"):  # closed form (e.g. MacroF1: one item moves at most two classes)
+                jack = np.asarray(statistic.jackknife(*arrays), dtype=float)
+            elif batch is not None:  # leave-one-out rows: row i is arange(n) without i, as np.delete gives
+                j = np.arange(n - 1)
+                jack = np.concatenate([np.asarray(batch(j[None, :] + (j[None, :] >= i[:, None])), dtype=float)
+                                       for i in np.array_split(np.arange(n), max(1, n * n // _CHUNK_ELEMENTS))])
+            else:
+                jack = np.array([statistic(*(np.delete(a, i) for a in arrays)) for i in range(n)], dtype=float)
+        return _interval_from_distribution(self.theta_hat, theta_b, jack, confidence, self.method, n)
 
 
 def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:

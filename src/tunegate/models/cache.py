@@ -61,9 +61,14 @@ _ROWS_PER_STATEMENT = 150  # 5 parameters a row: under SQLite's oldest limit of 
 _NON_SEMANTIC_PARAMS = frozenset({"api_key", "api_key_env", "headers", "timeout", "timeout_s"})
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new encoder each time, which was half the
+# cost of a cache key (a warm run computes one per item).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: equal content gives equal text, whatever the dict order."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(obj)
 
 
 def cache_key(
@@ -86,6 +91,26 @@ def cache_key(
         "extra": extra or {},
     }
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def cache_keys(identity: dict[str, Any], op: str, calls: Iterable[tuple[Iterable[dict[str, str]],
+               dict[str, Any] | None, int]], *, extra: dict[str, Any] | None = None) -> list[str]:
+    """``cache_key`` for many ``(messages, params, epoch)`` calls that share identity, op and extra, equal to it
+    key for key (tested). The canonical JSON of the shared parts (and of each distinct params dict) is written
+    once and the payload's sorted keys are laid out by hand: a warm run computes a key per item."""
+    head = '{"backend":' + canonical_json(identity) + ',"epoch":'
+    tail_extra = ',"extra":' + canonical_json(extra or {}) + ',"messages":'
+    op_part = ',"op":' + canonical_json(op) + ',"params":'
+    params_json: dict[int, tuple[Any, str]] = {}  # id -> (the dict, kept alive so the id stays its own; json)
+    keys = []
+    for messages, params, epoch in calls:
+        p = params_json.get(id(params))
+        if p is None or p[0] is not params:
+            clean = {k: v for k, v in (params or {}).items() if k not in _NON_SEMANTIC_PARAMS}
+            p = params_json[id(params)] = (params, canonical_json(clean))
+        text = (head + canonical_json(epoch) + tail_extra + canonical_json(list(messages)) + op_part + p[1] + "}")
+        keys.append(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return keys
 
 
 def default_cache_path() -> Path:

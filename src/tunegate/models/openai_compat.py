@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import email.utils
 import importlib.util
-import logging
 import math
 import os
 import queue
@@ -43,7 +42,13 @@ if TYPE_CHECKING:
 
     import httpx
 
-log = logging.getLogger("tunegate.models.openai")
+
+
+def _log() -> Any:
+    """The module's logger, on first use (only retries and failures log; a cached run never imports logging)."""
+    import logging
+
+    return logging.getLogger("tunegate.models.openai")
 
 T = TypeVar("T")
 
@@ -377,10 +382,10 @@ class _HTTPCore:
                 now = time.perf_counter()
                 tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
                 message = f"{where} failed after {tries}: {problem}"
-                log.warning("%s", message)
+                _log().warning("%s", message)
                 return _Outcome(None, message, attempt, now - t0, now - start)
             delay = self._backoff(attempt) if wait is None else min(wait, self.backoff_max_s)
-            log.info("retrying %s in %.2f s (attempt %d of %d failed: %s)",
+            _log().info("retrying %s in %.2f s (attempt %d of %d failed: %s)",
                      where, delay, attempt, self.max_retries + 1, problem)
             await asyncio.sleep(delay)
 

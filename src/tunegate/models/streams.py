@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tunegate.models.base import Generation, GenerationRequest
-from tunegate.models.cache import ResponseCache, cache_key
+from tunegate.models.cache import ResponseCache, cache_keys
 
 
 # Coalescing (issue 19): against a near-instant endpoint, a wake-up of this thread per one or two answers
@@ -42,7 +42,7 @@ def generation_stream(
     A call another process already has in flight on the same cache (a lease, see ResponseCache.claim) is not
     made again: this process waits for its answer, and makes the call itself only if that lease is released
     without one or goes stale."""
-    keys = [cache_key(identity, "generate", messages=r.messages, params=r.params, epoch=r.epoch) for r in reqs]
+    keys = cache_keys(identity, "generate", ((r.messages, r.params, r.epoch) for r in reqs))
     found = cache.get_many(keys)
     missing: list[int] = []
     for i, k in enumerate(keys):
@@ -115,7 +115,7 @@ def _call_backend(backend: Any, cache: Any, keys: list[str], reqs: list[Generati
 def logprob_stream(
     backend: Any, cache: ResponseCache, identity: dict, prompts: list[tuple], labels: list[str], chunk: int = 64
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    keys = [cache_key(identity, "label_logprobs", messages=p, extra={"options": labels}) for p in prompts]
+    keys = cache_keys(identity, "label_logprobs", ((p, None, 0) for p in prompts), extra={"options": labels})
     found = cache.get_many(keys)
     missing = []
     for i, k in enumerate(keys):

@@ -1,0 +1,37 @@
+"""summarize bootstraps all of a report's intervals together (issue 19): each equals its own mean_ci/macro_f1_ci."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tunegate.evals.metrics import ItemRecord, macro_f1_ci, mean_ci, summarize
+from tunegate.spec import BootstrapSpec
+
+
+def test_summary_intervals_equal_separate_calls():
+    rng = np.random.default_rng(11)
+    labels = ["x", "y", "z"]
+    records = []
+    for i in range(240):
+        gold = labels[i % 3]
+        pred = gold if rng.random() < 0.75 else labels[(i + 1) % 3]
+        score = None if i % 37 == 0 or i == 5 else float(pred == gold)  # unscored; item 5 a failed call
+        records.append(ItemRecord(f"i{i}", gold, None if score is None else pred, {"label_match": score},
+                                  {"lang": "en" if i % 4 else "de"}, error=i == 5))
+    boot = BootstrapSpec(n_resamples=300, seed=4)
+    out = summarize(records, metric="macro_f1", scorer_names=["label_match"], labels=labels, boot=boot)
+    ok = [r for r in records if not r.error]
+    scored = [r for r in ok if r.scores["label_match"] is not None and r.prediction is not None]
+
+    def same(metric, iv):
+        assert (metric.value, metric.ci_low, metric.ci_high, metric.ci_method, metric.n) == (
+            round(iv.estimate, 6), round(iv.low, 6), round(iv.high, 6), iv.method, iv.n)
+
+    same(out["metrics"]["label_match"], mean_ci(np.array([r.scores["label_match"] for r in scored]), boot))
+    same(out["metrics"]["macro_f1"], macro_f1_ci([r.gold for r in scored], [r.prediction for r in scored], labels,
+                                                 boot))
+    for lab in labels:
+        same(out["per_label"][lab], mean_ci(np.array([r.scores["label_match"] for r in scored if r.gold == lab]), boot))
+    de = [r.scores["label_match"] for r in ok if r.slices["lang"] == "de" and r.scores["label_match"] is not None]
+    same(out["per_slice"]["lang"]["de"], mean_ci(np.array(de), boot))
+    assert out["metrics"]["accuracy"] == out["metrics"]["label_match"].model_copy(update={"name": "accuracy"})
