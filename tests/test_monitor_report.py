@@ -1,5 +1,6 @@
 """`tunegate report` on a monitoring run: the drift report (status, what changed, before/after distributions, the
-test table, history) from a hand-made monitor.json and from the real monitor stage's output."""
+test table, history) from a monitor.json built through its model and from the real monitor stage's output, and a
+monitor.json the model refuses, reported with its file and key."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from pathlib import Path
 from test_report import IMG, SCRIPT
 from typer.testing import CliRunner
 
+from tunegate.artifact_models import MonitorArtifact
 from tunegate.report import render_report
 
 RLO = "\u202e"
 
 
-def monitor_doc(status: str = "alert", finished: str = "2026-03-02T10:00:00+00:00") -> dict:
-    return {
+def monitor_doc(status: str = "alert", finished: str = "2026-03-02T10:00:00+00:00") -> MonitorArtifact:
+    return MonitorArtifact.from_dict({
         "schema_version": 1, "artifact": "monitor", "task": "support-triage", "model": f"triage-{RLO}prod",
         "status": status, "alerts": ["psi:label", "chi2:label"] if status == "alert" else [],
         "messages": [f"2 labels unseen in the reference now carry 40.6% of traffic: new_intent, {SCRIPT}"],
@@ -45,14 +47,19 @@ def monitor_doc(status: str = "alert", finished: str = "2026-03-02T10:00:00+00:0
                     "start": None, "end": None, "model_versions": {"v2": 5000}, "n_labeled": 0},
         "inputs": [{"file": "log.jsonl", "rows": 10000, "skipped": 0}],
         "run": {"tunegate_version": "0.1.0", "seed": 0, "command": "tunegate monitor", "finished": finished},
-    }
+    }, source="monitor fixture")
+
+
+def put(d: Path, doc: MonitorArtifact) -> Path:
+    """monitor.json as the stage writes it (every field)."""
+    return doc.save(d)
 
 
 def test_monitor_run_directory_gets_a_drift_report(tmp_path):
-    (tmp_path / "monitor.json").write_text(json.dumps(monitor_doc()), encoding="utf-8")
+    put(tmp_path, monitor_doc())
     old = tmp_path / "2026-03-01"
     old.mkdir()
-    (old / "monitor.json").write_text(json.dumps(monitor_doc("ok", "2026-03-01T10:00:00+00:00")), encoding="utf-8")
+    put(old, monitor_doc("ok", "2026-03-01T10:00:00+00:00"))
     html_path, md_path = render_report(tmp_path, store=tmp_path / "none.sqlite")
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     assert html_path.name == "report.html"
@@ -74,33 +81,45 @@ def test_history_from_the_portfolio_store(tmp_path):
 
     store = tmp_path / "portfolio.sqlite"
     doc = monitor_doc()
-    doc["model"] = "triage"
+    doc.model = "triage"
     with PortfolioStore(store) as st:
         st.add_model("triage", path="prompt", base_model="gpt-x")
-        st.record_monitor_run("triage", monitor_doc("ok", "2026-02-01T00:00:00+00:00"))
-        st.record_monitor_run("triage", monitor_doc("alert", "2026-02-15T00:00:00+00:00"))
+        st.record_monitor_run("triage", monitor_doc("ok", "2026-02-01T00:00:00+00:00").to_dict())
+        st.record_monitor_run("triage", monitor_doc("alert", "2026-02-15T00:00:00+00:00").to_dict())
     run = tmp_path / "run"
     run.mkdir()
-    (run / "monitor.json").write_text(json.dumps(doc), encoding="utf-8")
+    put(run, doc)
     md = render_report(run, store=store)[1].read_text(encoding="utf-8")
     assert "3 run(s) on record, 2 with an alert" in md and "portfolio store" in md
     assert md.index("2026-02-01") < md.index("2026-02-15") < md.index("2026-03-02")
 
 
-def test_malformed_monitor_json_is_reported_not_fatal(tmp_path):
-    bad = monitor_doc()
+def test_malformed_monitor_json_is_reported_with_file_and_key_not_fatal(tmp_path):
+    bad = monitor_doc().to_dict()
     bad["tests"] = [None, 3, {"name": SCRIPT, "examples": "x"}, {"examples": [{"bin": "x"}, 5]}]
     bad["reference"], bad["messages"], bad["run"] = [], [{"message": None}, 7], "x"
     (tmp_path / "monitor.json").write_text(json.dumps(bad), encoding="utf-8")
+    html_path, md_path = render_report(tmp_path, store=tmp_path / "none.sqlite")
+    md = md_path.read_text(encoding="utf-8")
+    assert html_path.name == "report.html" and "could not be rendered" not in md
+    assert "## Drift report: monitor.json could not be read" in md
+    assert "Not measured: monitor.json: run: not a valid monitor.json: Input should be a valid dictionary" in md
+    assert "## Tests" not in md and SCRIPT not in md  # nothing from the refused file is shown as measured
+    # loose blocks the model keeps as written still render when the typed keys are valid
+    ok = monitor_doc().to_dict()
+    ok["tests"][0]["examples"] = [{"bin": "x"}, 5, {"value": None, "reference_share": "x"}]
+    ok["messages"] = [{"message": None}, 7, {"text": "words"}]
+    ok["performance"] = {"value": [1, {"a": None}]}
+    (tmp_path / "monitor.json").write_text(json.dumps(ok), encoding="utf-8")
     md = render_report(tmp_path, store=tmp_path / "none.sqlite")[1].read_text(encoding="utf-8")
-    assert "could not be rendered" not in md and "## Tests" in md
+    assert "could not be rendered" not in md and "## Tests" in md and "words" in md
 
 
 def test_decision_run_with_monitor_json_gets_both_reports(tmp_path):
     from test_report import write_run
 
     write_run(tmp_path)
-    (tmp_path / "monitor.json").write_text(json.dumps(monitor_doc()), encoding="utf-8")
+    put(tmp_path, monitor_doc())
     html_path, _ = render_report(tmp_path, store=tmp_path / "none.sqlite")
     assert html_path.name == "report.html" and "KEEP_PROMPTING" in html_path.read_text(encoding="utf-8")
     assert "Drift alert" in (tmp_path / "monitor-report.html").read_text(encoding="utf-8")

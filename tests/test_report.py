@@ -1,7 +1,9 @@
-"""The report: escaping, self-containment, missing artifacts, and a real headless-Chromium render.
+"""The report: escaping, self-containment, missing and invalid artifacts, and a real headless-Chromium render.
 
-Fixtures are small hand-made artifacts in the shapes the stages write (and, for cost.json, the live cost model's
-own output), with XSS payloads planted wherever dataset- or model-derived text reaches the page.
+Fixtures are small artifacts built through their models (``tunegate.artifact_models``, ``EvalArtifact``), so a
+fixture the stages could not have written fails here, not in the report (cost.json is also the live cost model's
+own output), with XSS payloads planted wherever dataset- or model-derived text reaches the page. ``write_run``
+saves them as the stages do (every field) or, ``minimal``, only the keys given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from tunegate.artifact_models import (
+    ARTIFACTS,
+    ArtifactModel,
+    AuditArtifact,
+    CostArtifact,
+    EvalCheckArtifact,
+    ProbeArtifact,
+    SprintArtifact,
+    VerdictArtifact,
+)
+from tunegate.artifact_models.sprint import SprintBest
+from tunegate.artifacts import EvalArtifact
+from tunegate.errors import InputError
 from tunegate.report import ReportError, charts, render_report
 from tunegate.report.doc import fmt_ci, md_escape
 from tunegate.report.evidence import fold_evidence
@@ -33,8 +48,8 @@ def _run(**extra) -> dict:
     return {**base, **extra}
 
 
-def verdict() -> dict:
-    return {
+def verdict() -> VerdictArtifact:
+    return VerdictArtifact.from_dict({
         "verdict": "KEEP_PROMPTING", "confidence": "medium", "rule": "gap, data fine, probe does not close it",
         "summary": f"The probe does not beat the best prompt {SCRIPT}.",
         "conditions": {
@@ -50,11 +65,11 @@ def verdict() -> dict:
         "next_actions": ["Add few-shot examples for the confusable intents.", f"Review item {IMG}"],
         "inputs": {"audit": "audit.json", "sprint": "sprint.json", "cost": None},
         "run": _run(),
-    }
+    }, source="verdict fixture")
 
 
-def audit() -> dict:
-    return {
+def audit() -> AuditArtifact:
+    return AuditArtifact.from_dict({
         "gate": "fail", "task": f"triage {SCRIPT}", "schema_version": 1,
         "reasons": [f"label noise above threshold on {SCRIPT}"],
         "checks": [{"name": "agreement", "status": "pass", "value": 0.82, "threshold": 0.667, "detail": "ok"},
@@ -78,9 +93,17 @@ def audit() -> dict:
         "noise": {"estimated_noise_rate": 0.14, "oof_accuracy": 0.88, "n_issues": 1,
                   "issues": [{"id": IMG, "given": SCRIPT, "suggested": PIPE_LABEL, "self_confidence": 0.03,
                               "suggested_probability": 0.9, "split": "train"}]},
-        "duplicates": {"count": 1, "items": [[IMG, "it-2"]]},
+        "duplicates": {"count": 1, "items": [[IMG, "it-2"]],
+                       "exact": {"count": 1, "items": [[IMG, "it-2"]],
+                                 "records": [{"how": "exact", "items": [
+                                     {"id": IMG, "split": "train", "label": SCRIPT, "text": f"dup {SCRIPT}"},
+                                     {"id": "it-2", "split": "test", "label": PIPE_LABEL, "text": "dup"}]}]}},
         "conflicts": {"count": 0, "items": []},
         "leakage": {"count": 1, "items": [SCRIPT]},
+        "repeated_judgments": {"rule": "every judgment counts", "n_repeated_pairs": 1, "n_extra_judgments": 1,
+                               "self_agreement": 0.5,
+                               "conflicts": [{"item_id": "it-3", "text": IMG, "annotator": "bob",
+                                              "labels": [SCRIPT, "a"]}]},
         "coverage": {"per_class": {PIPE_LABEL: {"train": 30, "dev": 5, "test": 8, "all": 43},
                                    SCRIPT: {"train": 12, "dev": 2, "test": 3, "all": 17}},
                      "per_slice": {"channel": {"chat": {"train": 20, "test": 5}, IMG: {"train": 3, "test": 1}}},
@@ -88,75 +111,92 @@ def audit() -> dict:
                      "long_tail": {"imbalance_ratio": 2.5, "rare_classes": [SCRIPT]}},
         "quantity": {"min_per_class": 20, "n_train": 42, "labels_needed_from_probe": None},
         "run": _run(command=f"tunegate audit {SCRIPT}"),
-    }
+    }, source="audit fixture")
 
 
-def sprint() -> dict:
-    return {"metric": "accuracy", "target": 0.9, "best": "few-shot kNN",
-            "candidates": [{"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200,
-                            "cost_per_1000": 0.42},
-                           {"name": "few-shot kNN", "value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 200,
-                            "cost_per_1000": 1.9},
-                           {"name": SCRIPT, "value": None, "ci_low": None, "ci_high": None, "n": 0}],
-            "run": _run()}
+def sprint() -> SprintArtifact:
+    return SprintArtifact.from_dict({
+        "metric": "accuracy", "target": 0.9, "gate": "gap",
+        "best": {"candidate": "few-shot kNN", "value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 200},
+        "candidates": [{"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200,
+                        "cost_per_1000": 0.42},
+                       {"name": "few-shot kNN", "value": 0.81, "ci_low": 0.77, "ci_high": 0.85, "n": 200,
+                        "cost_per_1000": 1.9},
+                       {"name": SCRIPT, "value": None, "ci_low": None, "ci_high": None, "n": 0}],
+        "run": _run()}, source="sprint fixture")
 
 
-def probe() -> dict:
-    return {"probes": [{"name": "embedding_head", "value": 0.84, "ci_low": 0.8, "ci_high": 0.88, "n": 200}],
-            "learning_curve": {"points": [{"n": n, "error": e, "seeds": [e - 0.02, e, e + 0.03]}
-                                          for n, e in ((25, 0.4), (50, 0.3), (100, 0.22), (200, 0.18))],
-                               "fit": {"a": 0.12, "b": 2.0, "c": 0.6}, "labels_needed": 900.0,
-                               "flags": [f"few points {IMG}"]},
-            "run": _run()}
+def probe() -> ProbeArtifact:
+    return ProbeArtifact.from_dict({
+        "probes": [{"kind": "embedding_head", "name": "embedding_head", "value": 0.84, "ci_low": 0.8, "ci_high": 0.88,
+                    "n": 200}],
+        "learning_curve": {"points": [{"n": n, "error": e, "seeds": [e - 0.02, e, e + 0.03]}
+                                      for n, e in ((25, 0.4), (50, 0.3), (100, 0.22), (200, 0.18))],
+                           "fit": {"a": 0.12, "b": 2.0, "c": 0.6}, "labels_needed": 900.0,
+                           "flags": [f"few points {IMG}"]},
+        "run": _run()}, source="probe fixture")
 
 
-def cost_brief_shape() -> dict:
+def cost_brief_shape() -> CostArtifact:
     """cost.json in the shape cost/model.py writes (shared histogram bins, sensitivity outcomes per end)."""
-    return {"tco": {"prompting": {"mean": 15000, "median": 14600, "p05": 11800, "p95": 18200,
-                                  "breakdown": {"inference": 80, "sprint": 4500}},
-                    "fine_tuning": {"mean": 68000, "median": 66000, "p05": 51000, "p95": 92000,
-                                    "breakdown": {"inference": 47, "labeling": 6700}}},
-            "p_finetune_cheaper": 0.0, "expected_net_value_of_finetuning": {"mean": -53000, "p05": -76000,
-                                                                          "p95": -38000},
-            "breakeven_monthly_volume": None, "breakeven": {"reason": "fine-tuning never breaks even"},
-            "sensitivity": [{"input": "labeling.cost_per_label", "low": 0.5, "high": 3.0, "net_value_at_low": -47000,
-                             "net_value_at_high": -63000, "swing": 16000}],
-            "distribution": {"bin_edges": [10000, 30000, 50000, 70000, 90000, 110000],
-                             "prompting": [80, 20, 0, 0, 0], "fine_tuning": [0, 0, 30, 50, 20]},
-            "horizon_months": 18}
+    return CostArtifact.from_dict({
+        "tco": {"prompting": {"mean": 15000, "median": 14600, "p05": 11800, "p95": 18200,
+                              "breakdown": {"inference": 80, "sprint": 4500}},
+                "fine_tuning": {"mean": 68000, "median": 66000, "p05": 51000, "p95": 92000,
+                                "breakdown": {"inference": 47, "labeling": 6700}}},
+        "p_finetune_cheaper": 0.0, "expected_net_value_of_finetuning": {"mean": -53000, "p05": -76000,
+                                                                      "p95": -38000},
+        "breakeven_monthly_volume": None, "breakeven": {"reason": "fine-tuning never breaks even"},
+        "sensitivity": [{"input": "labeling.cost_per_label", "low": 0.5, "high": 3.0, "net_value_at_low": -47000,
+                         "net_value_at_high": -63000, "swing": 16000}],
+        "distribution": {"bin_edges": [10000, 30000, 50000, 70000, 90000, 110000],
+                         "prompting": [80, 20, 0, 0, 0], "fine_tuning": [0, 0, 30, 50, 20]},
+        "horizon_months": 18, "n_draws": 2000}, source="cost fixture")
 
 
-def evalcheck() -> dict:
-    return {"gate": "pass", "auc": 0.91, "auc_ci": {"low": 0.87, "high": 0.94}, "n_items": 200,
-            "reasons": ["judge agrees with humans"], "run": _run()}
+def evalcheck() -> EvalCheckArtifact:
+    return EvalCheckArtifact.from_dict({"gate": "pass", "auc": 0.91, "auc_ci": {"low": 0.87, "high": 0.94},
+                                        "n_items": 200, "reasons": ["judge agrees with humans"], "run": _run()},
+                                       source="evalcheck fixture")
 
 
-def eval_json() -> dict:
-    return {"artifact": "eval", "task": "triage", "model": f"local:{IMG}", "split": "test", "method": "label_logprobs",
-            "prompt_source": "/x/prompts/zero_shot.txt", "metric": "accuracy", "value": 0.1, "ci_low": 0.0,
-            "ci_high": 0.3, "confidence": 0.95, "n": 20, "n_unscored": 0, "target": 0.9,
-            "per_label": {SCRIPT: {"value": 1.0, "ci_low": 0.34, "ci_high": 1.0, "n": 2},
-                          PIPE_LABEL: {"value": 0.0, "ci_low": 0.0, "ci_high": 0.43, "n": 5}},
-            "per_slice": {"channel": {"chat": {"value": 0.0, "ci_low": 0.0, "ci_high": 0.24, "n": 12}}},
-            "usage": {"total": {"calls": 20, "cost": 0.01, "cost_saved": 0.0}}, "run": _run()}
+def _metric(name: str, value: float, lo: float, hi: float, n: int) -> dict:
+    return {"name": name, "value": value, "ci_low": lo, "ci_high": hi, "n": n}
 
 
-def live_cost() -> dict:
-    """cost.json exactly as the cost model writes it today (key names may drift: see economics.COST_KEYS)."""
+def eval_json() -> EvalArtifact:
+    return EvalArtifact.model_validate({
+        "artifact": "eval", "task": "triage", "model": f"local:{IMG}", "split": "test", "method": "label_logprobs",
+        "prompt_source": "/x/prompts/zero_shot.txt", "prompt_sha": "0" * 12, "metric": "accuracy", "value": 0.1,
+        "ci_low": 0.0, "ci_high": 0.3, "confidence": 0.95, "ci_method": "bca", "n": 20, "n_total": 20,
+        "n_unscored": 0, "n_errors": 0, "target": 0.9,
+        "per_label": {SCRIPT: _metric("recall", 1.0, 0.34, 1.0, 2), PIPE_LABEL: _metric("recall", 0.0, 0.0, 0.43, 5)},
+        "per_slice": {"channel": {"chat": _metric("accuracy", 0.0, 0.0, 0.24, 12)}},
+        "usage": {"total": {"calls": 20, "cost": 0.01, "cost_saved": 0.0}}, "run": _run()})
+
+
+def live_cost() -> CostArtifact:
+    """cost.json exactly as the cost model writes it today, validated by its model."""
     from tunegate.config.costs import parse_costs
     from tunegate.cost.model import run_cost_model
 
-    return json.loads(json.dumps(run_cost_model(parse_costs(None), labels_needed=900.0, n_draws=2000).to_dict()))
+    return CostArtifact.from_dict(json.loads(json.dumps(run_cost_model(parse_costs(None), labels_needed=900.0,
+                                                                       n_draws=2000).to_dict())))
 
 
-def write_run(d: Path, *, cost: dict | None = None) -> Path:
+def put(d: Path, art: ArtifactModel | EvalArtifact, *, minimal: bool = False) -> Path:
+    """Write an artifact as a stage does: every field (``minimal``: only the keys the fixture gave)."""
+    path = d / (art.FILENAME if isinstance(art, ArtifactModel) else "eval.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(art.model_dump(mode="json", exclude_unset=minimal)), encoding="utf-8")
+    return path
+
+
+def write_run(d: Path, *, cost: CostArtifact | None = None, minimal: bool = False) -> Path:
     d.mkdir(parents=True, exist_ok=True)
-    arts = {"verdict": verdict(), "audit": audit(), "sprint": sprint(), "probe": probe(), "evalcheck": evalcheck(),
-            "cost": cost or cost_brief_shape()}
-    for name, obj in arts.items():
-        (d / f"{name}.json").write_text(json.dumps(obj), encoding="utf-8")
-    (d / "eval-smollm2").mkdir(exist_ok=True)
-    (d / "eval-smollm2" / "eval.json").write_text(json.dumps(eval_json()), encoding="utf-8")
+    for art in (verdict(), audit(), sprint(), probe(), evalcheck(), cost or cost_brief_shape()):
+        put(d, art, minimal=minimal)
+    put(d / "eval-smollm2", eval_json(), minimal=minimal)
     return d
 
 
@@ -270,12 +310,12 @@ def test_live_cost_model_output_renders(tmp_path):
     assert "P(fine-tuning is cheaper)" in econ and "5–95%:" in econ
     assert econ.count("*Chart in report.html") == 2  # TCO histogram and tornado
     assert "Where the money goes" in econ and "portfolio overhead" in econ
-    assert cost["sensitivity"][0]["input"] in econ and "Cost model inputs" in econ
+    assert cost.sensitivity[0]["input"] in econ and "Cost model inputs" in econ
 
 
 # ---------------------------------------------------------------- missing and broken artifacts
 def test_only_verdict_renders_not_measured_sections(tmp_path):
-    (tmp_path / "verdict.json").write_text(json.dumps(verdict()), encoding="utf-8")
+    put(tmp_path, verdict())
     html_path, md_path = render_report(tmp_path, title="Only a verdict")
     page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
     assert "<title>Only a verdict</title>" in page
@@ -285,7 +325,7 @@ def test_only_verdict_renders_not_measured_sections(tmp_path):
 
 
 def test_no_verdict_says_so(tmp_path):
-    (tmp_path / "audit.json").write_text(json.dumps(audit()), encoding="utf-8")
+    put(tmp_path, audit())
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "## No verdict yet" in md and "tunegate decide RUN_DIR" in md
 
@@ -314,6 +354,36 @@ def test_malformed_artifacts_are_listed_not_fatal(tmp_path):
     assert "audit.json" in md and "JSONDecodeError" in md and "expected a JSON object" in md
 
 
+def test_an_artifact_its_model_refuses_is_listed_with_file_and_key_and_the_rest_renders(tmp_path):
+    """verdict.json without ``conditions``, audit.json with a check's status null, eval.json without ``n``: each is
+    listed as unreadable with the model's located message, its section says "not measured", the rest renders."""
+    write_run(tmp_path)
+    v = verdict().to_dict()
+    del v["conditions"]
+    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    a = audit().to_dict()
+    a["checks"][1]["status"] = None
+    (tmp_path / "audit.json").write_text(json.dumps(a), encoding="utf-8")
+    e = eval_json().model_dump(mode="json")
+    del e["n"]
+    (tmp_path / "eval-smollm2" / "eval.json").write_text(json.dumps(e), encoding="utf-8")
+    md = render_report(tmp_path)[1].read_text(encoding="utf-8")
+    unreadable = md[md.index("Artifacts that could not be read"):]
+    assert "| verdict.json | verdict.json: conditions: not a valid verdict.json: Field required |" in unreadable
+    assert "| audit.json | audit.json: checks.1.status: not a valid audit.json: Input should be a valid string |" \
+        in unreadable
+    assert "| eval-smollm2/eval.json | eval-smollm2/eval.json: n: not a valid eval.json: Field required |" in unreadable
+    assert "## No verdict yet" in md and "verdict.json could not be read — verdict.json: conditions: " in md
+    data = md[md.index("\n## 2 · Labeled data"):md.index("\n## 3 · Prompting")]
+    assert "Not measured: audit.json could not be read — audit.json: checks.1.status: " in data
+    assert "Data gate:" not in data  # nothing from the refused file is shown as if it had been read
+    # the valid artifacts still render, each in its section
+    assert "Criterion gate:" in md and "Prompt sprint leaderboard" in md and "Learning curve" in md
+    assert "| P(fine-tuning is cheaper) |" in md or "P(fine-tuning is cheaper)" in md
+    assert "eval-smollm2" not in md[md.index("\n## 3 · Prompting"):md.index("\n## Economics")]
+    assert "could not be rendered" not in md
+
+
 _JUNK = (None, "x", [], {}, 0, -1, 1e308, True, [1, "a", None], {"a": None}, SCRIPT, [{"x": 1}], float("nan"))
 
 
@@ -332,8 +402,8 @@ def test_randomly_corrupted_artifacts_never_break_a_section(tmp_path):
     import random
 
     rng = random.Random(0)
-    base = {"verdict": verdict(), "audit": audit(), "sprint": sprint(), "probe": probe(), "evalcheck": evalcheck(),
-            "cost": cost_brief_shape()}
+    refused = 0
+    base = {a.artifact: a.to_dict() for a in (verdict(), audit(), sprint(), probe(), evalcheck(), cost_brief_shape())}
     for it in range(150):
         arts = json.loads(json.dumps(base))
         for _ in range(rng.randint(1, 10)):
@@ -349,6 +419,13 @@ def test_randomly_corrupted_artifacts_never_break_a_section(tmp_path):
             (d / f"{name}.json").write_text(json.dumps(obj), encoding="utf-8")  # NaN is written as NaN
         md = render_report(d)[1].read_text(encoding="utf-8")
         assert "could not be rendered" not in md, (it, md[md.find("could not be rendered"):][:400])
+        for name, obj in arts.items():  # a file its model refuses is listed with the located message
+            try:
+                ARTIFACTS[name].from_dict(obj)
+            except InputError:
+                refused += 1
+                assert f"| {name}.json | {name}.json: " in md, (it, name)
+    assert 0 < refused < 150 * 6  # the fuzz exercises both: files refused and files read
 
 
 def test_a_section_that_raises_is_reported_not_fatal(tmp_path, monkeypatch):
@@ -358,7 +435,7 @@ def test_a_section_that_raises_is_reported_not_fatal(tmp_path, monkeypatch):
         raise KeyError("surprise")
 
     monkeypatch.setattr(render_mod, "SECTIONS", (render_mod.verdict_card, broken))
-    (tmp_path / "verdict.json").write_text(json.dumps(verdict()), encoding="utf-8")
+    put(tmp_path, verdict())
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "could not be rendered" in md and "KeyError" in md and "KEEP_PROMPTING" in md
 
@@ -465,10 +542,10 @@ def test_bidi_controls_are_visible_in_html_and_markdown(tmp_path):
     assert show_controls("a\u202eb\u200fc\u2066d") == "a⟨U+202E⟩b⟨U+200F⟩c⟨U+2066⟩d"
     assert show_controls("क्\u200dष 👩\u200d💻") == "क्\u200dष 👩\u200d💻"  # ZWJ is kept: scripts and emoji need it
     a = audit()
-    a["agreement"]["per_annotator"][0]["annotator"] = "\u202eecila"
-    a["adjudication_queue"][0]["label"] = "refund\u200f"
+    a.agreement.per_annotator[0].annotator = "\u202eecila"
+    a.adjudication_queue[0].label = "refund\u200f"
     write_run(tmp_path)
-    (tmp_path / "audit.json").write_text(json.dumps(a), encoding="utf-8")
+    put(tmp_path, a)
     html_path, md_path = render_report(tmp_path)
     for text in (html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")):
         assert "\u202e" not in text and "\u200f" not in text
@@ -476,37 +553,37 @@ def test_bidi_controls_are_visible_in_html_and_markdown(tmp_path):
 
 
 def test_verdict_sentence_once_and_keys_in_words(tmp_path):
-    v = verdict()
+    v = verdict().to_dict()
     v["summary"] = "KEEP_PROMPTING (medium confidence): rule gap, data fine, probe does not close it"
     v["conditions"]["economics"] = {"status": "not_held", "source": "measured", "summary": "negative",
                                     "evidence": {"p_finetune_cheaper": 0.02, "breakeven_monthly_volume": 1.2e7}}
     write_run(tmp_path, cost=live_cost())
-    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    put(tmp_path, VerdictArtifact.from_dict(v))
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert md.count("gap, data fine, probe does not close it") == 1  # the rule line, not the summary again
     assert "P(fine-tuning is cheaper)" in md and "p finetune cheaper" not in md
     assert "portfolio: overhead per model-month" in md and "portfolio.overhead_per_model_month" in md  # + spec key
     v["explanation"] = "Prompting is close; the probe does not beat it."
-    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    put(tmp_path, VerdictArtifact.from_dict(v))
     assert "Prompting is close; the probe does not beat it." in render_report(tmp_path)[1].read_text(encoding="utf-8")
     v["plain"] = {"headline": "Keep prompting", "why": "Your best prompt is within reach of the target."}
-    (tmp_path / "verdict.json").write_text(json.dumps(v), encoding="utf-8")
+    put(tmp_path, VerdictArtifact.from_dict(v))
     assert "Your best prompt is within reach" in render_report(tmp_path)[1].read_text(encoding="utf-8")
 
 
-def _priced_cost() -> dict:
+def _priced_cost() -> CostArtifact:
     from tunegate.config.costs import parse_costs
     from tunegate.cost.model import run_cost_model
 
     costs = parse_costs({"quality": {"value_per_point_per_month": 2000}})
-    return json.loads(json.dumps(run_cost_model(costs, labels_needed=900.0, quality_gain=30.0,
-                                                n_draws=2000).to_dict()))
+    result = run_cost_model(costs, labels_needed=900.0, quality_gain=30.0, n_draws=2000)
+    return CostArtifact.from_dict(json.loads(json.dumps(result.to_dict())))
 
 
 def test_net_value_says_where_it_comes_from(tmp_path):
     cost = _priced_cost()
-    nv = cost["expected_net_value_of_finetuning"]
-    assert nv["quality_priced"] and nv["mean"] > 0 > nv["tco_difference_mean"]  # the case the issue describes
+    nv = cost.expected_net_value_of_finetuning
+    assert nv.quality_priced and nv.mean > 0 > nv.tco_difference_mean  # the case the issue describes
     md = render_report(write_run(tmp_path, cost=cost))[1].read_text(encoding="utf-8")
     econ = md[md.index("\n## Economics —"):md.index("\n## Reproducibility")]
     assert "Where the net value comes from" in econ and "+ value of quality" in econ
@@ -520,14 +597,13 @@ def test_net_value_says_where_it_comes_from(tmp_path):
 
 def test_zero_shot_baseline_beside_the_best_prompt(tmp_path):
     s = sprint()
-    s["best"] = {"candidate": "few-shot kNN", "value": 0.81}
-    s["candidates"] = s["candidates"][1:2]  # the baseline is not a finalist: sprint.json's own baseline block
-    s["baseline"] = {"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200,
-                     "baseline": True}
-    s["comparisons"] = [{"comparison": "best_vs_baseline", "a": "zero-shot", "b": "few-shot kNN", "n": 200,
-                         "diff": 0.19, "ci_low": 0.12, "ci_high": 0.26, "p_holm": 0.0001}]
+    s.best = SprintBest(candidate="few-shot kNN", value=0.81)
+    s.candidates = s.candidates[1:2]  # the baseline is not a finalist: sprint.json's own baseline block
+    s.baseline = {"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200, "baseline": True}
+    s.comparisons = [{"comparison": "best_vs_baseline", "a": "zero-shot", "b": "few-shot kNN", "n": 200,
+                      "diff": 0.19, "ci_low": 0.12, "ci_high": 0.26, "p_holm": 0.0001}]
     write_run(tmp_path)
-    (tmp_path / "sprint.json").write_text(json.dumps(s), encoding="utf-8")
+    put(tmp_path, SprintArtifact.from_dict(s.to_dict()))
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "| zero-shot *(zero-shot baseline)* | 0.620 (95% CI 0.550–0.690) |" in md  # a leaderboard row
     assert "**Zero-shot baseline: zero-shot** reaches 0.620 (95% CI 0.550–0.690); the best prompt is +0.190 above " \
@@ -542,9 +618,9 @@ def test_item_inputs_come_from_the_spec_only_when_gold_matches(tmp_path):
 
     spec = Path(__file__).resolve().parents[1] / "examples" / "support-triage" / "tunegate.yaml"
     rows = [json.loads(line) for line in (spec.parent / "data.jsonl").read_text(encoding="utf-8").splitlines()[:3]]
-    s = sprint()
+    s = sprint().to_dict()
     s["run"] = _run(spec_path=str(spec))
-    (tmp_path / "sprint.json").write_text(json.dumps(s), encoding="utf-8")
+    put(tmp_path, SprintArtifact.from_dict(s))
     res = [{"candidate": "few-shot kNN", "id": r["id"], "gold": r["intent"] if i < 2 else "other", "output": "x",
             "prediction": "x", "score": 0.0, "scored": True, "scores": {"label_match": 0.0}} for i, r in enumerate(rows)]
     (tmp_path / "sprint_results.jsonl").write_text("\n".join(json.dumps(r) for r in res), encoding="utf-8")
@@ -557,10 +633,10 @@ def test_item_inputs_come_from_the_spec_only_when_gold_matches(tmp_path):
 
 def test_labels_needed_not_estimated_names_the_number_the_cost_model_used(tmp_path):
     p = probe()
-    p["learning_curve"]["labels_needed"] = None
+    p.learning_curve.labels_needed = None
     c = cost_brief_shape()
-    c["inputs"] = {"labeling.labels_needed": {"distribution": "point", "mean": 70, "source": "default"}}
+    c.inputs = {"labeling.labels_needed": {"distribution": "point", "mean": 70, "source": "default"}}
     write_run(tmp_path, cost=c)
-    (tmp_path / "probe.json").write_text(json.dumps(p), encoding="utf-8")
+    put(tmp_path, p)
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "not estimated from the curve — no trustworthy fit: the cost model used 70 labels (its default)" in md

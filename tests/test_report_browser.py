@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from support.cdp import CHROMIUM, LAYOUT_JS, Browser
-from test_report import IMG, SCRIPT, write_run
+from test_report import IMG, SCRIPT, eval_json, put, write_run
 
+from tunegate.artifact_models import ProbeArtifact, SprintArtifact
 from tunegate.report import render_report
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -37,19 +38,19 @@ def write_items(d: Path, n: int = 40) -> None:
                          "slices": {"channel": "chat" if i % 2 else f"email{RLO}"},
                          "input": f"message {i}: my card {SCRIPT} was charged twice {RLO}evil"})
     (d / "sprint_results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n", encoding="utf-8")
-    sprint = json.loads((d / "sprint.json").read_text(encoding="utf-8"))
-    sprint["candidates"][1]["baseline"] = False
-    sprint["candidates"][0]["baseline"] = True
-    (d / "sprint.json").write_text(json.dumps(sprint), encoding="utf-8")
+    sprint = SprintArtifact.load(d)
+    sprint.candidates[1].baseline = False  # an extra key the model keeps
+    sprint.candidates[0].baseline = True
+    sprint.save(d)
     ev = [{"id": f"it-{i:03d}" if i else LONG, "split": "test", "gold": LABELS[i % len(LABELS)], "output": None,
            "error": f"HTTP 500 {SCRIPT}", "scores": {"label_match": None}, "slices": {}} if i == 3 else
           {"id": f"it-{i:03d}" if i else LONG, "split": "test", "gold": LABELS[i % len(LABELS)],
            "output": LABELS[0], "prediction": LABELS[0], "scores": {"label_match": float(i % len(LABELS) == 0)},
            "slices": {}} for i in range(n)]
     (d / "eval-smollm2" / "results.jsonl").write_text("\n".join(json.dumps(r) for r in ev) + "\n", encoding="utf-8")
-    probe = json.loads((d / "probe.json").read_text(encoding="utf-8"))
-    probe["items"] = [{"id": f"it-{i:03d}" if i else LONG, "prediction": LABELS[i % len(LABELS)]} for i in range(n)]
-    (d / "probe.json").write_text(json.dumps(probe), encoding="utf-8")
+    probe = ProbeArtifact.load(d)
+    probe.items = [{"id": f"it-{i:03d}" if i else LONG, "prediction": LABELS[i % len(LABELS)]} for i in range(n)]
+    probe.save(d)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +67,9 @@ def item_run(tmp_path_factory) -> Path:
     # an evaluation run directory with a long name: the "artifact" column must wrap, not clip (issue 16)
     long_dir = d / "runs" / "eval-local-HuggingFaceTB_SmolLM2-135M-Instruct-label_logprobs-zero_shot-20260101T000000"
     long_dir.mkdir(parents=True)
-    ev = json.loads((d / "eval-smollm2" / "eval.json").read_text(encoding="utf-8"))
-    ev["model"] = "openai:" + "gpt-4o-mini-2024-07-18-finetuned-support-triage-" * 2
-    (long_dir / "eval.json").write_text(json.dumps(ev), encoding="utf-8")
+    ev = eval_json()
+    ev.model = "openai:" + "gpt-4o-mini-2024-07-18-finetuned-support-triage-" * 2
+    put(long_dir, ev)
     render_report(d)
     return d
 
@@ -78,7 +79,7 @@ def monitor_run(tmp_path_factory) -> Path:
     from test_monitor_report import monitor_doc
 
     d = tmp_path_factory.mktemp("monitor")
-    (d / "monitor.json").write_text(json.dumps(monitor_doc()), encoding="utf-8")
+    monitor_doc().save(d)
     render_report(d, store=d / "no-store.sqlite")
     return d
 

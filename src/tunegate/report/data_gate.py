@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunegate.report.collect import RunArtifacts
+from tunegate.artifact_models import AuditArtifact
+from tunegate.artifact_models.audit import Findings, FindingItem
+from tunegate.report.collect import RunArtifacts, given, present
 from tunegate.report.doc import (
     Badge,
     Bullets,
@@ -17,20 +19,17 @@ from tunegate.report.doc import (
     Para,
     Stats,
     Table,
-    as_dict,
-    as_list,
     ci_parts,
     fmt_num,
     fmt_pct,
-    get,
     humanize,
 )
 from tunegate.report.sections import (
     CONDITIONS,
+    absent,
     checks_table,
     condition_line,
     gate_badge,
-    missing,
 )
 
 TOP = 20
@@ -47,105 +46,102 @@ def data_section(arts: RunArtifacts) -> list:
     title, question, anchor = CONDITIONS["data"]
     out: list = [Heading(2, f"{title} — the data gate", anchor=anchor), Para([question], kind="note"),
                  *condition_line(arts, "data")]
-    audit = arts.get("audit")
+    audit = arts.audit
     if audit is None:
-        return out + [missing("no data audit (audit.json) in this run.", "tunegate audit CONFIG")]
-    out.append(Para(["Data gate: ", gate_badge(audit.get("gate", "unknown"))]))
-    reasons = [r for r in as_list(audit.get("reasons")) if r]
+        return out + [absent(arts, "audit", "no data audit (audit.json) in this run.", "tunegate audit CONFIG")]
+    out.append(Para(["Data gate: ", gate_badge(audit.gate)]))
+    reasons = [r for r in audit.reasons if r]
     if reasons:
-        out.append(Bullets([[str(r)] for r in reasons]))
-    checks = [c for c in as_list(audit.get("checks")) if isinstance(c, dict)]
-    if checks:
-        out.append(checks_table(checks))
+        out.append(Bullets([[r] for r in reasons]))
+    if audit.checks:
+        out.append(checks_table(audit.checks))
     for part in (_agreement, _repeats, _queue, _noise, _duplicates, _coverage):
         out += part(audit)
     return out
 
 
-def _not_applicable(audit: dict[str, Any], name: str) -> str | None:
+def _not_applicable(audit: AuditArtifact, name: str) -> str | None:
     """The check's reason when the audit marked it not applicable (a label-only check on a non-label task)."""
-    for c in as_list(audit.get("checks")):
-        if isinstance(c, dict) and c.get("name") == name and c.get("status") == "not_applicable":
-            return str(c.get("detail") or "label-only check")
+    for c in audit.checks:
+        if c.name == name and c.status == "not_applicable":
+            return c.detail or "label-only check"
     return None
 
 
-def _agreement(audit: dict[str, Any]) -> list:
+def _agreement(audit: AuditArtifact) -> list:
     out: list = [Heading(3, "Annotator agreement")]
-    agr = audit.get("agreement")
+    agr = audit.agreement
     na = _not_applicable(audit, "agreement")
-    if na and not isinstance(agr, dict):
+    if na and agr is None:
         return out + [Para([f"Not applicable — {na}"], kind="note")]
-    if not isinstance(agr, dict):
+    if agr is None:
         return out + [Para(["Not measured: no annotations were given, so agreement could not be computed."],
                            kind="missing")]
-    ci = as_dict(agr.get("alpha_ci"))
-    level = agr.get("level")
+    ci, level = agr.alpha_ci, agr.level
     out.append(Stats([
         (f"Krippendorff's alpha{f' ({level})' if level else ''}",
-         ci_parts(agr.get("krippendorff_alpha"), ci.get("low"), ci.get("high"), level=ci.get("confidence", 0.95)),
+         ci_parts(agr.krippendorff_alpha, ci.low if ci else None, ci.high if ci else None,
+                  level=ci.confidence if ci is not None else 0.95),
          "≥ 0.8 reliable · 0.667–0.8 tentative (Krippendorff)"),
-        ("Fleiss' kappa", fmt_num(agr.get("fleiss_kappa")), ""),
-        ("items · annotators", f"{fmt_num(agr.get('n_items'))} · {fmt_num(agr.get('n_annotators'))}",
-         f"{fmt_num(agr.get('n_ratings'))} ratings" if agr.get("n_ratings") is not None else ""),
+        ("Fleiss' kappa", fmt_num(agr.fleiss_kappa), ""),
+        ("items · annotators", f"{fmt_num(agr.n_items)} · {fmt_num(agr.n_annotators)}",
+         f"{fmt_num(agr.n_ratings)} ratings" if agr.n_ratings is not None else ""),
     ]))
-    if agr.get("alpha_note"):
-        out.append(Para([str(agr["alpha_note"])], kind="note"))
-    per = {str(a.get("annotator")): a for a in as_list(agr.get("per_annotator")) if isinstance(a, dict)}
-    rel = {str(a.get("annotator")): a for a in as_list(audit.get("annotators")) if isinstance(a, dict)}
+    if agr.alpha_note:
+        out.append(Para([agr.alpha_note], kind="note"))
+    per = {str(a.annotator): a for a in agr.per_annotator}
+    rel = {str(a.annotator): a for a in audit.annotators}
     rows = []
     for name in list(dict.fromkeys([*per, *rel])):
-        p, r = per.get(name, {}), rel.get(name, {})
-        conf = as_dict(r.get("top_confusion"))
-        confusion = (f"{conf.get('true')} → {conf.get('given')} ({fmt_pct(conf.get('rate'))})"
-                     if conf.get("true") is not None else "–")
-        flag = (Badge("✗ unreliable", "bad") if r.get("unreliable") else Badge("✓ ok", "good")) if r else "–"
-        rows.append([name, fmt_num(get(p, "n_labeled", default=r.get("n_labeled"))),
-                     fmt_num(p.get("agreement_with_majority")), fmt_num(p.get("kappa_vs_majority")),
-                     fmt_num(r.get("estimated_accuracy")), confusion, flag])
+        p, r = per.get(name), rel.get(name)
+        conf = r.top_confusion if r is not None else None
+        confusion = (f"{conf.true} → {conf.given} ({fmt_pct(conf.rate)})"
+                     if conf is not None and conf.true is not None else "–")
+        flag = (Badge("✗ unreliable", "bad") if r.unreliable else Badge("✓ ok", "good")) if r is not None else "–"
+        labeled = p.n_labeled if p is not None and p.n_labeled is not None else (r.n_labeled if r else None)
+        rows.append([name, fmt_num(labeled), fmt_num(p.agreement_with_majority if p else None),
+                     fmt_num(p.kappa_vs_majority if p else None), fmt_num(r.estimated_accuracy if r else None),
+                     confusion, flag])
     if rows:
         out.append(Table(["annotator", "labels", "agreement with majority", "kappa vs majority",
                           "estimated accuracy", "most frequent confusion (true → given)", "reliability"], rows,
                          numeric=(1, 2, 3, 4)))
-    pairs = [p for p in as_list(agr.get("pairwise")) if isinstance(p, dict)]
-    if pairs:
+    if agr.pairwise:
         out.append(Table(["annotator pair", "items shared", "Cohen's kappa", "raw agreement"],
-                         [[f"{p.get('annotator_a')} × {p.get('annotator_b')}", fmt_num(p.get("n_shared")),
-                           fmt_num(p.get("kappa")), fmt_num(p.get("agreement"))] for p in pairs[:TOP]],
+                         [[f"{p.annotator_a} × {p.annotator_b}", fmt_num(p.n_shared), fmt_num(p.kappa),
+                           fmt_num(p.agreement)] for p in agr.pairwise[:TOP]],
                          numeric=(1, 2, 3), caption="Pairwise agreement", compact=True))
-    agg = audit.get("aggregation")
-    if isinstance(agg, dict):
-        bits = [f"Labels aggregated by {humanize(agg.get('method', 'unknown method'))}",
-                f"{fmt_num(agg.get('n_adjudicated', 0))} items adjudicated by people"]
-        if agg.get("mean_confidence") is not None:
-            bits.append(f"mean posterior confidence {fmt_num(agg['mean_confidence'])}")
-        if agg.get("accuracy_vs_gold") is not None:
-            bits.append(f"agreement with gold {fmt_num(agg['accuracy_vs_gold'])} on {fmt_num(agg.get('n_gold'))} "
-                        "items")
+    agg = audit.aggregation
+    if agg is not None:
+        bits = [f"Labels aggregated by {humanize(agg.method if agg.method is not None else 'unknown method')}",
+                f"{fmt_num(agg.n_adjudicated if agg.n_adjudicated is not None else 0)} items adjudicated by people"]
+        if agg.mean_confidence is not None:
+            bits.append(f"mean posterior confidence {fmt_num(agg.mean_confidence)}")
+        if agg.accuracy_vs_gold is not None:
+            bits.append(f"agreement with gold {fmt_num(agg.accuracy_vs_gold)} on {fmt_num(agg.n_gold)} items")
         out.append(Para(["; ".join(bits) + "."]))
     return out
 
 
-def _queue(audit: dict[str, Any]) -> list:
+def _queue(audit: AuditArtifact) -> list:
     out: list = [Heading(3, "Adjudication queue")]
-    queue = [q for q in as_list(audit.get("adjudication_queue")) if isinstance(q, dict)]
+    queue = audit.adjudication_queue
     na = _not_applicable(audit, "aggregation")
     if na and not queue:
         return out + [Para([f"Not applicable — {na}"], kind="note")]
     if not queue:
-        note = ("No contested items: annotators agree on every item." if isinstance(audit.get("agreement"), dict)
+        note = ("No contested items: annotators agree on every item." if audit.agreement is not None
                 else "No annotations, so no adjudication queue.")
         return out + [Para([note], kind="note")]
-    has_text = any(get(q, *TEXT_KEYS) is not None for q in queue[:TOP])
+    has_text = any(given(q, *TEXT_KEYS) is not None for q in queue[:TOP])
     rows = []
     for q in queue[:TOP]:
-        votes = as_dict(q.get("votes"))
-        row = [str(q.get("item_id", ""))]
+        row = [str(q.item_id if q.item_id is not None else "")]
         if has_text:
-            row.append(_clip(get(q, *TEXT_KEYS, default="")))
+            row.append(_clip(given(q, *TEXT_KEYS) or ""))
         row += ["; ".join(f"{a}: {' / '.join(map(str, lab)) if isinstance(lab, list) else lab}"
-                          for a, lab in votes.items()) or "–", str(q.get("label", "–")),
-                fmt_num(q.get("confidence")), str(q.get("reason") or "")]
+                          for a, lab in q.votes.items()) or "–", str(q.label if q.label is not None else "–"),
+                fmt_num(q.confidence), q.reason or ""]
         rows.append(row)
     heads = ["item", *(["text"] if has_text else []), "votes", "current label", "confidence", "why queued"]
     out.append(Para([f"{len(queue)} contested items, most uncertain first"
@@ -154,46 +150,39 @@ def _queue(audit: dict[str, Any]) -> list:
     return out
 
 
-def _noise(audit: dict[str, Any]) -> list:
+def _noise(audit: AuditArtifact) -> list:
     out: list = [Heading(3, "Label noise")]
-    noise = audit.get("noise")
+    noise = audit.noise
     na = _not_applicable(audit, "label_noise")
-    if na and not isinstance(noise, dict):
+    if na and noise is None:
         return out + [Para([f"Not applicable — {na}"], kind="note")]
-    if not isinstance(noise, dict):
+    if noise is None:
         return out + [Para(["Not measured: label noise needs labeled examples and an embedding probe."],
                            kind="missing")]
-    issues = [i for i in as_list(noise.get("issues")) if isinstance(i, dict)]
+    issues = noise.issues
     out.append(Stats([
-        ("estimated noise rate", fmt_pct(noise.get("estimated_noise_rate")), "share of labels likely wrong"),
-        ("out-of-fold accuracy of the probe", fmt_num(noise.get("oof_accuracy")),
+        ("estimated noise rate", fmt_pct(noise.estimated_noise_rate), "share of labels likely wrong"),
+        ("out-of-fold accuracy of the probe", fmt_num(noise.oof_accuracy),
          "how far the noise estimate can be trusted"),
-        ("items flagged", fmt_num(get(noise, "n_issues", default=len(issues))), "for human review"),
+        ("items flagged", fmt_num(noise.n_issues if noise.n_issues is not None else len(issues)), "for human review"),
     ]))
-    if noise.get("note"):
-        out.append(Para([str(noise["note"])], kind="note"))
+    if noise.note:
+        out.append(Para([noise.note], kind="note"))
     if issues:
-        has_text = any(get(i, *TEXT_KEYS) is not None for i in issues[:TOP])
+        has_text = any(given(i, *TEXT_KEYS) is not None for i in issues[:TOP])
         rows = []
         for i in issues[:TOP]:
-            rows.append([str(get(i, "id", "item_id", default="")),
-                         *([_clip(get(i, *TEXT_KEYS, default=""))] if has_text else []),
-                         str(i.get("given", "–")), str(i.get("suggested", "–")),
-                         fmt_num(i.get("self_confidence")), fmt_num(i.get("suggested_probability")),
-                         str(i.get("split") or "–")])
+            item_id = given(i, "id", "item_id")
+            rows.append([str(item_id if item_id is not None else ""),
+                         *([_clip(given(i, *TEXT_KEYS) or "")] if has_text else []),
+                         str(i.given if i.given is not None else "–"),
+                         str(i.suggested if i.suggested is not None else "–"),
+                         fmt_num(i.self_confidence), fmt_num(i.suggested_probability), i.split or "–"])
         heads = ["item", *(["text"] if has_text else []), "given label", "suggested label",
                  "confidence in given", "confidence in suggested", "split"]
         out.append(Table(heads, rows, numeric=(len(heads) - 3, len(heads) - 2),
                          caption=f"Label issues (first {min(TOP, len(issues))} of {len(issues)})"))
     return out
-
-
-def _items(items: Any, k: int = 6) -> str:
-    shown = []
-    for it in as_list(items)[:k]:
-        shown.append(" / ".join(str(x) for x in it) if isinstance(it, list) else str(
-            get(it, "id", "item_id", default=it) if isinstance(it, dict) else it))
-    return ", ".join(shown) + (" …" if len(as_list(items)) > k else "") if shown else "–"
 
 
 FINDINGS = (  # (key in audit.json, sub-key, title, what it means, gate effect)
@@ -209,9 +198,9 @@ FINDINGS = (  # (key in audit.json, sub-key, title, what it means, gate effect)
 )
 
 
-def _item_cell(it: dict[str, Any]) -> str:
-    gold = _clip(it.get("label"), 90)
-    return f"{_clip(it.get('text', ''), 110)} [{it.get('id')} · {it.get('split') or '–'} · {gold}]"
+def _item_cell(it: FindingItem) -> str:
+    gold = _clip(it.label, 90)
+    return f"{_clip(it.text if it.text is not None else '', 110)} [{it.id} · {it.split or '–'} · {gold}]"
 
 
 def _findings_for(gold: str) -> tuple:
@@ -225,25 +214,31 @@ def _findings_for(gold: str) -> tuple:
                  for key, sub, title, what, effect in FINDINGS if key != "near_conflicts")
 
 
-def _duplicates(audit: dict[str, Any]) -> list:
+def _finding(audit: AuditArtifact, key: str, sub: str | None) -> Findings | None:
+    """One findings block as the file wrote it (the model's empty default for a key it lacks is not a finding)."""
+    block = getattr(audit, key) if key in audit.model_fields_set else None
+    if block is not None and sub is not None:
+        block = getattr(block, sub)
+    return block if present(block) else None
+
+
+def _duplicates(audit: AuditArtifact) -> list:
     out: list = []
     summary = []
-    gold = str(audit.get("gold") or "label")
+    gold = audit.gold or "label"
     for key, sub, title, what, effect in _findings_for(gold):
-        d = as_dict(audit.get(key))
-        d = as_dict(d.get(sub)) if sub else d
-        if not d:
+        d = _finding(audit, key, sub)
+        if d is None:
             continue
-        summary.append([title, what, effect, fmt_num(d.get("count"))])
-        records = [r for r in as_list(d.get("records")) if isinstance(r, dict) and as_list(r.get("items"))]
+        summary.append([title, what, effect, fmt_num(d.count)])
+        records = [r for r in d.records if r.items]
         if not records:
             continue
         rows = []
         for r in records[:TOP]:
-            items = [as_dict(x) for x in as_list(r.get("items"))]
-            extra = (fmt_num(r.get("similarity")) if r.get("similarity") is not None
-                     else " / ".join(map(str, as_list(r.get("labels")))) or str(r.get("how", "")))
-            rows.append([_item_cell(items[0]), " ‖ ".join(_item_cell(x) for x in items[1:]), extra])
+            extra = (fmt_num(r.similarity) if r.similarity is not None
+                     else " / ".join(map(str, r.labels or [])) or str(r.how if r.how is not None else ""))
+            rows.append([_item_cell(r.items[0]), " ‖ ".join(_item_cell(x) for x in r.items[1:]), extra])
         last = "cosine" if key.startswith("near") else ("labels" if key == "conflicts" else "how")
         if key == "conflicts" and gold != "label":
             last = f"{gold}s" if not gold.endswith("y") else f"{gold[:-1]}ies"
@@ -253,50 +248,48 @@ def _duplicates(audit: dict[str, Any]) -> list:
                          caption=f"{title}{shown}", compact=True))
     if not summary:
         return []
-    near = as_dict(audit.get("near_duplicates"))
+    near = _finding(audit, "near_duplicates", None)
     note = (f"The line between a paraphrase and a near-copy is audit.near_duplicate_threshold "
-            f"(now {fmt_num(near.get('threshold'))}); raise it to see fewer pairs. Export every finding with its "
-            "texts for review: tunegate audit … --export-findings findings.csv")
+            f"(now {fmt_num(near.threshold if near is not None else None)}); raise it to see fewer pairs. Export "
+            "every finding with its texts for review: tunegate audit … --export-findings findings.csv")
     return [Heading(3, "Duplicates, conflicts and leakage"),
             Table(["finding", "meaning", "effect on the gate", "count"], summary, numeric=(3,)),
             Para([note], kind="note"), *out]
 
 
-def _repeats(audit: dict[str, Any]) -> list:
-    rep = as_dict(audit.get("repeated_judgments"))
-    if not rep.get("n_repeated_pairs"):
+def _repeats(audit: AuditArtifact) -> list:
+    rep = audit.repeated_judgments
+    if rep is None or not rep.n_repeated_pairs:
         return []
     out: list = [Heading(3, "Repeated judgments"),
-                 Para([f"{fmt_num(rep.get('n_repeated_pairs'))} (item, annotator) pairs were judged more than once "
-                       f"({fmt_num(rep.get('n_extra_judgments'))} extra judgments; self-agreement "
-                       f"{fmt_num(rep.get('self_agreement'))}). {rep.get('rule', '')}."])]
-    conflicts = [c for c in as_list(rep.get("conflicts")) if isinstance(c, dict)]
-    if conflicts:
-        rows = [[str(c.get("item_id")), _clip(c.get("text", "") or "–"), str(c.get("annotator")),
-                 " → ".join(map(str, as_list(c.get("labels"))))] for c in conflicts[:TOP]]
+                 Para([f"{fmt_num(rep.n_repeated_pairs)} (item, annotator) pairs were judged more than once "
+                       f"({fmt_num(rep.n_extra_judgments)} extra judgments; self-agreement "
+                       f"{fmt_num(rep.self_agreement)}). {rep.rule or ''}."])]
+    if rep.conflicts:
+        rows = [[str(c.item_id), _clip(c.text or "–"), str(c.annotator), " → ".join(map(str, c.labels))]
+                for c in rep.conflicts[:TOP]]
         out.append(Table(["item", "text", "annotator", "labels in order"], rows,
-                         caption=f"Repeats that disagree ({len(conflicts)})", compact=True))
+                         caption=f"Repeats that disagree ({len(rep.conflicts)})", compact=True))
     return out
 
 
-def _coverage(audit: dict[str, Any]) -> list:
+def _coverage(audit: AuditArtifact) -> list:
     out: list = [Heading(3, "Coverage and quantity")]
-    cov = audit.get("coverage")
-    if not isinstance(cov, dict):
+    cov = audit.coverage
+    if cov is None:
         return out + [Para(["Not measured: no labeled examples."], kind="missing")]
     na = _not_applicable(audit, "class_coverage")
     if na:
         out.append(Para([f"Per-class minimums: not applicable — {na}"], kind="note"))
-    per_class = as_dict(cov.get("per_class"))
-    below = {str(x) for x in as_list(cov.get("classes_below_min"))}
-    quantity = as_dict(audit.get("quantity"))
-    min_pc = num_or_none(quantity.get("min_per_class"))
-    agr_pc = as_dict(as_dict(audit.get("agreement")).get("per_class"))
+    per_class = cov.per_class
+    below = {str(x) for x in cov.classes_below_min}
+    quantity = audit.quantity
+    min_pc = quantity.min_per_class if quantity is not None else None
+    agr_pc = audit.agreement.per_class if audit.agreement is not None else {}
     splits = _splits(per_class.values())
     if per_class:
         rows = []
         for lab, counts in per_class.items():
-            counts = as_dict(counts)
             row: list = [str(lab), *[fmt_num(counts.get(s, 0)) for s in splits]]
             if agr_pc:
                 row.append(fmt_num(agr_pc.get(lab)))
@@ -306,42 +299,35 @@ def _coverage(audit: dict[str, Any]) -> list:
         cap = "Examples per class and split" + (f" (minimum {fmt_num(min_pc)} training examples per class)"
                                                  if min_pc is not None else "")
         out.append(Table(heads, rows, numeric=tuple(range(1, len(heads) - 1)), caption=cap))
-    per_slice = as_dict(cov.get("per_slice"))
-    if per_slice:
-        groups = [as_dict(v) for v in per_slice.values()]
-        splits_s = _splits([c for g in groups for c in g.values()])
-        rows = [[f"{g}: {v}", *[fmt_num(as_dict(c).get(s, 0)) for s in splits_s]]
-                for g, vals in per_slice.items() for v, c in as_dict(vals).items()]
+    if cov.per_slice:
+        splits_s = _splits([c for g in cov.per_slice.values() for c in g.values()])
+        rows = [[f"{g}: {v}", *[fmt_num(c.get(s, 0)) for s in splits_s]]
+                for g, vals in cov.per_slice.items() for v, c in vals.items()]
         out.append(Table(["slice", *splits_s], rows, numeric=tuple(range(1, len(splits_s) + 1)),
                          caption="Examples per slice and split"))
-    required = as_list(cov.get("required_slices"))
-    if required:
-        out.append(Para(["Required slices: ", ", ".join(_fmt_required(r) for r in required)]))
-    tail = as_dict(cov.get("long_tail"))
+    if cov.required_slices:
+        out.append(Para(["Required slices: ", ", ".join(_fmt_required(r) for r in cov.required_slices)]))
+    tail = cov.long_tail
     stats = []
-    if quantity.get("n_train") is not None:
-        stats.append(("training examples", fmt_num(quantity["n_train"]),
+    if quantity is not None and quantity.n_train is not None:
+        stats.append(("training examples", fmt_num(quantity.n_train),
                       "" if na is None else "train examples with a gold target"))
-    if tail.get("imbalance_ratio") is not None:
-        stats.append(("class imbalance (largest / smallest)", fmt_num(tail["imbalance_ratio"]), ""))
-    if tail.get("rare_classes") is not None:
-        rare = as_list(tail.get("rare_classes"))
+    if tail is not None and tail.imbalance_ratio is not None:
+        stats.append(("class imbalance (largest / smallest)", fmt_num(tail.imbalance_ratio), ""))
+    if tail is not None and tail.rare_classes is not None:
+        rare = tail.rare_classes
         stats.append(("rare classes", fmt_num(len(rare)), ", ".join(map(str, rare[:8])) or "none"))
-    needed = quantity.get("labels_needed_from_probe")
+    needed = quantity.labels_needed_from_probe if quantity is not None else None
     stats.append(("labels needed (from the probe)", fmt_num(needed) if needed is not None else "not estimated",
                   "" if needed is not None else "the probe's learning curve estimates it"))
     out.append(Stats(stats))
     return out
 
 
-def num_or_none(x: Any) -> Any:
-    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def _splits(count_dicts: Any) -> list[str]:
     seen: dict[str, None] = {}
     for c in count_dicts:
-        for k in as_dict(c):
+        for k in c:
             seen.setdefault(str(k), None)
     ordered = [s for s in SPLIT_ORDER if s in seen]
     rest = [s for s in seen if s not in ordered and s != "all"]

@@ -1,8 +1,8 @@
 """The economics section (TCO distributions, break-even, sensitivity) and the reproducibility section.
 
-cost.json is read through ``cost_view``, the one place that maps its key names (with aliases) to what the
-section needs, so a renamed key in the cost model is a one-line change here rather than a hunt through the
-rendering code.
+cost.json is read through its model (``artifact_models.cost.CostArtifact``): the TCO summaries, the net value and
+the break-even volume are typed fields; the histogram, sensitivity rows and inputs are still loose blocks of the
+model and are read defensively here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import tunegate.report.charts as charts
-from tunegate.report.collect import KNOWN_SCHEMA_VERSIONS, STAGES, RunArtifacts
+from tunegate.artifact_models import CostArtifact
+from tunegate.artifact_models.cost import NetValue
+from tunegate.report.collect import STAGES, RunArtifacts, given, present
 from tunegate.report.doc import (
     Badge,
     Bullets,
@@ -24,7 +26,6 @@ from tunegate.report.doc import (
     Strong,
     Table,
     as_dict,
-    as_list,
     fmt_count,
     fmt_num,
     fmt_pct,
@@ -33,34 +34,26 @@ from tunegate.report.doc import (
     money_formatter,
     num,
 )
-from tunegate.report.sections import condition_line, missing
+from tunegate.report.sections import absent, condition_line
 
-# The cost.json keys the report reads (cost/model.py CostResult.to_dict()): one place to change if they move.
-COST_KEYS: dict[str, str] = {
-    "tco": "tco", "p_cheaper": "p_finetune_cheaper", "net_value": "expected_net_value_of_finetuning",
-    "breakeven": "breakeven_monthly_volume", "breakeven_detail": "breakeven", "sensitivity": "sensitivity",
-    "histogram": "distribution", "horizon": "horizon_months", "currency": "currency", "inputs": "inputs",
-    "n_draws": "n_draws",
-}
 PATHS = ("prompting", "fine_tuning")
 PATH_NAMES = {"prompting": "Keep prompting", "fine_tuning": "Fine-tune"}
 PATH_COLORS = {"prompting": charts.BLUE, "fine_tuning": charts.ORANGE}
 QUANTILES = ("p05", "median", "p95", "mean")
 
 
-def cost_view(cost: dict[str, Any]) -> dict[str, Any]:
-    """cost.json normalised: the keys of ``COST_KEYS`` plus per-path summaries and histograms."""
-    v = {k: get(cost, key) for k, key in COST_KEYS.items()}
-    tco = as_dict(v["tco"])
-    v["paths"] = {p: as_dict(get(tco, p)) for p in PATHS}
-    v["quantiles"] = {p: {q: num(get(s, q)) for q in QUANTILES} for p, s in v["paths"].items()}
-    v["hist"] = _histograms(as_dict(v["histogram"]))
-    v["breakeven_note"] = get(v["breakeven_detail"], "reason")
-    return v
+def _quantiles(cost: CostArtifact) -> dict[str, dict[str, float | None]]:
+    """Per path, the TCO summary's quantiles (None where the path or the quantile is absent)."""
+    out = {}
+    for p in PATHS:
+        s = cost.tco.get(p)
+        out[p] = {q: num(getattr(s, q)) if s is not None else None for q in QUANTILES}
+    return out
 
 
-def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
-    """cost.json's ``distribution``: shared ``bin_edges`` and one list of counts per path."""
+def _histograms(cost: CostArtifact) -> dict[str, tuple[list, list]]:
+    """cost.json's ``distribution`` (a loose block): shared ``bin_edges`` and one list of counts per path."""
+    h = as_dict(cost.distribution)
     edges = get(h, "bin_edges")
     out = {}
     for p in PATHS:
@@ -71,39 +64,39 @@ def _histograms(h: dict[str, Any]) -> dict[str, tuple[list, list]]:
 
 
 def economics_section(arts: RunArtifacts) -> list:
-    cost = arts.get("cost")
-    horizon = num(get(cost, COST_KEYS["horizon"])) if cost else None
+    cost = arts.cost
+    horizon = cost.horizon_months if cost is not None else None
     h = f"{int(horizon)}-month total cost of ownership" if horizon else "total cost of ownership over the horizon"
     out: list = [Heading(2, f"Economics — {h}", anchor="economics"),
                  Para(["Is fine-tuning worth its total cost over the horizon, evaluation tax included?"], kind="note"),
                  *condition_line(arts, "economics")]
     if cost is None:
-        return out + [missing("no cost model (cost.json) in this run.", "tunegate cost CONFIG")]
-    v = cost_view(cost)
-    money = money_formatter(v["currency"] or "$")
-    nv = as_dict(v["net_value"])
-    stats = [("P(fine-tuning is cheaper)", fmt_pct(v["p_cheaper"]) if v["p_cheaper"] is not None else "–",
-              f"share of {fmt_num(v['n_draws'])} Monte Carlo draws" if v["n_draws"] else "share of Monte Carlo draws")]
-    if nv:
-        rng = (f"5–95%: {money(get(nv, 'p05'))} to {money(get(nv, 'p95'))}"
-               if get(nv, "p05") is not None else "")
-        stats.append(("expected net value of fine-tuning", money(get(nv, "mean", "median")), rng))
-    be = num(v["breakeven"])
+        return out + [absent(arts, "cost", "no cost model (cost.json) in this run.", "tunegate cost CONFIG")]
+    money = money_formatter(cost.currency or "$")
+    nv = cost.expected_net_value_of_finetuning if present(cost.expected_net_value_of_finetuning) else None
+    p_cheaper = cost.p_finetune_cheaper
+    stats = [("P(fine-tuning is cheaper)", fmt_pct(p_cheaper) if p_cheaper is not None else "–",
+              f"share of {fmt_num(cost.n_draws)} Monte Carlo draws" if cost.n_draws else "share of Monte Carlo draws")]
+    if nv is not None:
+        rng = f"5–95%: {money(nv.p05)} to {money(nv.p95)}" if nv.p05 is not None else ""
+        stats.append(("expected net value of fine-tuning", money(nv.mean if nv.mean is not None else nv.median), rng))
+    be = num(cost.breakeven_monthly_volume)
+    note = get(cost.breakeven, "reason")  # the break-even detail is a loose block of the model
     stats.append(("break-even monthly volume", f"{fmt_count(be)} requests" if be is not None else "none",
-                  str(v["breakeven_note"] or "")))
+                  str(note or "")))
     out.append(Stats(stats))
-    out += _net_value_blocks(v, nv, money)
-    out += _tco_blocks(v, money)
-    out += _sensitivity_blocks(as_list(v["sensitivity"]), nv, money)
-    out += _inputs_table(as_dict(v["inputs"]))
+    out += _net_value_blocks(cost, nv, money)
+    out += _tco_blocks(cost, money)
+    out += _sensitivity_blocks(cost.sensitivity, nv, money)
+    out += _inputs_table(cost.inputs)
     return out
 
 
-def _tco_blocks(v: dict[str, Any], money) -> list:
+def _tco_blocks(cost: CostArtifact, money) -> list:
     out: list = [Heading(3, "Total cost of each path")]
-    qs = v["quantiles"]
-    series = [{"name": PATH_NAMES[p], "edges": v["hist"][p][0], "counts": v["hist"][p][1], "color": PATH_COLORS[p],
-               **{k: qs[p][k] for k in ("p05", "median", "p95")}} for p in PATHS if p in v["hist"]]
+    qs, hist = _quantiles(cost), _histograms(cost)
+    series = [{"name": PATH_NAMES[p], "edges": hist[p][0], "counts": hist[p][1], "color": PATH_COLORS[p],
+               **{k: qs[p][k] for k in ("p05", "median", "p95")}} for p in PATHS if p in hist]
     svg = charts.histogram_chart(series, x_label="total cost of ownership", fmt=money,
                                  title="TCO distributions of both paths")
     if svg:
@@ -117,45 +110,51 @@ def _tco_blocks(v: dict[str, Any], money) -> list:
         if svg:
             out.append(Chart(svg, "Median TCO of each path with its 5–95% range (the distributions were not "
                                   "stored in cost.json)"))
+    paths = {p: s for p in PATHS if present(s := cost.tco.get(p))}
     rows = [[PATH_NAMES[p], money(qs[p]["median"]), f"{money(qs[p]['p05'])} – {money(qs[p]['p95'])}",
-             money(qs[p]["mean"])] for p in PATHS if v["paths"][p]]
+             money(qs[p]["mean"])] for p in paths]
     if not rows:
         return out + [Para(["cost.json has no per-path TCO summary."], kind="missing")]
     out.append(Table(["path", "median", "5–95% range", "mean"], rows, numeric=(1, 2, 3)))
-    bd = {p: as_dict(v["paths"][p].get("breakdown")) for p in PATHS}
+    # the per-component breakdown is not yet a field of the TCO summary
+    bd = {p: as_dict(given(paths.get(p), "breakdown")) for p in PATHS}
     comps = list(dict.fromkeys([*bd["prompting"], *bd["fine_tuning"]]))
     if comps:
         rows = [[humanize(c), money(bd["prompting"].get(c)), money(bd["fine_tuning"].get(c))] for c in comps]
-        q = _quality_mean(as_dict(v["net_value"]))
+        q = _quality_mean(cost.expected_net_value_of_finetuning)
         if q is not None:  # not a cost: the value a quality gain brings, credited to fine-tuning in the net value
             rows.append(["value of quality (credited to fine-tuning, not a cost)", "–", money(q)])
         out.append(Table(["component (mean over draws)", PATH_NAMES["prompting"], PATH_NAMES["fine_tuning"]],
                          rows, numeric=(1, 2), caption="Where the money goes"))
-    per_1k = as_dict(get(v["breakeven_detail"], "inference_cost_per_1k_requests"))
+    per_1k = as_dict(get(cost.breakeven, "inference_cost_per_1k_requests"))
     if per_1k:
         out.append(Para(["Inference cost per 1,000 requests: ", "; ".join(
             f"{PATH_NAMES.get(p, humanize(p))} {money(c)}" for p, c in per_1k.items()), "."]))
     return out
 
 
-def _quality_mean(nv: dict[str, Any]) -> float | None:
-    q = nv.get("quality_value")
+def _quality_mean(nv: NetValue | None) -> float | None:
+    q = given(nv, "quality_value")  # not yet a field of NetValue: a number, or a summary {mean, …}
     return num(get(q, "mean")) if isinstance(q, dict) else num(q)
 
 
-def _net_value_blocks(v: dict[str, Any], nv: dict[str, Any], money) -> list:
+def _net_value_blocks(cost: CostArtifact, nv: NetValue | None, money) -> list:
     """Net value = prompting TCO − fine-tuning TCO + value of quality, each term shown, and a sentence when the
     sign comes from the value of quality alone (a gain measured against a weak prompt can carry the whole case)."""
-    net = num(get(nv, "mean"))
-    tp, tf = v["quantiles"]["prompting"]["mean"], v["quantiles"]["fine_tuning"]["mean"]
-    diff = num(nv.get("tco_difference_mean"))
+    if nv is None:
+        return []
+    net = num(nv.mean)
+    qs = _quantiles(cost)
+    tp, tf = qs["prompting"]["mean"], qs["fine_tuning"]["mean"]
+    diff = num(given(nv, "tco_difference_mean"))
     if diff is None and tp is not None and tf is not None:
         diff = tp - tf
     q = _quality_mean(nv)
     if net is None or diff is None:
         return []
-    inputs = as_dict(v["inputs"])
-    per_point, gain = as_dict(inputs.get("quality.value_per_point_per_month")), as_dict(inputs.get("quality.gain_points"))
+    inputs = cost.inputs  # loose: {key: {distribution, mean, p10, p90, source}}
+    per_point = as_dict(inputs.get("quality.value_per_point_per_month"))
+    gain = as_dict(inputs.get("quality.gain_points"))
     how = ""
     if q is not None and per_point and gain:
         how = (f"{money(per_point.get('mean'))} per metric point per month × a gain of {fmt_num(gain.get('mean'))} "
@@ -185,7 +184,7 @@ def _source_words(source: Any) -> str:
             "spec": "from the spec"}.get(str(source), f"source: {source}" if source else "source not recorded")
 
 
-def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
+def _sensitivity_blocks(sens: list, nv: NetValue | None, money) -> list:
     out: list = [Heading(3, "What moves the answer (sensitivity)")]
     rows = []
     for r in sens:
@@ -199,7 +198,7 @@ def _sensitivity_blocks(sens: list, nv: dict[str, Any], money) -> list:
                      "p_high": r.get("p_positive_at_high")})
     if not rows:
         return out + [Para(["No sensitivity ranking: every cost input is a point value."], kind="note")]
-    base = num(get(nv, "mean"))
+    base = num(nv.mean) if nv is not None else None
     svg = charts.tornado_chart(rows, base=base, x_label="expected net value of fine-tuning", fmt=money,
                                title="sensitivity of the net value of fine-tuning")
     if svg:
@@ -233,24 +232,25 @@ def reproducibility_section(arts: RunArtifacts) -> list:
     out: list = [Heading(2, "Reproducibility", anchor="reproducibility"),
                  Para(["Every number above comes from these artifacts; each records how it was produced."],
                       kind="note")]
-    found = [(name, arts.paths[name], arts.data[name]) for name in STAGES if name in arts.data]
+    found: list[tuple[str, Path, Any]] = [(name, arts.paths[name], arts.data[name]) for name in STAGES
+                                          if name in arts.data]
     found += [(f"eval ({arts.rel(p.parent)})", p, e) for p, e in arts.evals]
-    rows, commands, packages, notes = [], [], {}, []
+    rows, commands, packages = [], [], {}
+    notes: list[str] = []
     for name, path, art in found:
-        run = as_dict(art.get("run"))
-        seed = run.get("seed", art.get("seed"))
-        rows.append([name, arts.rel(path), str(run.get("tunegate_version") or "–"), fmt_num(seed),
-                     str(run.get("config_hash") or "–"), str(run.get("started") or "–"),
-                     str(run.get("finished") or "–")])
-        if run.get("command") and run["command"] not in commands:
-            commands.append(str(run["command"]))
-        for pkg, ver in as_dict(run.get("packages")).items():
+        # only what the file recorded: a model fills an absent run block with this process's own provenance
+        run = art.run if "run" in art.model_fields_set else None
+        seed = run.seed if run is not None and "seed" in run.model_fields_set else given(art, "seed")
+        rows.append([name, arts.rel(path), str(given(run, "tunegate_version") or "–"), fmt_num(seed),
+                     str(given(run, "config_hash") or "–"), str(given(run, "started") or "–"),
+                     str(given(run, "finished") or "–")])
+        command = given(run, "command")
+        if command and command not in commands:
+            commands.append(str(command))
+        for pkg, ver in as_dict(given(run, "packages")).items():
             packages.setdefault(str(pkg), set()).add(str(ver))
-        if run.get("python"):
-            packages.setdefault("python", set()).add(str(run["python"]))
-        if not any(art.get("schema_version") == v for v in KNOWN_SCHEMA_VERSIONS):
-            notes.append(f"{arts.rel(path)} has schema_version {art.get('schema_version')}; this report knows "
-                         "version 1 and shows what it recognises.")
+        if given(run, "python"):
+            packages.setdefault("python", set()).add(str(run.python))
     if rows:
         out.append(Table(["artifact", "path (in the run directory)", "tunegate", "seed", "config hash", "started",
                           "finished"], rows, numeric=(3,), caption="Artifacts found"))
@@ -258,8 +258,8 @@ def reproducibility_section(arts: RunArtifacts) -> list:
     if len(hashes) > 1:
         notes.append(f"The artifacts come from {len(hashes)} different configurations (config hashes differ): "
                      "re-run the stale stages before trusting the verdict.")
-    missing_stages = [[f"{name}.json", Badge("missing", "faint"), Code(cmd)] for name, cmd in STAGES.items()
-                      if name not in arts.data]
+    missing_stages = [[f"{name}.json", Badge("unreadable", "bad") if name in arts.failed else Badge("missing", "faint"),
+                       Code(cmd)] for name, cmd in STAGES.items() if name not in arts.data]
     if missing_stages:
         out.append(Table(["artifact", "status", "produced by"], missing_stages, caption="Not in this run"))
     if arts.unreadable:
@@ -272,7 +272,8 @@ def reproducibility_section(arts: RunArtifacts) -> list:
     if packages:
         out.append(Table(["package", "version"], [[p, ", ".join(sorted(v))] for p, v in sorted(packages.items())],
                          caption="Versions recorded by the artifacts", compact=True))
-    inputs = as_dict(get(arts.get("verdict"), "inputs"))
+    v = arts.verdict
+    inputs = v.inputs.model_dump(exclude_unset=True) if v is not None and "inputs" in v.model_fields_set else {}
     if inputs:
         out.append(Table(["verdict input", "path"], [[str(k), _paths_text(p, arts)] for k, p in inputs.items()],
                          caption="Artifacts the verdict was computed from", compact=True))

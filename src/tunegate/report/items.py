@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunegate.report.collect import RunArtifacts
-from tunegate.report.doc import as_dict, as_list, get, num
+from tunegate.report.collect import RunArtifacts, given
+from tunegate.report.doc import as_dict, get, num
 
 MAX_ITEMS = 5000  # items shown in the viewer (a larger test split is cut, and the page says so)
 MAX_CANDIDATES = 8
@@ -125,8 +125,7 @@ class _Builder:
         self.arts = arts
         self.t = ItemTable()
         self.items: dict[str, Item] = {}
-        sprint = as_dict(arts.get("sprint"))
-        self.t.primary = sprint.get("primary_scorer") if isinstance(sprint.get("primary_scorer"), str) else None
+        self.t.primary = arts.sprint.primary_scorer if arts.sprint is not None else None
 
     def candidate(self, name: str, kind: str, source: str) -> str | None:
         if len(self.t.candidates) >= MAX_CANDIDATES:
@@ -155,12 +154,10 @@ class _Builder:
         path = self.arts.run_dir / "sprint_results.jsonl"
         if not path.is_file():
             return False
-        sprint = as_dict(self.arts.get("sprint"))
-        best = get(sprint, "best")
-        best = best.get("candidate") if isinstance(best, dict) else best
-        baseline = as_dict(sprint.get("baseline")).get("name")
-        flags = {str(c.get("name")): bool(c.get("baseline")) for c in as_list(sprint.get("candidates"))
-                 if isinstance(c, dict)}
+        sprint = self.arts.sprint
+        best = sprint.best.candidate if sprint is not None else None
+        baseline = get(sprint.baseline, "name") if sprint is not None else None  # a loose block of the model
+        flags = {c.name: bool(given(c, "baseline")) for c in (sprint.candidates if sprint is not None else [])}
         by_name: dict[str, list[dict]] = {}
         for rec in _rows(path, self.arts, self.t.notes):
             by_name.setdefault(str(rec.get("candidate", "?")), []).append(rec)
@@ -181,15 +178,15 @@ class _Builder:
                 continue
             is_probe = path.parent.name.startswith("probe-")
             name = ("probe: " if is_probe else "") + " · ".join(
-                str(x) for x in (e.get("model") or rel, Path(str(e.get("prompt_source") or "")).name) if x)
+                str(x) for x in (e.model or rel, Path(e.prompt_source).name) if x)
             key = self.candidate(f"{name} [{rel}]", "probe" if is_probe else "eval", f"{rel}/results.jsonl")
             if key:
                 for rec in _rows(res, self.arts, self.t.notes):
                     self.add(key, rec)
 
     def probe_predictions(self) -> None:
-        probe = as_dict(self.arts.get("probe"))
-        raw = get(probe, "items", "predictions", "test_predictions")
+        probe = self.arts.probe
+        raw = given(probe, "items", "predictions", "test_predictions")  # optional extras of probe.json
         pairs: list[tuple[str, Any]] = []
         if isinstance(raw, dict):
             pairs = [(str(k), v) for k, v in raw.items()]
@@ -197,8 +194,7 @@ class _Builder:
             pairs = [(str(r["id"]), get(r, "prediction", "pred")) for r in raw if isinstance(r, dict) and "id" in r]
         if not pairs:
             return
-        name = next((str(p.get("name")) for p in as_list(probe.get("probes")) if isinstance(p, dict) and p.get("name")),
-                    "fine-tune probe")
+        name = next((str(given(p, "name")) for p in probe.probes if given(p, "name")), "fine-tune probe")
         key = self.candidate(f"probe: {name}", "probe", "probe.json")
         if not key:
             return
@@ -213,8 +209,8 @@ class _Builder:
         need = [it for it in self.items.values() if it.input is None]
         if not need:
             return
-        runs = [as_dict(a.get("run")) for a in [*self.arts.data.values(), *(e for _, e in self.arts.evals)]]
-        spec_path = next((r["spec_path"] for r in runs if isinstance(r.get("spec_path"), str)), None)
+        runs = [a.run for a in [*self.arts.data.values(), *(e for _, e in self.arts.evals)]]
+        spec_path = next((r.spec_path for r in runs if r.spec_path), None)
         if not spec_path or not Path(spec_path).is_file():
             self.t.notes.append("Inputs are not shown: the results files do not store them and the spec the run "
                                 "used (run.spec_path) is " + ("not recorded." if not spec_path else

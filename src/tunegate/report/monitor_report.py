@@ -1,11 +1,13 @@
 """The drift report of a monitoring run: what changed (in words), the distributions before and after, the test
 table, and the history of earlier runs — as document blocks rendered by ``render.py`` like the decision report.
 
-monitor.json is read defensively (keys may be missing, renamed or added by newer versions): the status, the tests
-and the two windows are the core; plain-language change messages, per-column before/after summaries and the
-performance block are shown when present. History comes from ``monitor.json`` files in sub-directories of the run
-directory and from the portfolio store when monitor.json names the model and the store file exists (opened only to
-read the model's history; a store that cannot be read is a note, not a failure).
+monitor.json is read through its model (``artifact_models.monitor.MonitorArtifact``); a file the model refuses is
+reported with the model's located message instead of a drift report. The status, the tests and the two windows are
+the core; plain-language change messages, per-column before/after summaries and the performance block are shown
+when present (older key names for them, kept as extra keys by the model, are still read). History comes from
+``monitor.json`` files in sub-directories of the run directory and from the portfolio store when monitor.json
+names the model and the store file exists (opened only to read the model's history; a store that cannot be read
+is a note, not a failure).
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import tunegate.report.charts as charts
+from tunegate.artifact_models import MonitorArtifact
+from tunegate.artifact_models.monitor import MonitorTest, Window
+from tunegate.errors import InputError
+from tunegate.report.collect import given, present
 from tunegate.report.doc import (
     Badge,
     Box,
     Bullets,
     Chart,
+    Code,
     Heading,
     Para,
     Stats,
@@ -39,15 +46,25 @@ NAV = (("monitor", "Status"), ("changes", "What changed"), ("distributions", "Di
        ("tests", "Tests"), ("history", "History"), ("monitor-inputs", "Inputs"))
 MAX_HISTORY = 200
 MAX_SUBDIR_DOCS = 500
-MESSAGE_KEYS = ("messages", "changes", "what_changed", "explanations")
+OLD_MESSAGE_KEYS = ("changes", "what_changed", "explanations")  # where earlier versions put ``messages``
 
 
-def read_monitor(path: Path) -> dict[str, Any] | None:
+def load_monitor(path: Path, source: str | None = None) -> tuple[MonitorArtifact | None, str | None]:
+    """(the validated monitor.json, None), or (None, why it could not be read: ``source`` (default: the path) and
+    the dotted key)."""
+    source = source or str(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return doc if isinstance(doc, dict) and (doc.get("artifact") == "monitor" or "tests" in doc) else None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{source}: {type(exc).__name__}: {exc}"
+    try:
+        return MonitorArtifact.from_dict(data, source=source), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+def read_monitor(path: Path) -> MonitorArtifact | None:
+    return load_monitor(path)[0]
 
 
 def _badge(status: Any) -> Badge:
@@ -55,93 +72,88 @@ def _badge(status: Any) -> Badge:
     return Badge(text, kind)
 
 
-def _tests(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for t in as_list(doc.get("tests")) if isinstance(t, dict)]
-
-
-def _window_text(w: dict[str, Any]) -> str:
-    bits = [str(w.get("source") or "window")]
-    if num(w.get("n_rows")) is not None:
-        bits.append(f"{fmt_num(w['n_rows'])} rows")
-    if w.get("first_line") is not None and w.get("last_line") is not None:
-        bits.append(f"lines {fmt_num(w['first_line'])}–{fmt_num(w['last_line'])}")
-    if w.get("start") or w.get("end"):
-        bits.append(f"{w.get('start') or '?'} → {w.get('end') or '?'}")
-    versions = as_dict(w.get("model_versions"))
-    if versions:
-        bits.append("model versions " + ", ".join(f"{k} ({fmt_num(v)})" for k, v in list(versions.items())[:5]))
+def _window_text(w: Window) -> str:
+    bits = [str(w.source or "window")]
+    if num(w.n_rows) is not None:
+        bits.append(f"{fmt_num(w.n_rows)} rows")
+    if w.first_line is not None and w.last_line is not None:
+        bits.append(f"lines {fmt_num(w.first_line)}–{fmt_num(w.last_line)}")
+    if w.start or w.end:
+        bits.append(f"{w.start or '?'} → {w.end or '?'}")
+    if w.model_versions:
+        bits.append("model versions " + ", ".join(f"{k} ({fmt_num(v)})"
+                                                 for k, v in list(w.model_versions.items())[:5]))
     return " · ".join(bits)
 
 
-def _messages(doc: dict[str, Any]) -> list[str]:
+def _messages(doc: MonitorArtifact) -> list[str]:
     """Plain-language change descriptions, wherever a version of monitor.json puts them."""
     out: list[str] = []
-    for key in MESSAGE_KEYS:
-        for m in as_list(doc.get(key)):
+    for msgs in (doc.messages, *(as_list(given(doc, k)) for k in OLD_MESSAGE_KEYS)):
+        for m in msgs:
             text = m if isinstance(m, str) else get(m, "message", "text", "summary") if isinstance(m, dict) else None
             if text:
                 out.append(str(text))
-    if isinstance(doc.get("summary"), str):
-        out.insert(0, doc["summary"])
-    for t in _tests(doc):
-        if t.get("status") == "alert" and isinstance(t.get("message"), str):
-            out.append(t["message"])
+    summary = given(doc, "summary")
+    if isinstance(summary, str):
+        out.insert(0, summary)
+    for t in doc.tests:
+        if t.status == "alert" and isinstance(t.message, str):
+            out.append(t.message)
     return list(dict.fromkeys(out))
 
 
-def status_section(doc: dict[str, Any], run_dir: Path) -> list:
-    status = str(doc.get("status") or "unknown")
-    alerts = [str(a) for a in as_list(doc.get("alerts"))]
-    tests = _tests(doc)
+def status_section(doc: MonitorArtifact, run_dir: Path) -> list:
+    status = doc.status
+    alerts, tests = doc.alerts, doc.tests
     kind = {"alert": "bad", "ok": "good"}.get(status, "none")
     head = f"{'Drift alert' if status == 'alert' else 'No drift alert' if status == 'ok' else 'Monitoring run'}"
-    who = " · ".join(str(x) for x in (doc.get("task"), doc.get("model")) if x)
+    who = " · ".join(str(x) for x in (doc.task, doc.model) if x)
     lead = (f"{len(alerts)} of {len(tests)} tests alerted: {', '.join(alerts)}." if alerts
             else f"None of the {len(tests)} tests alerted at the family-wise error rate "
-                 f"{fmt_num(get(doc, 'multiple_testing', default={}).get('alpha'))}." if tests
+                 f"{fmt_num(doc.multiple_testing.alpha)}." if tests
             else "No test ran.")
     blocks: list = [Para(["Monitoring"], kind="eyebrow"), Heading(2, head + (f" — {who}" if who else ""),
                                                                   anchor="monitor"),
                     Para([_badge(status)], kind="badges"), Para([lead], kind="lead")]
-    ref, cur = as_dict(doc.get("reference")), as_dict(doc.get("current"))
-    blocks.append(Stats([("reference window (before)", fmt_num(ref.get("n_rows")) + " rows" if ref else "–",
+    ref = doc.reference if present(doc.reference) else None
+    cur = doc.current if present(doc.current) else None
+    blocks.append(Stats([("reference window (before)", fmt_num(ref.n_rows) + " rows" if ref else "–",
                           _window_text(ref) if ref else ""),
-                         ("current window (after)", fmt_num(cur.get("n_rows")) + " rows" if cur else "–",
+                         ("current window (after)", fmt_num(cur.n_rows) + " rows" if cur else "–",
                           _window_text(cur) if cur else "")]))
-    mt = as_dict(doc.get("multiple_testing"))
-    if mt.get("note"):
-        blocks.append(Para([str(mt["note"])], kind="note"))
+    if doc.multiple_testing.note:
+        blocks.append(Para([doc.multiple_testing.note], kind="note"))
     return [Box(f"verdict-card v-{kind}", blocks)]
 
 
-def changes_section(doc: dict[str, Any]) -> list:
+def changes_section(doc: MonitorArtifact) -> list:
     out: list = [Heading(2, "What changed", anchor="changes")]
     msgs = _messages(doc)
-    alerted = [t for t in _tests(doc) if t.get("status") == "alert"]
+    alerted = [t for t in doc.tests if t.status == "alert"]
     if msgs:
         out.append(Bullets([[m] for m in msgs]))
     if alerted:
-        out.append(Table(["alerting test", "what it measured"],
-                         [[str(t.get("name", "")), str(t.get("detail") or "")] for t in alerted],
+        out.append(Table(["alerting test", "what it measured"], [[t.name, t.detail] for t in alerted],
                          caption="Alerts"))
     if not msgs and not alerted:
         out.append(Para(["Nothing alerted: the current window is consistent with the reference on every test "
                          "that ran."], kind="note"))
-    perf = as_dict(doc.get("performance"))
+    perf = as_dict(doc.performance)  # a loose block: whatever the performance test measured
     if perf:
         out += [Heading(3, "Performance"), Table(["measure", "value"], [[humanize(k), fmt_value(v)]
                                                                        for k, v in perf.items()], compact=True)]
     return out
 
 
-def _share_rows(t: dict[str, Any]) -> list[dict[str, Any]]:
+def _share_rows(t: MonitorTest) -> list[dict[str, Any]]:
     rows = []
-    for e in as_list(t.get("examples")):
+    for e in t.examples:
         if isinstance(e, dict) and ("reference_share" in e or "current_share" in e):
             rows.append({"label": str(e.get("value", "")), "reference": num(e.get("reference_share")),
                          "current": num(e.get("current_share"))})
-    for key in ("shares", "categories", "distribution"):
-        for e in as_list(t.get(key)):
+    for key in ("shares", "categories", "distribution"):  # earlier versions' names, kept as extra keys
+        for e in as_list(given(t, key)):
             if isinstance(e, dict):
                 rows.append({"label": str(get(e, "value", "category", "label", default="")),
                              "reference": num(get(e, "reference_share", "reference", "before")),
@@ -149,28 +161,31 @@ def _share_rows(t: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _summary_pairs(t: dict[str, Any]) -> tuple[dict, dict] | None:
-    for a, b in (("reference_summary", "current_summary"), ("before", "after"), ("reference", "current")):
-        if isinstance(t.get(a), dict) and isinstance(t.get(b), dict):
-            return t[a], t[b]
+def _summary_pairs(t: MonitorTest) -> tuple[dict, dict] | None:
+    if isinstance(t.reference_summary, dict) and isinstance(t.current_summary, dict):
+        return t.reference_summary, t.current_summary
+    for a, b in (("before", "after"), ("reference", "current")):  # earlier versions' names
+        ref, cur = given(t, a), given(t, b)
+        if isinstance(ref, dict) and isinstance(cur, dict):
+            return ref, cur
     return None
 
 
-def distributions_section(doc: dict[str, Any]) -> list:
+def distributions_section(doc: MonitorArtifact) -> list:
     out: list = [Heading(2, "Distributions before and after", anchor="distributions"),
                  Para(["Reference window = before; current window = after. Categories are those whose share moved "
                        "most (largest PSI contributions); numeric columns show their summaries or the bins that "
                        "moved most."], kind="note")]
     shown = 0
-    for t in _tests(doc):
-        name = str(t.get("name", ""))
+    for t in doc.tests:
+        name = t.name
         rows = _share_rows(t)
         pair = _summary_pairs(t)
-        bins = [e for e in as_list(t.get("examples")) if isinstance(e, dict) and "bin" in e]
+        bins = [e for e in t.examples if isinstance(e, dict) and "bin" in e]
         if not rows and not pair and not bins:
             continue
         shown += 1
-        out += [Heading(3, name), Para([_badge(t.get("status")), " ", str(t.get("detail") or "")])]
+        out += [Heading(3, name), Para([_badge(t.status), " ", t.detail])]
         if rows:
             svg = charts.share_bars_chart(rows[:20], title=f"{name}: reference vs current shares")
             if svg:
@@ -208,23 +223,27 @@ def _bin_text(b: Any) -> str:
     return fmt_value(b)
 
 
-def tests_section(doc: dict[str, Any]) -> list:
+def tests_section(doc: MonitorArtifact) -> list:
     out: list = [Heading(2, "Tests", anchor="tests")]
-    rows = [[str(t.get("name", "")), str(t.get("kind") or "–"), _badge(t.get("status")),
-             fmt_num(t.get("statistic")), fmt_num(t.get("p_value")), fmt_num(t.get("p_adjusted")),
-             fmt_num(t.get("threshold")), f"{fmt_num(t.get('n_reference'))} / {fmt_num(t.get('n_current'))}",
-             str(t.get("detail") or "")] for t in _tests(doc)]
+    rows = [[t.name, t.kind or "–", _badge(t.status), fmt_num(t.statistic), fmt_num(t.p_value),
+             fmt_num(t.p_adjusted), fmt_num(t.threshold), f"{fmt_num(t.n_reference)} / {fmt_num(t.n_current)}",
+             t.detail] for t in doc.tests]
     if rows:
         out.append(Table(["test", "kind", "status", "statistic", "p-value", "p (Holm)", "threshold",
                           "n before / after", "detail"], rows, numeric=(3, 4, 5, 6, 7)))
     else:
         out.append(Para(["monitor.json lists no tests."], kind="missing"))
-    not_run = [r for r in as_list(doc.get("not_run")) if isinstance(r, dict)]
-    if not_run:
-        out.append(Table(["test", "why it did not run"], [[str(get(r, "name", "test", default="")),
-                                                           str(get(r, "reason", "why", default=""))]
-                                                          for r in not_run], caption="Not run"))
+    if doc.not_run:
+        out.append(Table(["test", "why it did not run"], [[str(given(r, "name", "test") or ""),
+                                                           str(given(r, "reason", "why") or "")]
+                                                          for r in doc.not_run], caption="Not run"))
     return out
+
+
+def _when(doc: MonitorArtifact) -> str:
+    """When a run finished (or started), as its file recorded it."""
+    run = doc.run if "run" in doc.model_fields_set else None
+    return given(run, "finished") or given(run, "started") or ""
 
 
 def _history_docs(run_dir: Path, main: Path) -> list[dict[str, Any]]:
@@ -234,14 +253,13 @@ def _history_docs(run_dir: Path, main: Path) -> list[dict[str, Any]]:
             continue
         d = read_monitor(p)
         if d is not None:
-            run = as_dict(d.get("run"))
-            docs.append({"at": run.get("finished") or run.get("started") or "", "kind": "monitor",
-                         "status": d.get("status"), "alerted": as_list(d.get("alerts")),
+            docs.append({"at": _when(d), "kind": "monitor", "status": d.status, "alerted": d.alerts,
                          "source": str(p.relative_to(run_dir))})
     return docs
 
 
 def _store_history(model: str | None, store: Path | None, notes: list[str]) -> list[dict[str, Any]]:
+    """The portfolio store's rows for ``model`` (the store's own row shape, not an artifact)."""
     if not model or store is None or not store.is_file():
         return []
     try:
@@ -261,14 +279,13 @@ def _store_history(model: str | None, store: Path | None, notes: list[str]) -> l
     return [{**r, "source": f"portfolio store ({r.get('kind', 'run')})"} for r in rows if isinstance(r, dict)]
 
 
-def history_section(doc: dict[str, Any], run_dir: Path, main: Path, store: Path | None) -> list:
+def history_section(doc: MonitorArtifact, run_dir: Path, main: Path, store: Path | None) -> list:
     out: list = [Heading(2, "History", anchor="history")]
     notes: list[str] = []
-    rows = _store_history(str(doc.get("model")) if doc.get("model") else None, store, notes)
+    rows = _store_history(doc.model or None, store, notes)
     rows += _history_docs(run_dir, main)
-    run = as_dict(doc.get("run"))
-    rows.append({"at": run.get("finished") or run.get("started") or "", "kind": "monitor (this run)",
-                 "status": doc.get("status"), "alerted": as_list(doc.get("alerts")), "source": "monitor.json"})
+    rows.append({"at": _when(doc), "kind": "monitor (this run)", "status": doc.status, "alerted": doc.alerts,
+                 "source": "monitor.json"})
     rows.sort(key=lambda r: str(r.get("at") or ""))
     rows = rows[-MAX_HISTORY:]
     table = [[str(r.get("at") or "–"), str(r.get("kind") or "–"), _badge(r.get("status")),
@@ -292,26 +309,32 @@ def history_section(doc: dict[str, Any], run_dir: Path, main: Path, store: Path 
     return out
 
 
-def inputs_section(doc: dict[str, Any]) -> list:
+def inputs_section(doc: MonitorArtifact) -> list:
     out: list = [Heading(2, "Inputs and reproducibility", anchor="monitor-inputs")]
-    reads = [r for r in as_list(doc.get("inputs")) if isinstance(r, dict)]
+    reads = [r for r in doc.inputs if isinstance(r, dict)]  # the log readers' own summaries, a loose block
     if reads:
         keys = list(dict.fromkeys(k for r in reads for k in r))[:8]
         out.append(Table([humanize(k) for k in keys], [[fmt_value(r.get(k)) for k in keys] for r in reads],
                          caption="Files read"))
-    run = as_dict(doc.get("run"))
+    run = doc.run.model_dump(mode="json", exclude_unset=True) if "run" in doc.model_fields_set else {}
     if run:
         out.append(Table(["field", "value"], [[humanize(k), fmt_value(v) if not isinstance(v, str) else v]
                                              for k, v in run.items() if k != "packages"], compact=True,
                          caption="Run"))
-    secs = as_dict(doc.get("seconds"))
-    if secs:
-        out.append(Para(["Seconds per test: " + ", ".join(f"{k} {fmt_num(v)}" for k, v in secs.items())],
+    if doc.seconds:
+        out.append(Para(["Seconds per test: " + ", ".join(f"{k} {fmt_num(v)}" for k, v in doc.seconds.items())],
                         kind="note"))
     return out
 
 
-def monitor_blocks(doc: dict[str, Any], run_dir: Path, main: Path, store: Path | None) -> list:
+def unreadable_blocks(error: str) -> list:
+    """The drift report of a monitor.json its model refused: why, and nothing measured."""
+    return [Para(["Monitoring"], kind="eyebrow"),
+            Heading(2, "Drift report: monitor.json could not be read", anchor="monitor"),
+            Para([f"Not measured: {error}. Re-run ", Code("tunegate monitor"), " to rewrite it."], kind="missing")]
+
+
+def monitor_blocks(doc: MonitorArtifact, run_dir: Path, main: Path, store: Path | None) -> list:
     """Every section of the drift report, in order."""
     return [*status_section(doc, run_dir), *changes_section(doc), *distributions_section(doc), *tests_section(doc),
             *history_section(doc, run_dir, main, store), *inputs_section(doc)]

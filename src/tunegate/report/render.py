@@ -21,12 +21,13 @@ from pathlib import Path
 from tunegate import __version__
 from tunegate.artifacts import now_iso
 from tunegate.errors import TunegateError
-from tunegate.report.collect import STAGES, RunArtifacts, collect
+from tunegate.artifact_models import MonitorArtifact
+from tunegate.report.collect import STAGES, RunArtifacts, collect, given
 from tunegate.report.data_gate import data_section
 from tunegate.report.doc import Heading, Para, esc, md_escape, to_html, to_markdown
 from tunegate.report.economics import economics_section, reproducibility_section
 from tunegate.report.monitor_report import NAV as MONITOR_NAV
-from tunegate.report.monitor_report import monitor_blocks, read_monitor
+from tunegate.report.monitor_report import load_monitor, monitor_blocks, unreadable_blocks
 from tunegate.report.sections import criterion_section, prompting_section, verdict_card
 from tunegate.report.viewer import SCRIPT, script_hash, viewer_section
 
@@ -57,15 +58,17 @@ def render_report(run_dir: str | Path, *, title: str | None = None,
         raise RunDirNotFoundError(f"{run_dir}: run directory not found")
     arts = collect(run_dir)
     monitor_path = arts.run_dir / "monitor.json"
-    monitor = read_monitor(monitor_path) if monitor_path.is_file() else None
-    if monitor is not None and arts.empty:
-        return render_monitor_report(arts.run_dir, monitor, title=title, store=store)
+    has_monitor = monitor_path.is_file()
+    monitor, monitor_error = load_monitor(monitor_path, "monitor.json") if has_monitor else (None, None)
+    if has_monitor and arts.empty:
+        return render_monitor_report(arts.run_dir, monitor, title=title, store=store, error=monitor_error)
     if arts.empty and not arts.unreadable:
         names = ", ".join(f"{n}.json" for n in STAGES)
         raise ReportError(f"{arts.run_dir}: no tunegate artifacts to report on (looked for {names}, "
                           "eval.json and monitor.json files): run `tunegate run CONFIG --out DIR` first")
-    if monitor is not None:
-        render_monitor_report(arts.run_dir, monitor, title=None, store=store, stem="monitor-report")
+    if has_monitor:
+        render_monitor_report(arts.run_dir, monitor, title=None, store=store, stem="monitor-report",
+                              error=monitor_error)
     title = title or _default_title(arts)
     blocks = []
     for section in SECTIONS:
@@ -78,17 +81,22 @@ def render_report(run_dir: str | Path, *, title: str | None = None,
     return html_path, md_path
 
 
-def render_monitor_report(run_dir: Path, doc: dict, *, title: str | None = None, store: str | Path | None = None,
-                          stem: str = "report") -> tuple[Path, Path]:
-    """The drift report of ``run_dir/monitor.json`` as ``{stem}.html`` and ``{stem}.md``."""
+def render_monitor_report(run_dir: Path, doc: MonitorArtifact | None, *, title: str | None = None,
+                          store: str | Path | None = None, stem: str = "report",
+                          error: str | None = None) -> tuple[Path, Path]:
+    """The drift report of ``run_dir/monitor.json`` as ``{stem}.html`` and ``{stem}.md``; when its model refused
+    the file (``doc`` None), a page that says why (``error``: file and key) and that nothing was measured."""
     if store is None:
         from tunegate.monitor.store import default_store_path
 
         store = default_store_path()
-    who = " · ".join(str(x) for x in (doc.get("task"), doc.get("model")) if x)
+    who = " · ".join(str(x) for x in ((doc.task, doc.model) if doc is not None else ()) if x)
     title = title or ("tunegate drift report" + (f" — {who}" if who else ""))
     try:
-        blocks = monitor_blocks(doc, run_dir, run_dir / "monitor.json", Path(store))
+        if doc is None:
+            blocks = unreadable_blocks(error or "monitor.json could not be read")
+        else:
+            blocks = monitor_blocks(doc, run_dir, run_dir / "monitor.json", Path(store))
     except Exception as exc:  # noqa: BLE001 - a malformed monitor.json is shown, never a traceback
         blocks = [Heading(2, "Drift report (could not be rendered)", anchor="monitor"),
                   Para([f"monitor.json could not be rendered: {type(exc).__name__}: {exc}. Re-run "
@@ -120,7 +128,7 @@ def _guarded(section: Callable[[RunArtifacts], list], arts: RunArtifacts) -> lis
 
 
 def _default_title(arts: RunArtifacts) -> str:
-    tasks = [a.get("task") for a in [*arts.data.values(), *(e for _, e in arts.evals)] if a.get("task")]
+    tasks = [t for a in [*arts.data.values(), *(e for _, e in arts.evals)] if (t := given(a, "task"))]
     return f"tunegate report — {tasks[0]}" if tasks else "tunegate report"
 
 
