@@ -3,7 +3,8 @@
 Each benchmark is its own process (``sys.executable bench/<name>.py ...``); this script only reads what they print
 (their last JSON line, or their text lines where they print no JSON) and puts the ratios side by side. A benchmark
 that fails or whose data is absent is listed as skipped with the reason, and the others still run. The default set
-takes a few minutes on 2 cores; ``--all`` adds the long ones (monitor at 1M rows, interval coverage). Timings
+takes a few minutes on 2 cores; ``--all`` adds the long ones (monitor at 1M rows, tunegate vs Evidently's
+DataDriftPreset at 250k+250k and 500k+500k rows, interval coverage). Timings
 are only comparable on a quiet machine: the table prints the load average at start and end.
 
     .venv/bin/python bench/run_all.py [--all] [--only classification_overhead,stats_speed] [--rounds 3]
@@ -69,8 +70,25 @@ def rows_monitor(out: str) -> list[tuple]:
         if line.startswith("{"):
             r = json.loads(line)
             rows.append((f"monitor {r.get('rows', '?'):,} rows{' + embeddings' if r.get('embeddings') else ''}: "
-                         "wall s / peak MiB", f"{r['wall_s']} / {r['peak_rss_mib']}", "1M rows >= 3x Evidently"))
+                         "wall s / peak MiB", f"{r['wall_s']} / {r['peak_rss_mib']}",
+                         "memory flat (vs Evidently: monitor_vs_evidently)"))
     return rows or [("monitor", "no result", "")]
+
+
+def rows_monitor_vs(out: str) -> list[tuple]:
+    r = last_json(out)
+    rows = []
+    for x in r["results"]:
+        half = x["rows"] // 2
+        name = f"monitor {half:,}+{half:,} rows ({x['format']}): Evidently DataDriftPreset / tunegate wall"
+        if x["ratio"] is None:
+            rows.append((name, f"tunegate {x['tunegate_wall_s']} s; Evidently {r['evidently']}", ">= 3"))
+            continue
+        rows.append((name, x["ratio"], ">= 3" if x["rows"] >= 1_000_000 else ""))
+        rows.append((f"monitor {half:,}+{half:,} rows: wall s / peak MiB, tunegate vs Evidently",
+                     f"{x['tunegate_wall_s']} / {x['tunegate_peak_mib']} vs {x['evidently_wall_s']} / "
+                     f"{x['evidently_peak_mib']}", "memory flat"))
+    return rows
 
 
 def rows_text(out: str) -> list[tuple]:
@@ -84,9 +102,12 @@ BENCHMARKS = {
     "runner_overhead": (["--n", "2000", "--concurrency", "16"], rows_generation, True),
     "sprint_cpu": (["--dev", "300"], rows_sprint_cpu, True),
     "monitor_scale": (["--sizes", "250000", "1000000", "--embed-rows", "0"], rows_monitor, False),
+    # needs the package index the first time (it pip-installs Evidently into its own venv), so not in the default set
+    "monitor_vs_evidently": (["--sizes", "500000", "1000000"], rows_monitor_vs, False),
     "interval_coverage": (["--reps", "600"], rows_text, False),
 }
-ROUNDS_FLAG = {"classification_overhead": "--rounds", "runner_overhead": "--repeats", "sprint_cpu": "--rounds"}
+ROUNDS_FLAG = {"classification_overhead": "--rounds", "runner_overhead": "--repeats", "sprint_cpu": "--rounds",
+               "monitor_vs_evidently": "--rounds"}
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tunegate.data.readers import detect_format, iter_rows
 from tunegate.errors import DataError
 from tunegate.config.monitor import LogColumns
@@ -265,7 +267,17 @@ def records_table(records: list[Record], cols: LogColumns) -> Any:
         data[f"n{j}"] = [r.numeric[j] for r in records]
     for j in range(len(cols.categorical)):
         data[f"c{j}"] = [r.categorical[j] for r in records]
-    return pa.Table.from_pydict(data, schema=table_schema(cols))
+    schema = table_schema(cols)
+    return pa.Table.from_pydict({k: _arr(v, schema.field(k).type) for k, v in data.items()}, schema=schema)
+
+
+def _arr(values: list[Any], typ: Any) -> Any:
+    """A pyarrow array from a list, through numpy: pa.array(list) imports pandas (~0.3 s) to inspect it."""
+    import pyarrow as pa
+
+    obj = np.empty(len(values), dtype=object)
+    obj[:] = values
+    return pa.array(obj, typ)
 
 
 def table_records(table: Any) -> list[Record]:
@@ -340,13 +352,16 @@ def _text(arr: Any, required: bool = False) -> Any:
         arr = pc.cast(arr, pa.string())
     if not pa.types.is_string(arr.type):
         raise _Unclean
-    trimmed = pc.utf8_trim(arr, characters=_PY_SPACE)
-    empty = pc.equal(pc.utf8_length(trimmed), 0)
-    if required:
-        if arr.null_count or pc.any(empty).as_py():
+    if required:  # only a value that is empty or starts with a space can be blank: trim just those
+        if arr.null_count:
+            raise _Unclean
+        lead = pc.utf8_slice_codeunits(arr, 0, 1)
+        maybe = arr.filter(pc.or_(pc.equal(lead, ""), pc.is_in(lead, _arr(list(_PY_SPACE), pa.string()))))
+        if len(maybe) and pc.any(pc.equal(pc.utf8_length(pc.utf8_trim(maybe, characters=_PY_SPACE)), 0)).as_py():
             raise _Unclean
         return arr
-    return pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+    trimmed = pc.utf8_trim(arr, characters=_PY_SPACE)
+    return pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), pa.scalar(None, pa.string()), trimmed)
 
 
 def _timestamps(arr: Any) -> Any:
@@ -387,9 +402,9 @@ def _feedback_col(arr: Any) -> Any:
             mapped = [_feedback(v) for v in enc.dictionary.to_pylist()]
         except ValueError:
             raise _Unclean from None
-        return pc.take(pa.array(mapped, pa.float64()), enc.indices)
+        return pc.take(_arr(mapped, pa.float64()), enc.indices)
     x = _num(arr)
-    if not pc.all(pc.is_in(x, pa.array([0.0, 1.0, -1.0]))).as_py() and x.null_count < len(x):
+    if not pc.all(pc.is_in(x, pa.array(np.array([0.0, 1.0, -1.0])))).as_py() and x.null_count < len(x):
         raise _Unclean
     return pc.if_else(pc.equal(x, -1.0), 0.0, x)
 
@@ -411,7 +426,7 @@ def columnar_block(table: Any, first_line: int, cols: LogColumns) -> Any:
     c = cols
     if c.input not in names:
         raise _Unclean
-    out = {"line": pa.array(range(first_line, first_line + n), pa.int64()),
+    out = {"line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
            "ts": _timestamps(col(c.timestamp)) if c.timestamp else pa.nulls(n, pa.float64()),
            "text": _text(col(c.input), required=True)}
     for key, name in (("output", c.output), ("version", c.model_version), ("label", c.label)):
@@ -425,8 +440,8 @@ def columnar_block(table: Any, first_line: int, cols: LogColumns) -> Any:
         cv = conf.to_pylist()
         if any(x is None and v is not None and v > 1e-9 for x, v in zip(cv, lp)):
             raise _Unclean
-        conf = pa.array([x if x is not None or v is None else _m.exp(min(v, 0.0)) for x, v in zip(cv, lp)],
-                        pa.float64())
+        conf = _arr([x if x is not None or v is None else _m.exp(min(v, 0.0)) for x, v in zip(cv, lp)],
+                    pa.float64())
     out["confidence"] = conf
     for j, name in enumerate(c.numeric):
         out[f"n{j}"] = _num(col(name))
