@@ -125,6 +125,7 @@ def test_windows_equal_the_streaming_windows_by_rows_and_by_time(tmp_path):
         for j in range(2):
             assert (r1.numeric_values(j) == r2.numeric_values(j)).all()
             assert c1.categorical_values(j) == c2.categorical_values(j)
+            assert list(c1.categorical_counts(j).items()) == list(c2.categorical_counts(j).items())
         assert (c1.text_lengths() == c2.text_lengths()).all()
 
 
@@ -135,3 +136,15 @@ def test_parquet_blocks_match_the_row_reader(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=64)
     a, b, _, _ = _both(path)
     assert a == b and len(a) == 200 and a[150].numeric[0] == math.inf
+
+
+def test_counted_categories_equal_category_counts():
+    from collections import Counter
+
+    from tunegate.monitor.statistics import category_counts, counted_categories
+
+    ref, cur = list("aabbbc") + ["(missing)"], list("abddd")
+    cats, r, c = counted_categories(Counter(ref), Counter(cur))
+    assert (cats, r.tolist(), c.tolist()) == (lambda x: (x[0], x[1].tolist(), x[2].tolist()))(
+        category_counts(ref, cur))
+    assert cats[-1] == "(unseen in reference)" and c.tolist() == [0, 1, 1, 0, 3]

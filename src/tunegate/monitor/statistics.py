@@ -73,7 +73,11 @@ def chi2_two_sample(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[flo
 
 def category_counts(ref: list[str], cur: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Counts over the reference's categories, plus one cell for categories the reference never saw."""
-    rc, cc = Counter(ref), Counter(cur)
+    return counted_categories(Counter(ref), Counter(cur))
+
+
+def counted_categories(rc: Counter, cc: Counter) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``category_counts`` from counts already made (a window's ``categorical_counts``: no list of values)."""
     cats = sorted(rc)
     unseen = sum(v for k, v in cc.items() if k not in rc)
     r = np.array([rc[k] for k in cats] + [0])

@@ -64,6 +64,17 @@ class Window:
             return [r.categorical[j] or missing for r in self._records]
         return col.fill_null(missing).to_pylist()
 
+    def categorical_counts(self, j: int, missing: str = "(missing)") -> Counter:
+        """Counts of categorical column ``j``'s values (missing ones as ``missing``), in order of first
+        appearance, as ``Counter(categorical_values(j))`` gives them."""
+        col = self._column(f"c{j}")
+        if col is None:
+            return Counter(self.categorical_values(j, missing))
+        import pyarrow.compute as pc
+
+        counts = pc.value_counts(col.fill_null(missing)).to_pylist()
+        return Counter({d["values"]: d["counts"] for d in counts})
+
     def text_lengths(self) -> np.ndarray:
         """Each input's length in characters."""
         col = self._column("text")
