@@ -434,3 +434,19 @@ def test_quantile_matches_numpy_bit_for_bit():
         a = rng.random(n) if t % 2 else rng.integers(0, 40, n) / 40.0
         q = np.array([0.0, 1.0]) if t % 9 == 0 else rng.random(2)
         np.testing.assert_array_equal(_quantile_linear(a, q), np.quantile(a, q))
+
+
+def test_chunk_size_never_changes_an_interval(monkeypatch):
+    """Chunks are sized for the CPU cache; the draws (and so every interval) must not depend on them."""
+    import tunegate.evals.stats as st
+
+    rng = np.random.default_rng(2)
+    labels = ["a", "b", "c"]
+    gold = rng.choice(labels, 700).astype(object)
+    pred = np.where(rng.random(700) < 0.6, gold, rng.choice(labels, 700)).astype(object)
+    jobs = [((rng.random(700) < 0.7).astype(float), np.mean, "auto"), ((gold, pred), st.MacroF1(labels), "bca")]
+    results = []
+    for elements in (1, 5000, 1 << 16, 1 << 24):
+        monkeypatch.setattr(st, "_CHUNK_ELEMENTS", elements)
+        results.append(st.bootstrap_cis(jobs, n_resamples=300, seed=9))
+    assert all(r == results[0] for r in results[1:])

@@ -155,16 +155,17 @@ class _Sink:
 
 
 _JSON_ESCAPED = frozenset('"\\' + "".join(map(chr, range(32))))
+_LINE = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps with options builds one per call
 
 
 def _redacted_line(record: dict[str, Any]) -> str:
     """The record as one JSON line with every secret masked. Serialise first and look for the secrets in the
     line: a secret free of characters JSON escapes appears verbatim in the line if it is in any string of the
     record, so a clean line (the usual case) skips walking the record; otherwise redact value by value."""
-    line = json.dumps(record, ensure_ascii=False, default=str)
+    line = _LINE.encode(record)
     known = secrets()
     if any(s in line or not _JSON_ESCAPED.isdisjoint(s) for s in known):
-        line = json.dumps(redact_obj(record, known), ensure_ascii=False, default=str)
+        line = _LINE.encode(redact_obj(record, known))
     return line
 
 
