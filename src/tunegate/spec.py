@@ -21,6 +21,7 @@ from tunegate.errors import SpecError
 from tunegate.config.check_eval import CheckEvalSpec
 from tunegate.config.monitor import MonitorSpec
 from tunegate.config.sprint import SprintSpec
+from tunegate.plugins import key_lines as _key_lines
 from tunegate.plugins import load_entry_points, load_plugins
 
 SCHEMA_VERSION = 1
@@ -428,22 +429,6 @@ def json_schema() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-
-
-def _key_lines(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
-    """Map each key path in a YAML document to its 1-based line, so errors can point at the line."""
-    lines: dict[tuple, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            path = prefix + (k.value,)
-            lines[path] = k.start_mark.line + 1
-            lines.update(_key_lines(v, path))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            path = prefix + (i,)
-            lines[path] = v.start_mark.line + 1
-            lines.update(_key_lines(v, path))
-    return lines
 
 
 def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:

@@ -34,17 +34,22 @@ from tunegate.monitor.test_base import (  # noqa: F401  (re-exported for plug-in
     Context,
     DriftTest,
     TestResult,
+    configure_tests,
     register_test,
     tests_registered_so_far,
 )
 from tunegate.monitor.windows import Window
+from tunegate.plugins import load_entry_points
 
 
 def registered_tests() -> dict[str, DriftTest]:
-    """All registered tests, the built-in plug-ins imported first so the registry is complete."""
+    """All registered tests, the built-in plug-ins imported first and installed plug-ins (entry points) loaded,
+    so the registry is complete. The built-ins read their settings from ``monitor.thresholds`` / ``.embedding``
+    and declare no per-entry options."""
     import tunegate.monitor.embedding_drift  # noqa: F401
     import tunegate.monitor.performance  # noqa: F401
 
+    load_entry_points()
     return tests_registered_so_far()
 
 

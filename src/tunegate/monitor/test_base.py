@@ -2,15 +2,21 @@
 
 A leaf of the monitor package (it imports only the config and window types), so the built-in tests in
 ``drift``, ``performance`` and ``embedding_drift`` and any user test can import it without importing each other.
+A test may declare ``Options`` (a pydantic model, ``extra="forbid"``); ``configure_tests`` validates the options of
+``{type: name, ...}`` entries and hands each test instance its own ``options``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from tunegate.config.monitor import MonitorSpec
+from tunegate.errors import SpecError
+from tunegate.plugins import NoOptions, load_entry_points, locate, record, validate_options
 from tunegate.monitor.windows import Window
 
 
@@ -105,23 +111,69 @@ class Context:
 
 class DriftTest(Protocol):
     name: str
+    options: Any  # the validated Options of this instance (NoOptions() when the test declares none)
+    Options: ClassVar[type[BaseModel]]
 
     def run(self, reference: Window, current: Window, ctx: Context) -> list[TestResult]: ...
 
 
-_TESTS: dict[str, DriftTest] = {}
+_TESTS: dict[str, DriftTest] = {}  # name -> an instance with default options
+_CLASSES: dict[str, Any] = {}
+
+
+def _instance(cls: Any, name: str, options: BaseModel) -> Any:
+    obj = cls()
+    obj.name = name
+    obj.options = options
+    return obj
 
 
 def register_test(name: str) -> Callable[[Any], Any]:
-    """Class decorator: ``@register_test("numeric") class NumericDrift: ...``."""
+    """Class decorator: ``@register_test("numeric") class NumericDrift: ...`` (``Options`` optional)."""
 
     def deco(cls: Any) -> Any:
-        obj = cls()
-        obj.name = name
-        _TESTS[name] = obj
+        model = getattr(cls, "Options", None) or NoOptions
+        _CLASSES[name] = cls
+        _TESTS[name] = _instance(cls, name, validate_options(model, {}, what=f"drift test '{name}'", key=name))
+        record("drift_test", name, model)
         return cls
 
     return deco
+
+
+def configure_tests(entries: list[Any] | None, *, registry: dict[str, DriftTest] | None = None,
+                    source: Any = None, line_of: Callable[[str], int | None] | None = None,
+                    key: str = "monitor.tests") -> dict[str, DriftTest]:
+    """The tests to run, by name: every registered one when ``entries`` is None, else each entry (a name or
+    ``{type: name, option: value}``) with its options validated. Unknown names and options are SpecErrors naming
+    the key (and, given ``source`` / ``line_of``, the file and line). Installed plug-ins load first."""
+    load_entry_points()
+    tests = registry if registry is not None else dict(_TESTS)
+    if entries is None:
+        return tests
+    out: dict[str, DriftTest] = {}
+    try:
+        for i, entry in enumerate(entries):
+            field = f"{key}.{i}"
+            if isinstance(entry, str):
+                name, options = entry, None
+            elif isinstance(entry, dict) and isinstance(entry.get("type"), str):
+                name, options = entry["type"], {k: v for k, v in entry.items() if k != "type"}
+            else:
+                raise SpecError("a drift test is a name or a mapping with a 'type' key", field=field)
+            if name not in tests:
+                raise SpecError(f"unknown drift test '{name}' (registered: {', '.join(sorted(tests))})",
+                                field=field)
+            if options is None or name not in _CLASSES:
+                out[name] = tests[name]
+                continue
+            cls = _CLASSES[name]
+            model = getattr(cls, "Options", None) or NoOptions
+            out[name] = _instance(cls, name, validate_options(model, options, what=f"drift test '{name}'",
+                                                              key=field))
+    except SpecError as exc:
+        raise locate(exc, source, line_of) from None
+    return out
 
 
 def tests_registered_so_far() -> dict[str, DriftTest]:
