@@ -38,7 +38,8 @@ def _click_commands() -> dict[str, object]:
 
 
 def test_every_registered_command_goes_through_command_errors():
-    infos = list(app.registered_commands) + [c for g in app.registered_groups for c in g.typer_instance.registered_commands]
+    infos = list(app.registered_commands)
+    infos += [c for g in app.registered_groups for c in g.typer_instance.registered_commands]
     assert len(infos) == len(COMMANDS) + sum(len(cmds) for _, _, cmds in GROUPS) >= 26
     unwrapped = [i.name for i in infos if not getattr(i.callback, "command_errors", False)]
     assert unwrapped == []

@@ -59,7 +59,8 @@ def cost_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """The 18-month total cost of ownership of keep-prompting vs fine-tune, evaluation tax included, with uncertainty."""
+    """The 18-month total cost of ownership of keep-prompting vs fine-tune, evaluation tax included, with
+    uncertainty."""
     from tunegate.decision_stages import cost_stage
     from tunegate.spec import load_spec
 

@@ -35,7 +35,8 @@ def eval_cmd(
                                         "label_logprobs (score each label's likelihood; local models), or auto.")
                       ] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for eval.json and "
-                                                    "results.jsonl (default: runs/eval-<task>-<model>-<time>).")] = None,
+                                                    "results.jsonl (default: runs/eval-<task>-<model>-<time>).")
+                       ] = None,
     cache: CacheOpt = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip malformed data rows instead of "
                                                "stopping; each skipped row is listed in eval.json.")] = False,

@@ -179,7 +179,8 @@ def _standalone_audit(annotations: Path | None, examples: Path | None, test: Pat
         fail("give a spec, or --annotations FILE and/or --examples FILE")
     if method not in ("dawid-skene", "majority"):
         fail(f"--aggregation must be dawid-skene or majority, not '{method}'")
-    cfg = AuditSpec(agreement_level=level, aggregation=method, use_embeddings=not no_embeddings)  # type: ignore[arg-type]
+    cfg = AuditSpec(agreement_level=level, aggregation=method,  # type: ignore[arg-type]
+                    use_embeddings=not no_embeddings)
     anns, gold = (load_annotation_file(annotations, item_col=item_col, annotator_col=annotator_col,
                                        label_col=label_col or "label", gold_col=gold_col)
                   if annotations else (None, {}))
@@ -192,7 +193,8 @@ def _standalone_audit(annotations: Path | None, examples: Path | None, test: Pat
     labels = sorted({e.label for e in exs or []} | {a.label for a in anns or []})
     art, result = build_audit(examples=exs, annotations=anns, labels=labels, cfg=cfg,
                               embedding_model=None if no_embeddings else "local:minilm", method=method,
-                              gold=gold or None, progress=note, task=(annotations or examples).name)  # type: ignore[union-attr]
+                              gold=gold or None, progress=note,
+                              task=(annotations or examples).name)  # type: ignore[union-attr]
     if out_dir:
         write_json_atomic(Path(out_dir) / "audit.json", art)
     return art, (result.to_rows() if result is not None else None)

@@ -112,8 +112,8 @@ def sprint_cmd(
     CIs, paired comparisons (Holm), cost per 1,000 requests, and the gap to the target (met | gap | unknown).
 
     Exit code (the gate field of sprint.json): 0 met (the best prompt reaches the target), 3 gap (it does not:
-    the prompting gap fine-tuning would have to close), 4 unknown (the evidence cannot tell, e.g. the interval straddles the target), 2 for
-    bad input.
+    the prompting gap fine-tuning would have to close), 4 unknown (the evidence cannot tell, e.g. the interval
+    straddles the target), 2 for bad input.
     """
     from tunegate.models.cache import ResponseCache
     from tunegate.spec import load_spec
