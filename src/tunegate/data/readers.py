@@ -114,7 +114,7 @@ def _jsonl_rows(path: str, lines: Any, first_line: int) -> Iterator[Row]:
 
 
 # ------------------------------------------------------------------------------------ columnar JSONL blocks
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20  # measured at 1M rows: 4 MiB blocks peak ~50 MiB below 16 MiB ones, same CPU
 
 
 @dataclass(frozen=True)
