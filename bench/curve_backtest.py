@@ -119,6 +119,7 @@ def evaluate(runs, truth_by_ds, k_by_ds, *, plan, family, weights, band, cal=Non
             row = {"dataset": ds, "n": n, "rep": run["rep"], "k": k, "sizes": len(t.ns), "truth_err": target,
                    "pred_err": None, "pred_n": None, "low": None, "high": None}
             if fit is not None:
+                row["err_n"] = float(fit.predict(n))
                 row["pred_err"] = float(fit.predict(k * n))
                 row["pred_n"] = fit.n_for_error(target)
                 row["low"], row["high"] = band(fit, t, n, target, cal, ds, family, weights)
@@ -162,6 +163,30 @@ def calibrate(rows: list[dict], ds_out: str | None) -> tuple[float, float, float
     return tuple(float(v) for v in np.quantile(r, [0.1, 0.5, 0.9]))
 
 
+def calibrate_drift(rows: list[dict], ds_out: str | None) -> dict:
+    """The shipped drift model's constants on rows of datasets other than ds_out: q = log(truth / predicted error) /
+    log2(k) regressed on ln(error at n) (clipped to ``C.DRIFT_ERR_RANGE``) by least squares; the 10th / 90th
+    percentiles of its residuals; and the plain 10th / 50th / 90th percentiles of q (the envelope's other half)."""
+    r = [row for row in rows if row["dataset"] != ds_out and row["pred_err"]]
+    q = np.array([math.log(row["truth_err"] / row["pred_err"]) / math.log2(row["k"]) for row in r])
+    lo, hi = C.DRIFT_ERR_RANGE
+    z = np.array([math.log(min(max(row["err_n"], lo), hi)) for row in r])
+    # each row weighted by its horizon in doublings: q at 2x is one doubling's noise, at 8x the mean of three
+    d = np.array([math.log2(row["k"]) for row in r])
+    A = np.column_stack([np.ones_like(z), z]) * d[:, None]
+    coef, *_ = np.linalg.lstsq(A, q * d, rcond=None)
+    res = q - (coef[0] + coef[1] * z)
+    return {"DRIFT": (float(coef[0]), float(coef[1])),
+            "DRIFT_RESID": tuple(float(v) for v in np.quantile(res, [0.1, 0.9])),
+            "BAND_Q": tuple(float(v) for v in np.quantile(q, [0.1, 0.5, 0.9]))}
+
+
+def constant_drift(quantiles) -> dict:
+    """Constants that make ``C.drift_q`` the pre-change error-blind drift (q10 / q50 / q90 for every curve)."""
+    q10, q50, q90 = quantiles
+    return {"DRIFT": (q50, 0.0), "DRIFT_RESID": (q10 - q50, q90 - q50), "BAND_Q": (q10, q50, q90)}
+
+
 def summarise(rows: list[dict]) -> dict:
     ok = [r for r in rows if r["pred_n"] is not None and math.isfinite(r["pred_n"])]
     truth_n = lambda r: r["k"] * r["n"]  # noqa: E731
@@ -182,15 +207,18 @@ def summarise(rows: list[dict]) -> dict:
             "width": float(np.median([r["high"] / r["low"] for r in bounded])) if bounded else float("nan")}
 
 
-def shipped(runs, truth_by_ds, k_by_ds, band_q_by_ds=None) -> list[dict]:
+def shipped(runs, truth_by_ds, k_by_ds, consts_by_ds=None, family: str | None = None) -> list[dict]:
     """The shipped pipeline end to end: ``plan_sizes`` (snapped to the measured grid) and ``analyze_curve`` with its
-    checks and status; ``band_q_by_ds`` swaps in band constants per dataset (leave-one-dataset-out)."""
-    rows, saved = [], C.BAND_Q
+    checks and status; ``consts_by_ds`` swaps in the drift constants per dataset (leave-one-dataset-out) and
+    ``family`` the fitted family (the pre-change pipeline: ``pow2_log`` with ``constant_drift``)."""
+    names = ("DRIFT", "DRIFT_RESID", "BAND_Q", "FAMILY")
+    rows, saved = [], {k: getattr(C, k) for k in names}
     try:
+        C.FAMILY = family or C.FAMILY
         for run in runs:
             ds, n = run["dataset"], run["n"]
-            if band_q_by_ds:
-                C.BAND_Q = band_q_by_ds[ds]
+            for key, v in (consts_by_ds or {}).get(ds, {}).items():
+                setattr(C, key, v)
             pts = _points(run, plan_new, k_by_ds[ds])
             for k in KS:
                 if k * n not in truth_by_ds[ds]:
@@ -200,13 +228,39 @@ def shipped(runs, truth_by_ds, k_by_ds, band_q_by_ds=None) -> list[dict]:
                 ln = rep.labels_needed
                 rows.append({"dataset": ds, "n": n, "rep": run["rep"], "k": k, "sizes": len(pts),
                              "status": rep.status, "flags": rep.flags, "truth_err": target,
-                             "pred_err": float(C.band_error(rep.fit, n, k * n, C.BAND_Q[1]))
+                             "pred_err": float(C.band_error(rep.fit, n, k * n, C.drift_q(rep.fit, n)[1]))
                              if rep.fit and rep.status == "ok" else None,
                              "pred_n": ln["value"], "low": ln["low"] if ln["value"] else None,
-                             "high": ln["high"], "reason": ln["reason"]})
+                             "high": ln["high"], "reason": ln["reason"], "ln_status": ln["status"]})
     finally:
-        C.BAND_Q = saved
+        for key, v in saved.items():
+            setattr(C, key, v)
     return rows
+
+
+def print_shipped(rows: list[dict], datasets) -> None:
+    """Per dataset and horizon; "within ±35%" and "inside band" count every extrapolated case (status ok), an
+    ``unreachable`` labels-needed as a miss."""
+    print("| dataset | horizon | cases | extrapolated (status ok) | within ±35% | median predicted / measured | "
+          "inside 80% band | bounded band | error MAE at k·n (pts) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for ds in [*datasets, "all"]:
+        for k in (*KS, "all"):
+            sel = [r for r in rows if ds in ("all", r["dataset"]) and k in ("all", r["k"])]
+            if not sel:
+                continue
+            ext = [r for r in sel if r["status"] == "ok"]
+            ok = [r for r in ext if r["pred_n"]]
+            m = lambda r: r["k"] * r["n"]  # noqa: E731
+            nan = float("nan")
+            within = np.mean([bool(r["pred_n"]) and abs(r["pred_n"] / m(r) - 1) <= 0.35 for r in ext]) if ext else nan
+            inside = np.mean([bool(r["pred_n"]) and r["low"] <= m(r) <= (r["high"] or math.inf) for r in ext]) \
+                if ext else nan
+            bounded = np.mean([r["high"] is not None for r in ext]) if ext else nan
+            ratio = np.median([r["pred_n"] / m(r) for r in ok]) if ok else nan
+            mae = 100 * np.mean([abs(r["pred_err"] - r["truth_err"]) for r in ok]) if ok else nan
+            print(f"| {ds} | {k if k == 'all' else f'{k}x'} | {len(sel)} | {len(ext)} | {within:.0%} | {ratio:.2f} | "
+                  f"{inside:.0%} | {bounded:.0%} | {mae:.2f} |")
 
 
 def main() -> None:
@@ -220,29 +274,19 @@ def main() -> None:
             truth[ds], r = load_runs(ds)
             runs += r
             kcls[ds] = k
-    print("## shipped: plan_sizes + analyze_curve (band constants leave-one-dataset-out)\n")
+    lodo = lambda ds: ds if len(truth) > 1 else None  # noqa: E731
+    before_rows = evaluate(runs, truth, kcls, plan=plan_new, family="pow2_log", weights=C.WEIGHTS, band=band_none)
+    before = {ds: constant_drift(calibrate(before_rows, lodo(ds))) for ds in truth}
+    print("## before: pow2_log, error-blind drift (constants leave-one-dataset-out)\n")
+    print_shipped(shipped(runs, truth, kcls, before, family="pow2_log"), truth)
     base = evaluate(runs, truth, kcls, plan=plan_new, family=C.FAMILY, weights=C.WEIGHTS, band=band_none)
-    qs = {ds: calibrate(base, ds if len(truth) > 1 else None) for ds in truth}
-    print("constants learnt on all datasets (BAND_Q):", [round(q, 3) for q in calibrate(base, None)])
-    print("leave-one-dataset-out:", {ds: [round(q, 3) for q in v] for ds, v in qs.items()}, "\n")
-    rows = shipped(runs, truth, kcls, qs)
-    print("| dataset | horizon | cases | status ok | within ±35% | median predicted / measured | inside 80% band | "
-          "bounded band | error MAE at k·n (pts) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for ds in [*truth, "all"]:
-        for k in (*KS, "all"):
-            sel = [r for r in rows if ds in ("all", r["dataset"]) and k in ("all", r["k"])]
-            if not sel:
-                continue
-            ok = [r for r in sel if r["pred_n"]]
-            m = lambda r: r["k"] * r["n"]  # noqa: E731
-            within = np.mean([abs(r["pred_n"] / m(r) - 1) <= 0.35 for r in ok]) if ok else float("nan")
-            inside = np.mean([r["low"] <= m(r) <= (r["high"] or math.inf) for r in ok]) if ok else float("nan")
-            bounded = np.mean([r["high"] is not None for r in ok]) if ok else float("nan")
-            ratio = np.median([r["pred_n"] / m(r) for r in ok]) if ok else float("nan")
-            mae = 100 * np.mean([abs(r["pred_err"] - r["truth_err"]) for r in ok]) if ok else float("nan")
-            print(f"| {ds} | {k if k == 'all' else f'{k}x'} | {len(sel)} | {len(ok)} | {within:.0%} | {ratio:.2f} | "
-                  f"{inside:.0%} | {bounded:.0%} | {mae:.2f} |")
+    consts = {ds: calibrate_drift(base, lodo(ds)) for ds in truth}
+    fmt = lambda d: {k: [round(x, 4) for x in v] for k, v in d.items()}  # noqa: E731
+    print(f"\n## shipped: {C.FAMILY}, drift from the error on hand (constants leave-one-dataset-out)\n")
+    print("constants learnt on all datasets (curve.py):", fmt(calibrate_drift(base, None)))
+    print("leave-one-dataset-out:", {ds: fmt(v) for ds, v in consts.items()}, "\n")
+    rows = shipped(runs, truth, kcls, consts)
+    print_shipped(rows, truth)
     if args.cases:
         for r in rows:
             print(json.dumps(r))
@@ -252,7 +296,7 @@ def main() -> None:
           "within ±35% debiased | error MAE (pts) | 80% coverage | bounded | median high/low |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for plan in plans:
-        for family in ("pow3", "pow3_log", "pow2_log"):
+        for family in ("pow3", "pow3_log", "pow2_log", "pow2_log_tail"):
             for weights in ("inverse_variance", "uniform"):
                 base = evaluate(runs, truth, kcls, plan=plan, family=family, weights=weights, band=band_none)
                 # leave-one-dataset-out; with one dataset only, in-sample (optimistic; printed as "cal-in")

@@ -21,6 +21,7 @@ from tunegate.probe.curve import (
     CurvePoint,
     analyze_curve,
     calibrated_n_band,
+    drift_q,
     fit_power_law,
     fit_power_law_with_reason,
     geometric_sizes,
@@ -95,8 +96,11 @@ def test_labels_needed_follows_the_calibrated_curve_and_band():
     target = b * 8000**-c  # the law itself reaches it at 8,000, twice the largest size
     report = analyze_curve(power_law_points(PROBE, sd=0.0005, a=0.0, b=b, c=c), target_error=target, n_boot=0)
     ln = report.labels_needed
-    q_lo, q_mid, q_hi = BAND_Q
-    ln_n = (math.log(b / target) - q_mid * math.log(4000) / math.log(2)) / (c - q_mid / math.log(2))
+    q_lo, q_mid, q_hi = drift_q(report.fit, 4000)
+    assert q_lo <= BAND_Q[0] and q_hi >= BAND_Q[2]  # the band is never narrower than the error-blind one
+    fb, fc = report.fit.b, report.fit.c  # the fit (its exponent averaged with the last doubling's) is near the law
+    assert abs(fc / c - 1) < 0.1
+    ln_n = (math.log(fb / target) - q_mid * math.log(4000) / math.log(2)) / (fc - q_mid / math.log(2))
     assert ln["status"] == "ok" and ln["band_level"] == 0.8 and ln["n_train"] == 4000
     assert abs(ln["value"] / math.exp(ln_n) - 1) < 0.03
     assert ln["low"] <= 8000 <= ln["value"] <= ln["high"] and ln["high"] < 64 * 4000
