@@ -173,8 +173,9 @@ def main() -> None:
                     print(f"round {rnd + 1} {n:>9,} rows {fmt:7} {name:9}: wall {r['wall_s']:6.2f} s, CPU "
                           f"{r['cpu_s']:6.2f} s, peak RSS {r['peak_rss_mib']:7.1f} MiB -> {r['result']}", flush=True)
     load1 = os.getloadavg()
-    print("\n| rows (ref + cur) | format | tunegate wall s (median) | Evidently wall s | Evidently / tunegate "
-          "| tunegate peak MiB | Evidently peak MiB |\n|---|---|---|---|---|---|---|")
+    print("\n| rows (ref + cur) | format | tunegate wall s (median of rounds) | Evidently wall s | Evidently / "
+          "tunegate wall | tunegate CPU s | Evidently CPU s | Evidently / tunegate CPU | tunegate peak MiB | "
+          "Evidently peak MiB |\n|---|---|---|---|---|---|---|---|---|---|")
     summary = []
     for (n, fmt) in logs:
         tg = runs[(n, fmt, "tunegate")]
@@ -183,15 +184,24 @@ def main() -> None:
         tm = max(r["peak_rss_mib"] for r in tg)
         ew = round(statistics.median(r["wall_s"] for r in ev), 2) if ev else None
         em = max(r["peak_rss_mib"] for r in ev) if ev else None
+        tc = round(statistics.median(r["cpu_s"] for r in tg), 2)
+        ec = round(statistics.median(r["cpu_s"] for r in ev), 2) if ev else None
         ratio = round(ew / tw, 2) if ew else None
+        cpu_ratio = round(ec / tc, 2) if ec else None
         summary.append({"rows": n, "format": fmt, "tunegate_wall_s": tw, "tunegate_peak_mib": tm,
                         "evidently_wall_s": ew, "evidently_peak_mib": em, "ratio": ratio,
+                        "tunegate_cpu_s": tc, "evidently_cpu_s": ec, "cpu_ratio": cpu_ratio,
                         "tunegate_walls": [r["wall_s"] for r in tg], "evidently_walls": [r["wall_s"] for r in ev]})
+        na = "n/a"
         print(f"| {n // 2:,} + {n // 2:,} | {fmt} | {tw} ({', '.join(str(r['wall_s']) for r in tg)}) | "
-              f"{ew if ew is not None else 'n/a'} | {ratio if ratio is not None else 'n/a'} | {tm} | "
-              f"{em if em is not None else 'n/a'} |")
+              f"{ew if ew is not None else na} | {ratio if ratio is not None else na} | {tc} | "
+              f"{ec if ec is not None else na} | {cpu_ratio if cpu_ratio is not None else na} | {tm} | "
+              f"{em if em is not None else na} |")
     print(f"\nload average (1/5/15 min) at start {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, at end "
-          f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} on {os.cpu_count()} CPUs; peak = max over rounds")
+          f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} on {os.cpu_count()} CPUs; peak = max over rounds. Above "
+          "a load of about the CPU count, wall times measure the neighbours; CPU (user + system, all threads) does "
+          "not, though tunegate's pyarrow parsing runs on several threads, so on a quiet machine its wall is below "
+          "its CPU")
     print(json.dumps({"results": summary, "evidently": why if evpy else f"not available: {why}",
                       "load_start": round(load0[0], 2), "load_end": round(load1[0], 2)}))
 

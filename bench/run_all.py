@@ -85,6 +85,8 @@ def rows_monitor_vs(out: str) -> list[tuple]:
             rows.append((name, f"tunegate {x['tunegate_wall_s']} s; Evidently {r['evidently']}", ">= 3"))
             continue
         rows.append((name, x["ratio"], ">= 3" if x["rows"] >= 1_000_000 else ""))
+        rows.append((f"monitor {half:,}+{half:,} rows: Evidently / tunegate CPU (user + system)",
+                     x.get("cpu_ratio"), "load-independent"))
         rows.append((f"monitor {half:,}+{half:,} rows: wall s / peak MiB, tunegate vs Evidently",
                      f"{x['tunegate_wall_s']} / {x['tunegate_peak_mib']} vs {x['evidently_wall_s']} / "
                      f"{x['evidently_peak_mib']}", "memory flat"))
