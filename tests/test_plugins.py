@@ -466,7 +466,11 @@ def test_an_entry_point_may_name_a_callable_and_loads_once(tmp_path):
 def test_the_schema_lists_every_builtin_plugins_options_and_loaded_user_ones(tmp_path):
     s = _suffix()
     load_spec(_task(tmp_path, s, "plugins: [my_plugins.py]\n"))
-    block = json_schema()["$defs"]["plugins"]["properties"]
+    full = json_schema()
+    block = {kind: v["properties"] for kind, v in full["$defs"]["plugins"]["properties"].items()}
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(full)
     assert {"scorer", "strategy", "backend", "embedder", "drift_test", "executor"} <= set(block)
     assert block["scorer"]["regex"]["required"] == ["pattern"]
     assert set(block["scorer"]["llm_judge"]["properties"]) >= {"rubric", "scale", "repeats", "allow_self_judge"}

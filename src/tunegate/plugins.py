@@ -265,7 +265,16 @@ def _file_line_of(source: str | Path) -> Callable[[str], int | None] | None:
     return lambda key: lines.get(tuple(int(p) if p.isdigit() else p for p in key.split(".")))
 
 
-def options_schema() -> dict[str, dict[str, Any]]:
-    """kind -> name -> JSON Schema of the plug-in's options (nested models inlined under their own $defs)."""
-    return {kind: {name: model.model_json_schema() for name, model in plugins.items()}
-            for kind, plugins in catalog().items()}
+def options_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(kind -> name -> JSON Schema of the plug-in's options, the nested models' definitions). References point
+    at ``#/$defs/<Model>``, so the caller merges the definitions into the root schema's ``$defs``."""
+    out: dict[str, Any] = {}
+    defs: dict[str, Any] = {}
+    for kind, entries in catalog().items():
+        props = {}
+        for name, model in entries.items():
+            schema = model.model_json_schema(ref_template="#/$defs/{model}")
+            defs.update(schema.pop("$defs", {}))
+            props[name] = schema
+        out[kind] = {"type": "object", "properties": props}
+    return out, defs

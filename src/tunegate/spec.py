@@ -421,10 +421,13 @@ def json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "tunegate task spec (tunegate.yaml)"
+    kinds, defs = options_schema()
+    for name, d in defs.items():
+        schema.setdefault("$defs", {}).setdefault(name, d)
     schema.setdefault("$defs", {})["plugins"] = {
         "description": "Options of each plug-in, by kind: scorer (eval.scorers entries), strategy "
                        "(sprint.strategies entries), backend (models.backends.<id>.options), drift_test, executor.",
-        "properties": options_schema()}
+        "type": "object", "properties": kinds}
     return schema
 
 
