@@ -1,6 +1,6 @@
 """Progress of long steps (GGUF conversion, embedding, model calls): a real total and an ETA from finished work.
 
-Two jobs, no terminal code (the CLI draws the bars, ``cli_output.progress_bar``):
+Two jobs, no terminal code (the CLI draws the bars, ``cli.output.progress_bar``):
 
 * ``Estimate`` turns (done, total) updates into an ETA as *elapsed working time / done × remaining*. rich's own
   ETA uses the speed over the last 30 s of updates; the local backend finishes items in bursts, so that window
