@@ -1,16 +1,15 @@
 """OpenAI-compatible HTTP backends (OpenAI, vLLM, Ollama, llama.cpp server, TGI).
 
 The caller's code is synchronous, but paid calls should overlap: each backend owns a private asyncio loop in a
-daemon thread with one keep-alive ``httpx.AsyncClient``, and ``generate`` hands results back through a queue in
-completion order, so the runner can persist each one before consuming the next. Keeping the loop alive between
-calls keeps the connection pool warm, and works from any thread (also from inside a running event loop).
+daemon thread with keep-alive ``httpx.AsyncClient``s (``_Clients``), and ``generate`` hands results back through a
+queue in completion order, so the runner can persist each one before consuming the next. Keeping the loop alive
+between calls keeps the connections warm, and works from any thread (also from inside a running event loop).
 
 Keys are read from the environment variable *named* by ``api_key_env`` at request time; they are never stored
 on the object, logged, put in error messages or in ``cache_identity``.
 
-httpx and asyncio are imported when the first call is made, not with the module: a run whose answers all come
-from the response cache builds the backend (for its cache identity) but never calls it, and those imports were
-a tenth of such a run (issue 19).
+httpx and asyncio are imported at the first call: a run answered from the cache builds the backend (for its cache
+identity) but never calls it, and those imports were a tenth of such a run (issue 19).
 """
 
 from __future__ import annotations
@@ -43,12 +42,12 @@ if TYPE_CHECKING:
     import httpx
 
 
-
 def _log() -> Any:
     """The module's logger, on first use (only retries and failures log; a cached run never imports logging)."""
     import logging
 
     return logging.getLogger("tunegate.models.openai")
+
 
 T = TypeVar("T")
 
@@ -71,27 +70,22 @@ _PLAIN_URL = re.compile(r"(https?)://([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)(?::([1-
 
 
 def _plain_base_url(url: str) -> str | None:
-    """``normalise_base_url`` without importing httpx, for the plain URLs that need no parsing; None otherwise
-    (tests compare the two on a table of URLs)."""
+    """``normalise_base_url`` without httpx for URLs that need no parsing (equal on a tested table); else None."""
     m = _PLAIN_URL.fullmatch(url)
     if m is None:
         return None
     scheme, host, port, path = m.groups()
-    if host.replace(".", "").isdigit():  # IPv4-style: httpx validates it (no leading zeros, octets <= 255)
-        parts = host.split(".")
-        if len(parts) != 4 or any(str(int(p)) != p or int(p) > 255 for p in parts):
-            return None
-    if port is not None and int(port) > 65535:
+    # an IPv4-style host must be one httpx accepts (4 octets <= 255, no leading zeros); a name is not checked
+    parts = host.split(".") if host.replace(".", "").isdigit() else ["0"] * 4
+    if len(parts) != 4 or any(str(int(p)) != p or int(p) > 255 for p in parts) or int(port or 0) > 65535:
         return None
     keep = f":{port}" if port is not None and int(port) != {"http": 80, "https": 443}[scheme] else ""
     return f"{scheme}://{host.lower()}{keep}{path.rstrip('/')}"
 
 
 def _skip_missing_sniffio() -> None:
-    """httpcore tries ``import sniffio`` on every lock and semaphore it sets up (about ten per request); when
-    sniffio is not installed each try searches sys.path again: ~15% of a client's CPU against a fast server
-    (issue 19). A ``None`` entry in sys.modules makes that import fail at once, with the ImportError it would
-    raise anyway; nothing changes where sniffio is installed."""
+    """httpcore tries ``import sniffio`` for every lock (~10 per request); uninstalled, each try searches sys.path:
+    ~15% of a client's CPU (issue 19). A ``None`` in sys.modules fails it at once, with the same ImportError."""
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
@@ -99,8 +93,7 @@ def _skip_missing_sniffio() -> None:
 def normalise_base_url(base_url: str) -> str:
     """Canonical endpoint URL for identity and logs: lower-case scheme/host, no default port, no trailing
     slash, and no user-info or query string (either can carry credentials)."""
-    plain = _plain_base_url(base_url.strip())
-    if plain is not None:
+    if (plain := _plain_base_url(base_url.strip())) is not None:
         return plain
     import httpx
 
@@ -116,12 +109,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent or invalid."""
     if not value:
         return None
-    value = value.strip()
     try:
-        seconds = float(value)
+        seconds = float(value.strip())
     except ValueError:
         try:
-            when = email.utils.parsedate_to_datetime(value)
+            when = email.utils.parsedate_to_datetime(value.strip())
         except (TypeError, ValueError):
             return None
         if when is None:
@@ -170,8 +162,7 @@ class _HTTPCore:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._clients: _Clients | None = None
         self._finalizer: weakref.finalize | None = None
 
     def url(self, path: str) -> str:
@@ -207,24 +198,18 @@ class _HTTPCore:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="tunegate-openai-http", daemon=True)
                 thread.start()
-                n, headers = self.max_concurrency, dict(self._extra_headers)
                 timeout = httpx.Timeout(self.timeout_s, pool=None)  # the semaphore bounds pool waits
-
-                async def setup() -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-                    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-                    return httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers), asyncio.Semaphore(n)
-
-                self._client, self._sem = asyncio.run_coroutine_threadsafe(setup(), loop).result()
+                self._clients = _Clients(self.max_concurrency, timeout, dict(self._extra_headers))
                 self._loop, self._thread = loop, thread
                 # Also stops the thread when the backend is dropped without close(), and at interpreter exit.
-                self._finalizer = weakref.finalize(self, _stop_loop, loop, thread, self._client)
+                self._finalizer = weakref.finalize(self, _stop_loop, loop, thread, self._clients)
             return self._loop
 
     def close(self) -> None:
         """Cancel outstanding calls, close the connection pool and stop the loop thread (idempotent)."""
         with self._lock:
             finalizer, self._finalizer = self._finalizer, None
-            self._loop = self._thread = self._client = self._sem = None
+            self._loop = self._thread = self._clients = None
         if finalizer is not None:
             finalizer()
 
@@ -339,9 +324,10 @@ class _HTTPCore:
 
         import httpx
 
-        client, sem = self._client, self._sem
-        if client is None or sem is None:
+        clients = self._clients
+        if clients is None:
             raise BackendError(f"{self.safe_base_url}: backend is closed")
+        sem, free = clients.sem, clients.free
         url = self.url(path)
         where = self.safe_base_url + path
         start = time.perf_counter()
@@ -354,7 +340,11 @@ class _HTTPCore:
             t0 = time.perf_counter()
             try:
                 async with sem:
-                    response = await client.post(url, json=payload, headers=headers)
+                    client = free.pop() if free else clients.new()
+                    try:
+                        response = await client.post(url, json=payload, headers=headers)
+                    finally:
+                        free.append(client)
             except httpx.TimeoutException as exc:
                 problem, retry = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", True
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -390,8 +380,36 @@ class _HTTPCore:
             await asyncio.sleep(delay)
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client: httpx.AsyncClient) -> None:
-    """Cancel what still runs on the loop, close the pool, stop the thread (module-level: a finalizer's)."""
+class _Clients:
+    """Up to ``n`` clients of one keep-alive connection each, one lent per request in flight (``sem`` bounds them
+    across threads: the loop is shared); they share one SSL context (~20 ms to build each).
+
+    Why not one client with ``n`` connections: httpcore re-checks every pooled connection (a ``poll()`` each) when
+    a request starts or ends, ~45 checks per request at 16: ~40% of the loop thread's time against a fast server
+    (issue 19). One connection per client does the same requests with one check."""
+
+    def __init__(self, n: int, timeout: httpx.Timeout, headers: dict[str, str]) -> None:
+        import asyncio
+
+        self.sem = asyncio.Semaphore(n)
+        self.free: list[httpx.AsyncClient] = []  # idle, the last used on top
+        self.all: list[httpx.AsyncClient] = []
+        self._timeout, self._headers = timeout, headers
+        self._ssl: Any = None
+
+    def new(self) -> httpx.AsyncClient:
+        import httpx
+
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()  # what each client would build: certifi, or SSL_CERT_FILE/DIR
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                                   timeout=self._timeout, headers=self._headers, verify=self._ssl)
+        self.all.append(client)
+        return client
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, clients: _Clients) -> None:
+    """Cancel what still runs on the loop, close the clients, stop the thread (module-level: a finalizer's)."""
     import asyncio
 
     async def shutdown() -> None:
@@ -399,7 +417,7 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, client
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await client.aclose()
+        await asyncio.gather(*(client.aclose() for client in clients.all))
 
     if threading.current_thread() is thread:  # dropped from inside the loop: just stop it
         loop.call_soon(loop.stop)
