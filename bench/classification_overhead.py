@@ -11,6 +11,8 @@ artifacts); peak RSS and CPU come from ``os.wait4``. Medians over ``--rounds``.
 Goals (issue 19): cold <= 1.10x the plain client; warm <= 0.10 of cold with 0 backend calls. Prints a table and,
 last, one JSON line (``run_all.py`` reads it). The goals refer to a quiet machine: the 1-minute load average is
 printed for every round, and the CPU-time ratios beside the wall-time ones (CPU time moves far less with load).
+A second reference, the plain client with ``--tuned`` (the two httpcore fixes tunegate's backend makes), runs in
+every round too: ``cold / tuned plain`` is tunegate's own overhead once both sides do the same HTTP work.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def main() -> None:
     args = ap.parse_args()
     stub, base_url = start_stub(LABELS)
     tunegate = str(Path(sys.executable).parent / "tunegate")
-    runs: dict[str, list[dict]] = {"plain": [], "cold": [], "warm": []}
+    runs: dict[str, list[dict]] = {"plain": [], "tuned": [], "cold": [], "warm": []}
     loads: list[tuple[float, float]] = []  # 1-minute load average before and after each round
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -92,12 +94,13 @@ def main() -> None:
             spec = write_task(d, args.n, LABELS, base_url, args.concurrency)
             for r in range(args.rounds):
                 load_before = os.getloadavg()[0]
-                m = measure_rusage([sys.executable, str(ROOT / "bench" / "plain_classify_client.py"),
-                                    "--items", str(d / "items.jsonl"), "--labels", ",".join(LABELS),
-                                    "--concurrency", str(args.concurrency), "--base-url", base_url,
-                                    "--out", str(d / "plain.jsonl")])
-                m["accuracy"] = json.loads(m["stdout"])["accuracy"]
-                runs["plain"].append(m)
+                for side, extra in (("plain", []), ("tuned", ["--tuned"])):
+                    m = measure_rusage([sys.executable, str(ROOT / "bench" / "plain_classify_client.py"),
+                                        "--items", str(d / "items.jsonl"), "--labels", ",".join(LABELS),
+                                        "--concurrency", str(args.concurrency), "--base-url", base_url,
+                                        "--out", str(d / "plain.jsonl"), *extra])
+                    m["accuracy"] = json.loads(m["stdout"])["accuracy"]
+                    runs[side].append(m)
                 base = [tunegate, "eval", str(spec), "--quiet", "--json", "--cache", str(d / f"cache{r}.sqlite")]
                 for phase in ("cold", "warm"):
                     m = measure_rusage(base + ["--out", str(d / f"{phase}{r}")])
@@ -106,7 +109,8 @@ def main() -> None:
                     m["accuracy"] = art["metrics"]["accuracy"]["value"]
                     runs[phase].append(m)
                 loads.append((load_before, os.getloadavg()[0]))
-                print(f"round {r + 1}: plain {runs['plain'][-1]['wall']:.2f} s, cold {runs['cold'][-1]['wall']:.2f} s, "
+                print(f"round {r + 1}: plain {runs['plain'][-1]['wall']:.2f} s, tuned plain "
+                      f"{runs['tuned'][-1]['wall']:.2f} s, cold {runs['cold'][-1]['wall']:.2f} s, "
                       f"warm {runs['warm'][-1]['wall']:.2f} s; load average {loads[-1][0]:.2f} -> {loads[-1][1]:.2f}",
                       file=sys.stderr)
                 if runs["cold"][-1]["calls"] != args.n or runs["warm"][-1]["calls"] != 0:
@@ -124,12 +128,15 @@ def main() -> None:
           f"median of {args.rounds} interleaved rounds (whole commands)")
     print("| runner | wall (s) | CPU (s) | peak RSS (MB) | vol. ctx switches | backend calls | accuracy | / plain |")
     print("|---|---|---|---|---|---|---|---|")
-    for side, name in (("plain", "plain httpx async client"), ("cold", "tunegate eval, cold"),
+    for side, name in (("plain", "plain httpx async client"), ("tuned", "plain client, --tuned"),
+                       ("cold", "tunegate eval, cold"),
                        ("warm", "tunegate eval, warm (cached)")):
-        calls = args.n if side == "plain" else runs[side][-1]["calls"]
+        calls = args.n if side in ("plain", "tuned") else runs[side][-1]["calls"]
         print(f"| {name} | {med(side, 'wall'):.2f} | {med(side, 'cpu'):.2f} | {med(side, 'rss_mb'):.0f} | "
               f"{med(side, 'ctx'):.0f} | {calls} | {runs[side][-1]['accuracy']:.3f} | {med(side, 'wall') / p:.2f} |")
-    print(f"cold / plain = {c / p:.2f} (goal <= 1.10); warm / cold = {w / c:.2f} (goal <= 0.10)")
+    t = med("tuned", "wall")
+    print(f"cold / plain = {c / p:.2f} (goal <= 1.10); warm / cold = {w / c:.2f} (goal <= 0.10); "
+          f"cold / tuned plain = {c / t:.2f}")
     pc, cc, wc = med("plain", "cpu"), med("cold", "cpu"), med("warm", "cpu")
     load = max(x for pair in loads for x in pair)
     print(f"CPU time: cold / plain = {cc / pc:.2f}; warm / cold = {wc / cc:.2f}. Load average during the rounds: "
@@ -138,6 +145,7 @@ def main() -> None:
     print(json.dumps({"bench": "classification_overhead", "n": args.n, "rounds": args.rounds,
                       "plain_s": round(p, 3), "cold_s": round(c, 3), "warm_s": round(w, 3),
                       "cold_over_plain": round(c / p, 3), "warm_over_cold": round(w / c, 3),
+                      "tuned_plain_s": round(t, 3), "cold_over_tuned_plain": round(c / t, 3),
                       "warm_backend_calls": max(m["calls"] for m in runs["warm"]),
                       "cpu_cold_over_plain": round(cc / pc, 3), "cpu_warm_over_cold": round(wc / cc, 3),
                       "load_avg": [[round(a, 2), round(b, 2)] for a, b in loads],

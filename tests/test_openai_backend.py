@@ -359,3 +359,21 @@ def test_missing_sniffio_is_marked_once(monkeypatch):
     monkeypatch.setitem(sys.modules, "sniffio", "installed")  # present: left alone
     openai_compat._skip_missing_sniffio()
     assert sys.modules["sniffio"] == "installed"
+
+
+def test_one_connection_per_client_at_most_max_concurrency_clients(openai_stub):
+    """Requests in flight each hold a single-connection client (issue 19); clients are reused, never more than
+    the concurrency bound, and keep their connection between calls."""
+    openai_stub.delay_s = 0.01
+    b = backend(openai_stub, max_concurrency=4)
+    try:
+        assert len(dict(b.generate([req(f"a{i}") for i in range(40)]))) == 40
+        clients = b._http._clients
+        assert 1 <= len(clients.all) <= 4 and len(clients.free) == len(clients.all)
+        first = list(clients.all)
+        assert len(dict(b.generate([req(f"b{i}") for i in range(40)]))) == 40
+        assert clients.all == first  # the same clients (and their keep-alive connections) served the second call
+        assert all(c._transport._pool._max_connections == 1 for c in clients.all)
+        assert len({id(c._transport._pool._ssl_context) for c in clients.all}) == 1
+    finally:
+        b.close()
