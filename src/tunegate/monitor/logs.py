@@ -281,15 +281,19 @@ def _arr(values: list[Any], typ: Any) -> Any:
 
 
 def table_records(table: Any) -> list[Record]:
-    """A table of ``table_schema`` as Records (for tests that read rows)."""
-    names = table.column_names
-    get = {n: table.column(n).to_pylist() for n in names}
-    nums = [get[n] for n in names if n[0] == "n" and n[1:].isdigit()]
-    cats = [get[n] for n in names if n[0] == "c" and n[1:].isdigit()]
-    n = table.num_rows
-    return list(map(Record, get["line"], get["ts"], get["text"], get["output"], get["version"], get["label"],
-                    get["feedback"], get["confidence"], zip(*nums) if nums else [()] * n,
-                    zip(*cats) if cats else [()] * n))
+    """A table of ``table_schema`` as Records (for tests that read rows), a batch at a time so that only one
+    batch's column lists exist beside the Records."""
+    out: list[Record] = []
+    for batch in table.to_batches(max_chunksize=65536):
+        names = batch.schema.names
+        get = {n: batch.column(n).to_pylist() for n in names}
+        nums = [get[n] for n in names if n[0] == "n" and n[1:].isdigit()]
+        cats = [get[n] for n in names if n[0] == "c" and n[1:].isdigit()]
+        n = batch.num_rows
+        out += map(Record, get["line"], get["ts"], get["text"], get["output"], get["version"], get["label"],
+                   get["feedback"], get["confidence"], zip(*nums) if nums else [()] * n,
+                   zip(*cats) if cats else [()] * n)
+    return out
 
 
 def _parse_schema(cols: LogColumns, sample: list[dict[str, Any]]) -> Any:

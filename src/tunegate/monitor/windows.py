@@ -36,8 +36,8 @@ class Window:
 
     @property
     def records(self) -> list[Record]:
-        if self._records is None:
-            self._records = table_records(self.table)
+        if self._records is None:  # the table goes once Records exist: the rows are not held twice
+            self._records, self.table = table_records(self.table), None
         return self._records
 
     @records.setter
