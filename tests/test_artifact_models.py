@@ -224,3 +224,74 @@ def test_schema_command_prints_an_artifacts_schema():
     assert "verdict" in schema["properties"] and "conditions" in schema["properties"]
     bad = CliRunner().invoke(app, ["schema", "--artifact", "nope"])
     assert bad.exit_code == 2 and "unknown artifact" in bad.output
+
+
+# ------------------------------------------------------------------ the decision stages read models
+
+
+def test_collect_artifacts_returns_the_models_and_the_eval_runs_with_their_paths(real_run):
+    from tunegate.artifact_models import EvalCheckArtifact, ProbeArtifact, RunArtifacts, SprintArtifact
+    from tunegate.artifacts import EvalArtifact
+    from tunegate.decision_stages import collect_artifacts
+
+    arts = collect_artifacts(real_run)
+    assert isinstance(arts, RunArtifacts)
+    assert isinstance(arts.evalcheck, EvalCheckArtifact) and isinstance(arts.sprint, SprintArtifact)
+    assert isinstance(arts.probe, ProbeArtifact) and arts.cost is not None and arts.audit is not None
+    dirs = {e.path.parent.name for e in arts.evals}
+    assert {"eval-test", "sprint-best"} <= dirs and all(isinstance(e.artifact, EvalArtifact) for e in arts.evals)
+    # the probe's typed curve: labels on hand and the labels-needed band the verdict and cost model read
+    assert arts.probe.curve.n_train == arts.probe.probes[0].train_examples > 0
+    needed = arts.probe.learning_curve.needed()
+    assert needed is not None and needed.status in ("ok", "unreachable", "unknown", "insufficient", "unreliable")
+    assert json.loads((real_run / "evalcheck.json").read_text())["artifact"] == "evalcheck"
+    assert arts.cost.path_tco("fine_tuning").breakdown["labeling"] >= 0
+
+
+def test_a_file_that_does_not_match_its_model_stops_the_decision_naming_file_and_key(real_run, tmp_path):
+    import shutil
+
+    from tunegate.decision_stages import collect_artifacts, decide_stage
+
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    probe = json.loads((run / "probe.json").read_text())
+    probe["probes"][0]["closes_gap"] = "maybe"
+    (run / "probe.json").write_text(json.dumps(probe))
+    with pytest.raises(InputError, match=r"probe\.json: probes\.0\.closes_gap: "):
+        decide_stage(run)
+    (run / "probe.json").write_text(json.dumps({k: v for k, v in probe.items() if k != "probes"}))
+    collect_artifacts(run)  # probes default to none: a probe.json without probes is still readable
+    ev = json.loads((run / "eval-test" / "eval.json").read_text())
+    ev.pop("n")
+    (run / "eval-test" / "eval.json").write_text(json.dumps(ev))
+    with pytest.raises(InputError, match=r"eval-test/eval\.json: n: .*Field required"):
+        collect_artifacts(run)
+
+
+def test_a_writer_that_drifts_from_its_model_fails_before_writing(real_run, tmp_path, monkeypatch):
+    import shutil
+
+    import tunegate.cost.model as cost_model
+    from tunegate.decision_stages import cost_stage
+    from tunegate.spec import load_spec
+
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    (run / "cost.json").unlink()
+    real = cost_model.run_cost_model
+
+    class Renamed:
+        def __init__(self, res):
+            self.res = res
+
+        def to_dict(self):  # a writer that renamed tco -> total_cost
+            d = self.res.to_dict()
+            d["total_cost"] = d.pop("tco")
+            return d
+
+    monkeypatch.setattr(cost_model, "run_cost_model", lambda *a, **k: Renamed(real(*a, **k)))
+    spec = load_spec(real_run.parent / "task" / "tunegate.yaml")
+    with pytest.raises(InputError, match=r"cost\.json: tco: .*Field required"):
+        cost_stage(spec, run, n_draws=200)
+    assert not (run / "cost.json").exists()

@@ -184,8 +184,12 @@ def test_probe_compares_with_the_prompt_on_the_tasks_primary_scorer(tmp_path, op
     best = tmp_path / "run" / "sprint-best"
     best.mkdir(parents=True)
     (tmp_path / "run" / "sprint.json").write_text(json.dumps({"artifact": "sprint", "best": {"candidate": "p"}}))
-    (best / "eval.json").write_text(json.dumps({"artifact": "eval", "split": "test", "model": "m", "method": "g",
-                                                "value": 0.5}))
+    from tunegate.artifacts import EvalArtifact
+
+    (best / "eval.json").write_text(EvalArtifact(  # the sprint's copy of its best: a whole eval.json, as it writes it
+        task="x", model="m", split="test", method="g", prompt_source="sprint candidate: p", prompt_sha="p",
+        metric="json_fields", value=0.5, ci_low=0.3, ci_high=0.7, confidence=0.95, ci_method="bca", n=20,
+        n_total=20, n_unscored=0, n_errors=0).model_dump_json())
     (best / "results.jsonl").write_text("\n".join(json.dumps(
         {"id": f"o{i}", "scores": {"json_valid": 1.0, "json_fields": float(i % 2 == 0)}}) for i in range(20, 40)))
 

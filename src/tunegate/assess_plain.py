@@ -210,7 +210,7 @@ def run_assess(answers: dict[str, Any], out_file: str | Path, run_dir: str | Pat
                ) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     """Answers -> spec file -> cost.json and verdict.json, the verdict carrying ``plain`` (headline, why, each
     condition in words) and plain next actions; the engine's own actions stay as ``next_actions_for_pipeline``."""
-    from tunegate.artifacts import write_json_atomic
+    from tunegate.artifact_models import VerdictArtifact
     from tunegate.assess import answers_to_spec, write_spec
     from tunegate.decision_stages import cost_stage, decide_stage
     from tunegate.spec import load_spec
@@ -223,5 +223,5 @@ def run_assess(answers: dict[str, Any], out_file: str | Path, run_dir: str | Pat
     verdict["next_actions_for_pipeline"] = verdict.get("next_actions", [])
     verdict["next_actions"] = plain.pop("next_actions")
     verdict["plain"] = plain
-    write_json_atomic(Path(run_dir) / "verdict.json", verdict)
+    VerdictArtifact.from_dict(verdict, source=Path(run_dir) / VerdictArtifact.FILENAME).save(run_dir)
     return path, cost, verdict

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tunegate.artifact_models import RunArtifacts
+
 _Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
 _UNBOUNDED_P90_FACTOR = 10.0  # an unbounded band's upper end, sampled as p90 = 10x the estimate (and said so)
 
@@ -32,30 +34,28 @@ def split_lognormal(value: float, low: float | None, high: float | None, n: int,
     return value * np.exp(np.where(z < 0, z * s_lo, z * s_hi))
 
 
-def labels_to_buy_samples(arts: dict[str, Any], declared: dict[str, Any], *, n_draws: int, seed: int
+def labels_to_buy_samples(arts: RunArtifacts, declared: dict[str, Any], *, n_draws: int, seed: int
                           ) -> tuple[np.ndarray | float | None, dict[str, Any]]:
     """(samples of the labels still to buy, or None to keep the spec's value; a note for cost.json)."""
     from tunegate.verdict import labels_on_hand
-    from tunegate.verdict.prompting import probe_reaches_target
+    from tunegate.verdict.prompting import labels_needed, probe_reaches_target
 
-    probe = arts.get("probe")
-    target = (probe or {}).get("target")
-    on_hand = labels_on_hand(probe, arts.get("audit"), declared.get("data"))
+    probe = arts.probe
+    target = probe.target if probe is not None else None
+    on_hand = labels_on_hand(probe, arts.audit, declared.get("data"))
     if probe_reaches_target(probe, declared.get("finetune"), target):
         return 0.0, {"source": "probe", "labels_on_hand": on_hand, "labels_to_buy": 0,
                      "note": "the probe reaches the target with the labels on hand: none to buy"}
-    lc = (probe or {}).get("learning_curve") or {}
-    band = lc.get("labels_needed_band") if isinstance(lc.get("labels_needed_band"), dict) else None
-    value = (band or {}).get("value", lc.get("labels_needed"))
-    if value is None or (band and band.get("status") not in (None, "ok")):
+    needed = labels_needed(probe)
+    if needed.value is None or needed.status not in (None, "ok"):
         return None, {"source": "spec", "labels_on_hand": on_hand,
                       "note": "no usable labels-needed estimate from the probe: the spec's costs.labeling.labels_needed "
                               "is used"}
-    low, high = (band or {}).get("low"), (band or {}).get("high")
+    value, low, high = needed.value, needed.low, needed.high
     total = split_lognormal(value, low, high, n_draws, seed)
     buy = np.maximum(0.0, total - (on_hand or 0))
     return buy, {"source": "probe learning curve", "labels_needed": value, "band": [low, high],
-                 "band_level": (band or {}).get("band_level", 0.8), "labels_on_hand": on_hand,
+                 "band_level": 0.8 if needed.band_level is None else needed.band_level, "labels_on_hand": on_hand,
                  "labels_to_buy_median": float(np.median(buy)), "labels_to_buy_mean": float(buy.mean()),
                  "note": "labels to buy = max(0, labels needed − labels on hand), sampled from the curve's band"
                          + ("; the band's upper end is unbounded and is sampled with p90 = 10x the estimate"
@@ -68,30 +68,30 @@ def _sd(value: float | None, lo: float | None, hi: float | None) -> float | None
     return max(hi - lo, 0.0) / (2 * 1.959963984540054)
 
 
-def quality_gain_samples(arts: dict[str, Any], declared: dict[str, Any], *, n_draws: int, seed: int
+def quality_gain_samples(arts: RunArtifacts, declared: dict[str, Any], *, n_draws: int, seed: int
                          ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """(samples of fine-tune minus best prompt in metric points, or None; a note). Measured evidence first (the
     paired interval of the difference when the probe has one), else declared evidence, priced the same way."""
     from tunegate.verdict import best_prompt
-    from tunegate.verdict.prompting import with_interval
+    from tunegate.verdict.prompting import declared_estimate, probe_estimate
 
-    best, source, _ = best_prompt(arts.get("sprint"), arts.get("evals") or [], declared.get("prompting"))
-    probes = [p for p in (arts.get("probe") or {}).get("probes") or [] if p.get("value") is not None]
+    best, source, _ = best_prompt(arts.sprint, arts.evals, declared.get("prompting"))
+    probes = [probe_estimate(p) for p in (arts.probe.probes if arts.probe else []) if p.value is not None]
     ft_source = "measured"
     if probes:
-        top = max(probes, key=lambda p: p["value"])
-    elif declared.get("finetune", {}).get("value") is not None:
-        top, ft_source = with_interval({"name": "declared fine-tune", **declared["finetune"]}), "declared"
+        top = max(probes, key=lambda p: p.value)
+    elif (declared.get("finetune") or {}).get("value") is not None:
+        top, ft_source = declared_estimate("declared fine-tune", declared["finetune"]), "declared"
     else:
         return None, {"note": "no fine-tune result: the spec's costs.quality.gain_points is used"}
-    if best is None or best.get("value") is None:
+    if best is None or best.value is None:
         return None, {"note": "no best prompt: the spec's costs.quality.gain_points is used"}
-    mean = (top["value"] - best["value"]) * 100
-    cmp = top.get("comparison") or {}
-    sd = _sd(cmp.get("diff"), cmp.get("diff_ci_low"), cmp.get("diff_ci_high"))
+    mean = (top.value - best.value) * 100
+    cmp = top.comparison
+    sd = _sd(cmp.diff, cmp.diff_ci_low, cmp.diff_ci_high) if cmp is not None else None
     how = "paired interval of the difference"
     if sd is None:
-        sds = [_sd(e.get("value"), e.get("ci_low"), e.get("ci_high")) for e in (top, with_interval(best))]
+        sds = [_sd(e.value, e.ci_low, e.ci_high) for e in (top, best.with_interval())]
         if all(s is not None for s in sds):
             sd, how = math.sqrt(sum(s * s for s in sds)), "the two intervals, as if independent"
     draws = np.full(n_draws, mean) if sd is None else mean + 100 * sd * _rng(seed, "gain").standard_normal(n_draws)

@@ -1,13 +1,25 @@
 """The stages that read other stages' artifacts: the cost model and the verdict, and the one reader of a run
-directory's artifacts they share (``collect_artifacts``)."""
+directory's artifacts they share (``collect_artifacts``, returning the artifact models)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, write_json_atomic
+from tunegate.artifact_models import (
+    AuditArtifact,
+    CostArtifact,
+    EvalCheckArtifact,
+    ProbeArtifact,
+    RunArtifacts,
+    RunBlock,
+    SprintArtifact,
+    eval_runs,
+)
+from tunegate.artifact_models.verdict import VerdictInputs
+from tunegate.artifacts import json_safe, now_iso
 from tunegate.spec import Spec
+
 
 def read_artifact_json(path: Path) -> dict[str, Any] | None:
     import json
@@ -22,22 +34,26 @@ def read_artifact_json(path: Path) -> dict[str, Any] | None:
         raise InputError(f"unreadable artifact: {exc}", file=path) from None
 
 
-def collect_artifacts(run_dir: str | Path) -> dict[str, Any]:
-    """Every stage artifact in a run directory (missing ones as None); eval runs from any subdirectory."""
+def collect_artifacts(run_dir: str | Path) -> RunArtifacts:
+    """Every stage artifact in a run directory as its model (missing ones as None), and the eval runs from any
+    subdirectory; a file that does not match its model is an ``InputError`` naming the file and the key."""
     d = Path(run_dir)
-    found: dict[str, Any] = {name: read_artifact_json(d / f"{name}.json")
-                             for name in ("evalcheck", "audit", "sprint", "probe", "cost")}
-    evals = []
-    for p in sorted(d.glob("**/eval.json")):
-        art = read_artifact_json(p)
-        if art and art.get("artifact") == "eval":
-            evals.append({**art, "_path": str(p)})
-    found["evals"] = evals
-    return found
+
+    def one(model):  # noqa: ANN001, ANN202 - an ArtifactModel subclass
+        p = d / model.FILENAME
+        return model.load(p) if p.exists() else None
+
+    return RunArtifacts(evalcheck=one(EvalCheckArtifact), audit=one(AuditArtifact), sprint=one(SprintArtifact),
+                        probe=one(ProbeArtifact), cost=one(CostArtifact), evals=eval_runs(d))
+
+
+def _run_block(spec: Spec | None) -> RunBlock:
+    return RunBlock(seed=spec.seed if spec else 0, config_hash=spec.config_hash() if spec else None,
+                    spec_path=str(spec.source) if spec and spec.source else None, finished=now_iso())
 
 
 def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any]:
-    """`tunegate decide`: the verdict from whatever artifacts exist; writes ``verdict.json``."""
+    """`tunegate decide`: the verdict from whatever artifacts exist; writes ``verdict.json`` (returned as a dict)."""
     from tunegate.verdict import decide
 
     d = Path(run_dir)
@@ -51,19 +67,16 @@ def decide_stage(run_dir: str | Path, spec: Spec | None = None) -> dict[str, Any
     arts = collect_artifacts(d)
     declared = spec.evidence.model_dump(exclude_none=True) if spec else {}
     target = spec.eval.target if spec else None
-    doc = decide(evalcheck=arts["evalcheck"], audit=arts["audit"], sprint=arts["sprint"], evals=arts["evals"],
-                 probe=arts["probe"], cost=arts["cost"], declared=declared, target=target,
-                 thresholds=spec_thresholds(spec))
-    run = RunInfo(seed=spec.seed if spec else 0, config_hash=spec.config_hash() if spec else None,
-                  spec_path=str(spec.source) if spec and spec.source else None)
-    run.finished = now_iso()
-    inputs = {k: (str(Path(run_dir) / f"{k}.json") if arts[k] else None)
-              for k in ("evalcheck", "audit", "sprint", "probe", "cost")}
-    inputs["evals"] = [e["_path"] for e in arts["evals"]]
-    art = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "verdict", **doc, "inputs": inputs,
-           "run": run.model_dump(mode="json")}
-    write_json_atomic(Path(run_dir) / "verdict.json", art)
-    return art
+    verdict = decide(evalcheck=arts.evalcheck, audit=arts.audit, sprint=arts.sprint, evals=arts.evals,
+                     probe=arts.probe, cost=arts.cost, declared=declared, target=target,
+                     thresholds=spec_thresholds(spec))
+    present = {"evalcheck": arts.evalcheck, "audit": arts.audit, "sprint": arts.sprint, "probe": arts.probe,
+               "cost": arts.cost}
+    verdict.inputs = VerdictInputs(**{k: str(Path(run_dir) / f"{k}.json") if a is not None else None
+                                      for k, a in present.items()}, evals=[str(e.path) for e in arts.evals])
+    verdict.run = _run_block(spec)
+    verdict.save(d)
+    return verdict.to_dict()
 
 
 # --------------------------------------------------------------------------------------------------- cost
@@ -90,10 +103,10 @@ def cost_stage(spec: Spec, run_dir: str | Path, *, n_draws: int = 20000) -> dict
     labels, labels_note = labels_to_buy_samples(arts, declared, n_draws=n_draws, seed=spec.seed)
     gain, gain_note = quality_gain_samples(arts, declared, n_draws=n_draws, seed=spec.seed)
     res = run_cost_model(spec.costs, labels_needed=labels, quality_gain=gain, seed=spec.seed, n_draws=n_draws)
-    run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(), spec_path=str(spec.source) if spec.source else None)
-    run.finished = now_iso()
-    art = {"schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "cost", **res.to_dict(),
-           "caller_inputs": {"labels_to_buy": labels_note, "quality_gain_points": gain_note},
-           "run": run.model_dump(mode="json")}
-    write_json_atomic(Path(run_dir) / "cost.json", art)
-    return art
+    path = Path(run_dir) / CostArtifact.FILENAME
+    art = CostArtifact.from_dict(json_safe({
+        **res.to_dict(), "artifact": "cost", "caller_inputs": {"labels_to_buy": labels_note,
+                                                               "quality_gain_points": gain_note},
+        "run": _run_block(spec).model_dump(mode="json")}), source=path)
+    art.save(run_dir)
+    return art.to_dict()

@@ -19,6 +19,7 @@ from tunegate.artifact_models.evalcheck import EvalCheckArtifact
 from tunegate.artifact_models.monitor import MonitorArtifact
 from tunegate.artifact_models.pipeline import PipelineArtifact
 from tunegate.artifact_models.probe import ProbeArtifact
+from tunegate.artifact_models.run_artifacts import EvalRun, RunArtifacts, eval_runs, load_eval
 from tunegate.artifact_models.sprint import SprintArtifact
 from tunegate.artifact_models.verdict import VerdictArtifact
 from tunegate.errors import InputError
@@ -29,9 +30,9 @@ ARTIFACTS: dict[str, type[ArtifactModel]] = {
 }
 
 __all__ = [
-    "ARTIFACTS", "ArtifactModel", "AuditArtifact", "CheckResult", "CostArtifact", "EvalCheckArtifact",
-    "MonitorArtifact", "PipelineArtifact", "ProbeArtifact", "RunBlock", "SprintArtifact", "VerdictArtifact",
-    "artifact_schema", "load_artifact", "model_for",
+    "ARTIFACTS", "ArtifactModel", "AuditArtifact", "CheckResult", "CostArtifact", "EvalCheckArtifact", "EvalRun",
+    "MonitorArtifact", "PipelineArtifact", "ProbeArtifact", "RunArtifacts", "RunBlock", "SprintArtifact",
+    "VerdictArtifact", "artifact_schema", "eval_runs", "load_artifact", "load_eval", "model_for",
 ]
 
 

@@ -19,6 +19,19 @@ from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, write_json_atom
 from tunegate.errors import InputError
 
 A = TypeVar("A", bound="ArtifactModel")
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_as(model: type[M], data: Any, *, source: str | Path | None = None, what: str = "artifact") -> M:
+    """``model.model_validate(data)``, a failure an ``InputError`` naming ``source`` and the first dotted key (the
+    one message every artifact reader gives, eval.json included)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"]) or None
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InputError(f"not a valid {what}: {e['msg']}{more}", file=source, field=where) from None
 
 
 class Loose(BaseModel):
@@ -77,14 +90,7 @@ class ArtifactModel(Loose):
     @classmethod
     def from_dict(cls: type[A], data: Any, *, source: str | Path | None = None) -> A:
         """Validate a dict (as a stage returns it); errors name ``source`` and the dotted key."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            where = ".".join(str(p) for p in e["loc"]) or None
-            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-            raise InputError(f"not a valid {cls.FILENAME or 'artifact'}: {e['msg']}{more}", file=source,
-                             field=where) from None
+        return validate_as(cls, data, source=source, what=cls.FILENAME or "artifact")
 
     @classmethod
     def load(cls: type[A], path: str | Path) -> A:

@@ -19,6 +19,12 @@ class Summary(Loose):
     p95: float | None = None
 
 
+class PathTco(Summary):
+    """One path's total cost of ownership, with its mean cost per component (inference, labeling, ...)."""
+
+    breakdown: dict[str, float] = Field(default_factory=dict)
+
+
 class NetValue(Summary):
     """Fine-tuning's expected net value over the horizon (TCO difference plus the value of quality)."""
 
@@ -34,7 +40,7 @@ class CostArtifact(ArtifactModel):
     horizon_months: int
     n_draws: int
     seed: int = 0
-    tco: dict[str, Summary]
+    tco: dict[str, PathTco]
     p_finetune_cheaper: float | None = None
     expected_net_value_of_finetuning: NetValue | None = None
     breakeven_monthly_volume: float | None = None
@@ -43,3 +49,7 @@ class CostArtifact(ArtifactModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     distribution: dict[str, Any] | None = None
     caller_inputs: dict[str, Any] = Field(default_factory=dict)
+
+    def path_tco(self, path: str) -> PathTco | None:
+        """``prompting`` or ``fine_tuning``'s TCO, None when the cost model did not price that path."""
+        return self.tco.get(path)

@@ -1,6 +1,6 @@
 """``evalcheck.json``: the criterion gate (``tunegate check-eval``; written by ``evals.evalcheck``).
 
-The writer does not yet put ``artifact`` in the file; the model fills it in on load and writes it on save."""
+Files written before the writer built this model have no ``artifact`` key; the model fills it in on load."""
 
 from __future__ import annotations
 

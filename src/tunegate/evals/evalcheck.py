@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.artifact_models import EvalCheckArtifact
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, json_safe, now_iso, package_versions
 from tunegate.data.examples import load_examples
 from tunegate.errors import SpecError, TunegateError
 from tunegate.evals import evalgate, fixes
@@ -313,7 +314,8 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
     worst = max((c for c in cons.values() if c["flip_rate"] is not None), key=lambda c: c["flip_rate"], default={})
     run.finished = now_iso()
     art: dict[str, Any] = {
-        "schema_version": ARTIFACT_SCHEMA_VERSION, "run": run.model_dump(mode="json"), "task": spec.task.name,
+        "schema_version": ARTIFACT_SCHEMA_VERSION, "artifact": "evalcheck", "run": run.model_dump(mode="json"),
+        "task": spec.task.name,
         "gate": gate, "reasons": reasons, "next_actions": next_actions, "checks": checks,
         "auc": suite["auc"], "auc_ci_low": suite["auc_ci_low"], "auc_ci_high": suite["auc_ci_high"],
         "judge_human_kappa": jh.get("kappa"), "judge_human_kappa_ci_low": jh.get("kappa_ci_low"),
@@ -335,6 +337,8 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         "power": power, "criterion_diff": diff, "warnings": warnings, "usage": usage.to_dict(),
         "thresholds": cfg.model_dump(mode="json"),
     }
+    where = Path(out_dir) / EvalCheckArtifact.FILENAME if out_dir else EvalCheckArtifact.FILENAME
+    model = EvalCheckArtifact.from_dict(json_safe(art), source=where)  # a writer drifting from the model fails here
     if out_dir:
-        write_json_atomic(Path(out_dir) / "evalcheck.json", art)
-    return art
+        model.save(out_dir)
+    return model.to_dict()

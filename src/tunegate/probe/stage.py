@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.artifact_models import ProbeArtifact, eval_runs, load_eval
+from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, json_safe, now_iso, package_versions
 from tunegate.data.examples import Example, load_examples
 from tunegate.errors import TunegateError
 from tunegate.evals.metrics import macro_f1_ci, mean_ci
@@ -43,12 +44,8 @@ def _prompt_run_dir(run_dir: Path) -> Path | None:
     sprint_best = run_dir / "sprint-best"
     if (run_dir / "sprint.json").exists() and (sprint_best / "results.jsonl").exists():
         return sprint_best
-    found = []
-    for p in sorted(run_dir.glob("**/eval.json")):
-        art = json.loads(p.read_text(encoding="utf-8"))
-        if art.get("artifact") == "eval" and is_prompt_eval({**art, "_path": str(p)}) \
-                and (p.parent / "results.jsonl").exists():
-            found.append((str((art.get("run") or {}).get("started") or ""), str(p), p.parent))
+    found = [(e.artifact.run.started or "", str(e.path), e.path.parent) for e in eval_runs(run_dir)
+             if is_prompt_eval(e) and (e.path.parent / "results.jsonl").exists()]
     return min(found)[2] if found else None
 
 
@@ -74,8 +71,8 @@ def best_prompt_items(run_dir: Path, metric: str = "accuracy") -> tuple[str | No
     if d is None:
         return None, {}
     _, items = read_item_scores(d / "results.jsonl", metric)
-    art = json.loads((d / "eval.json").read_text(encoding="utf-8"))
-    return f"{art.get('model')} ({art.get('method')}) [{d.name}]", items
+    art = load_eval(d / "eval.json")
+    return (f"{art.model} ({art.method}) [{d.name}]" if art else None), items
 
 
 def compare_with_prompt(probe_items: dict[str, float], prompt_items: dict[str, float], *, seed: int,
@@ -284,8 +281,9 @@ def probe_stage(
            "curve": curve_doc,
            # the shape the verdict, cost model and report read: labels needed as one number (None = unknown)
            "learning_curve": _chart_curve(curve_doc, labels_needed), "run": run.model_dump(mode="json")}
-    write_json_atomic(d / "probe.json", art)
-    return art
+    model = ProbeArtifact.from_dict(json_safe(art), source=d / ProbeArtifact.FILENAME)  # a drifted writer fails here
+    model.save(d)
+    return model.to_dict()
 
 
 def _primary_for(spec: Spec) -> str:

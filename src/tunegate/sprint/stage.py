@@ -14,7 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
+from tunegate.artifact_models import SprintArtifact
+from tunegate.artifacts import (
+    ARTIFACT_SCHEMA_VERSION,
+    RunInfo,
+    json_safe,
+    now_iso,
+    package_versions,
+    write_json_atomic,
+)
 from tunegate.data.examples import Example, load_examples
 from tunegate.errors import SpecError, TunegateError
 from tunegate.evals.prompts import DEFAULT_INSTRUCTIONS, load_template
@@ -161,11 +169,12 @@ def sprint_stage(
     art["run"] = run.model_dump(mode="json")
     art["seconds"] = round(time.perf_counter() - t_start, 2)
     outcomes = art.pop("_outcomes")
-    write_json_atomic(out_dir / "sprint.json", art)
+    model = SprintArtifact.from_dict(json_safe(art), source=out_dir / SprintArtifact.FILENAME)  # drift fails here
+    model.save(out_dir)
     _write_results(out_dir / "sprint_results.jsonl", outcomes)
-    best = art["best"]["candidate"]
-    _write_best_eval(spec, out_dir / "sprint-best", art, [o for n, o in outcomes if n == best], run)
-    return art
+    best = model.best.candidate
+    _write_best_eval(spec, out_dir / "sprint-best", model, [o for n, o in outcomes if n == best], run)
+    return model.to_dict()
 
 
 def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Example], test: list[Example], *,
@@ -308,7 +317,7 @@ def _write_results(path: Path, rows: list[tuple[str, ItemOutcome]]) -> None:
             fh.write(json.dumps({"candidate": name, **asdict(o)}, ensure_ascii=False, default=str) + "\n")
 
 
-def _write_best_eval(spec: Spec, d: Path, art: dict[str, Any], outs: list[ItemOutcome], run: RunInfo) -> None:
+def _write_best_eval(spec: Spec, d: Path, art: SprintArtifact, outs: list[ItemOutcome], run: RunInfo) -> None:
     """The best finalist's test answers as an ordinary ``eval.json`` + ``results.jsonl`` (the runner's shape), so
     later stages that compare item by item with "the best prompt" (the fine-tune probe) find it."""
     import json
@@ -316,7 +325,9 @@ def _write_best_eval(spec: Spec, d: Path, art: dict[str, Any], outs: list[ItemOu
     from tunegate.artifacts import EvalArtifact
     from tunegate.evals.metrics import ItemRecord, summarize
 
-    best = next(c for c in art["candidates"] if c["name"] == art["best"]["candidate"])
+    best = art.best_candidate()
+    if best is None:
+        raise TunegateError(f"sprint.json: best: '{art.best.candidate}' is not among the candidates measured on test")
     names = list(outs[0].scores) if outs else []
     records = [ItemRecord(o.id, o.gold if isinstance(o.gold, str) else None, o.prediction if o.scored else None,
                           o.scores, o.slices, error=o.error is not None) for o in outs]
@@ -331,10 +342,10 @@ def _write_best_eval(spec: Spec, d: Path, art: dict[str, Any], outs: list[ItemOu
                                  "cached": o.cache_hits == o.calls, "input_tokens": o.input_tokens,
                                  "output_tokens": o.output_tokens, "latency_s": round(o.latency_s, 6)},
                                 ensure_ascii=False, default=str) + "\n")
-    method = "label_logprobs" if best["method"] == "label_likelihood" else "generate"
+    method = "label_logprobs" if best.method == "label_likelihood" else "generate"
     write_json_atomic(d / "eval.json", EvalArtifact(
-        task=spec.task.name, model=best["model"], split="test", method=method,
-        prompt_source=f"sprint candidate: {best['name']}", prompt_sha=best["name"], metric=spec.eval.metric,
+        task=spec.task.name, model=best.model, split="test", method=method,
+        prompt_source=f"sprint candidate: {best.name}", prompt_sha=best.name, metric=spec.eval.metric,
         value=main.value, ci_low=main.ci_low, ci_high=main.ci_high, confidence=main.confidence,
         ci_method=main.ci_method, n=main.n, n_total=len(outs), n_unscored=main.n_unscored,
         n_errors=sum(1 for o in outs if o.error), value_unscored_as_wrong=summary["value_unscored_as_wrong"],

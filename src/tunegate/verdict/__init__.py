@@ -18,6 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunegate.artifact_models import (
+    AuditArtifact,
+    CostArtifact,
+    EvalCheckArtifact,
+    EvalRun,
+    ProbeArtifact,
+    SprintArtifact,
+    VerdictArtifact,
+)
 from tunegate.verdict.conditions import (
     CLEAR,
     DECLARED,
@@ -35,8 +44,10 @@ from tunegate.verdict.conditions import (
     label_quantity,
 )
 from tunegate.verdict.prompting import (
+    Estimate,
     best_prompt,
     gap_condition,
+    labels_needed,
     probe_below_target,
     probe_condition,
     probe_reaches_target,
@@ -47,42 +58,47 @@ VERDICTS = ("FIX_EVAL_FIRST", "SHIP_PROMPT", "IMPROVE_DATA_FIRST", "KEEP_PROMPTI
 
 __all__ = [
     "VERDICTS", "HELD", "NOT_HELD", "UNKNOWN", "MEASURED", "DECLARED", "MISSING", "CLEAR", "MARGINAL",
-    "Condition", "Thresholds", "decide", "best_prompt", "labels_on_hand",
+    "Condition", "Estimate", "Thresholds", "decide", "best_prompt", "labels_on_hand",
 ]
 
 
-def labels_on_hand(probe: dict | None, audit: dict | None, declared_data: dict | None) -> int | None:
-    """Training labels the team has: what the probe trained on, else the audit's train count, else declared."""
-    curve = (probe or {}).get("curve") or {}
-    for v in (curve.get("n_train"), ((curve.get("labels_needed") or {}).get("n_train")
-                                     if isinstance(curve.get("labels_needed"), dict) else None)):
-        if v:
-            return int(v)
-    for p in (probe or {}).get("probes") or []:
-        if p.get("kind") == "embedding_head" and p.get("train_examples"):
-            return int(p["train_examples"])
-    n = ((audit or {}).get("quantity") or {}).get("n_train")
-    if n:
-        return int(n)
+def labels_on_hand(probe: ProbeArtifact | None, audit: AuditArtifact | dict | None,
+                   declared_data: dict | None) -> int | None:
+    """Training labels the team has: what the probe trained on, else the audit's train count, else declared.
+    ``audit`` may be the dict ``audit_stage`` returns (validated here)."""
+    if isinstance(audit, dict):
+        audit = AuditArtifact.from_dict(audit, source="audit.json")
+    curve = probe.curve if probe is not None else None
+    if curve is not None:
+        for v in (curve.n_train, curve.labels_needed.n_train if curve.labels_needed else None):
+            if v:
+                return v
+    for p in probe.probes if probe is not None else []:
+        if p.kind == "embedding_head" and p.train_examples:
+            return p.train_examples
+    if audit is not None and audit.quantity is not None and audit.quantity.n_train:
+        return audit.quantity.n_train
     n = (declared_data or {}).get("n_labeled")
     return int(n) if n else None
 
 
 def decide(
-    *, evalcheck: dict | None = None, audit: dict | None = None, sprint: dict | None = None,
-    evals: list[dict] | None = None, probe: dict | None = None, cost: dict | None = None,
-    declared: dict[str, Any] | None = None, target: float | None = None, thresholds: Thresholds | None = None,
-) -> dict[str, Any]:
-    """The verdict document (without provenance): verdict, confidence, rule, conditions, next_actions."""
+    *, evalcheck: EvalCheckArtifact | None = None, audit: AuditArtifact | None = None,
+    sprint: SprintArtifact | None = None, evals: list[EvalRun] | None = None, probe: ProbeArtifact | None = None,
+    cost: CostArtifact | None = None, declared: dict[str, Any] | None = None, target: float | None = None,
+    thresholds: Thresholds | None = None,
+) -> VerdictArtifact:
+    """The verdict (its ``run`` and ``inputs`` left to the caller): verdict, confidence, rule, conditions,
+    next_actions. Measured evidence comes as the stages' artifact models; declared evidence as the spec's
+    ``evidence`` section dumped to a dict."""
     declared = declared or {}
     th = thresholds or Thresholds()
     best, src, after = best_prompt(sprint, evals or [], declared.get("prompting"))
-    target = target if target is not None else (sprint or {}).get("target")
+    target = target if target is not None else (sprint.target if sprint is not None else None)
     on_hand = labels_on_hand(probe, audit, declared.get("data"))
     reaches = probe_reaches_target(probe, declared.get("finetune"), target)
-    curve = (probe or {}).get("learning_curve") or {}
-    needed = curve.get("labels_needed_band") or curve.get("labels_needed")
-    quantity = label_quantity(needed, on_hand, reaches, probe_below_target(probe, declared.get("finetune"), target))
+    below = probe_below_target(probe, declared.get("finetune"), target)
+    quantity = label_quantity(labels_needed(probe), on_hand, reaches, below)
     conditions = {
         "criterion": criterion_condition(evalcheck, declared.get("criterion"), th),
         "data": data_condition(audit, declared.get("data"), th, quantity),
@@ -92,11 +108,6 @@ def decide(
     }
     verdict, rule = apply_rules(conditions)
     conf = confidence(conditions, rule)
-    return {
-        "verdict": verdict,
-        "confidence": conf,
-        "rule": rule,
-        "summary": f"{verdict} ({conf} confidence): rule {rule}",
-        "conditions": {k: v.to_dict() for k, v in conditions.items()},
-        "next_actions": next_actions(conditions, verdict, cost),
-    }
+    return VerdictArtifact(verdict=verdict, confidence=conf, rule=rule, summary=f"{verdict} ({conf} confidence): "
+                           f"rule {rule}", conditions={k: v.to_dict() for k, v in conditions.items()},
+                           next_actions=next_actions(conditions, verdict, cost))

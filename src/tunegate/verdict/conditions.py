@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunegate.artifact_models import AuditArtifact, CostArtifact, EvalCheckArtifact
+from tunegate.artifact_models.audit import Agreement, Noise
+from tunegate.artifact_models.cost import NetValue
+from tunegate.artifact_models.probe import LabelsNeeded
+
 HELD, NOT_HELD, UNKNOWN = "held", "not_held", "unknown"
 MEASURED, DECLARED, MISSING = "measured", "declared", "missing"
 CLEAR, MARGINAL = "clear", "marginal"
@@ -56,17 +61,21 @@ def _declared_summary(declared: dict) -> str:
 # ------------------------------------------------------------------------------------------------ criterion
 
 
-def criterion_condition(evalcheck: dict | None, declared: dict | None, th: Thresholds) -> Condition:
+_GATE = {"pass": HELD, "fail": NOT_HELD, "unknown": UNKNOWN}
+
+
+def criterion_condition(evalcheck: EvalCheckArtifact | None, declared: dict | None, th: Thresholds) -> Condition:
     """The criterion gate's own result when measured; declared evidence must clear the same spec thresholds
     (``check_eval.min_auc``, ``check_eval.min_judge_kappa``) — a declared AUC of 0.85 fails a 0.9 gate."""
-    if evalcheck:
-        gate = evalcheck.get("gate")
-        status = {"pass": HELD, "fail": NOT_HELD}.get(gate, UNKNOWN)
-        ev = {k: evalcheck.get(k) for k in ("auc", "auc_ci_low", "auc_ci_high", "judge_human_kappa", "flip_rate",
-                                            "minimal_detectable_difference") if k in evalcheck}
-        reasons = "; ".join(evalcheck.get("reasons", [])[:3])
-        if evalcheck.get("next_actions"):  # the gate's own fixes: the scorer, option or format to change
-            ev["gate_fixes"] = list(evalcheck["next_actions"])
+    if evalcheck is not None:
+        ec, gate = evalcheck, evalcheck.gate
+        status = _GATE[gate]
+        ev: dict[str, Any] = {"auc": ec.auc, "auc_ci_low": ec.auc_ci_low, "auc_ci_high": ec.auc_ci_high,
+                              "judge_human_kappa": ec.judge_human_kappa, "flip_rate": ec.flip_rate,
+                              "minimal_detectable_difference": ec.minimal_detectable_difference}
+        reasons = "; ".join(ec.reasons[:3])
+        if ec.next_actions:  # the gate's own fixes: the scorer, option or format to change
+            ev["gate_fixes"] = list(ec.next_actions)
         return Condition(status, MEASURED, f"criterion gate {gate}" + (f": {reasons}" if reasons else ""), ev)
     if not declared:
         return Condition(summary="no criterion-gate result (tunegate check-eval) and nothing declared")
@@ -90,29 +99,28 @@ def criterion_condition(evalcheck: dict | None, declared: dict | None, th: Thres
 # ----------------------------------------------------------------------------------------------------- data
 
 
-def label_quantity(labels_needed: dict | None, on_hand: int | None, probe_reaches_target: bool,
+def label_quantity(labels_needed: LabelsNeeded | None, on_hand: int | None, probe_reaches_target: bool,
                    probe_below_target: bool = False) -> dict[str, Any]:
     """Labels on hand against the learning curve's labels needed for the target (its estimate *and* band).
 
     status: held (enough: the probe already reaches the target, or the whole band lies within the labels on
     hand), not_held (the whole band lies above them: label more), n/a (more labels of this kind are not predicted
     to reach the target: quantity is not what stands in the way), unknown."""
-    ln = labels_needed if isinstance(labels_needed, dict) else (
-        {"value": labels_needed, "status": "ok"} if labels_needed is not None else {})
-    out: dict[str, Any] = {"labels_on_hand": on_hand, "labels_needed": ln.get("value"),
-                           "labels_needed_low": ln.get("low"), "labels_needed_high": ln.get("high"),
-                           "band_level": ln.get("band_level", 0.8 if ln.get("low") is not None else None)}
+    ln = labels_needed or LabelsNeeded()
+    band_level = ln.band_level if ln.band_level is not None else (0.8 if ln.low is not None else None)
+    out: dict[str, Any] = {"labels_on_hand": on_hand, "labels_needed": ln.value, "labels_needed_low": ln.low,
+                           "labels_needed_high": ln.high, "band_level": band_level}
     if probe_reaches_target:
         return out | {"status": HELD, "summary": "the labels on hand already reach the target in the probe"}
-    if ln.get("status") == "unreachable":
+    if ln.status == "unreachable":
         return out | {"status": "n/a", "summary": "the learning curve does not reach the target with more labels of "
-                      "this kind (" + (ln.get("reason") or "unreachable") + ")"}
-    value = ln.get("value")
-    if value is None or ln.get("status") not in (None, "ok") or on_hand is None:
-        why = ln.get("reason") or ("labels on hand unknown" if on_hand is None else "no learning curve")
+                      "this kind (" + (ln.reason or "unreachable") + ")"}
+    value = ln.value
+    if value is None or ln.status not in (None, "ok") or on_hand is None:
+        why = ln.reason or ("labels on hand unknown" if on_hand is None else "no learning curve")
         return out | {"status": UNKNOWN, "summary": f"labels needed for the target: unknown ({why})"}
-    low = ln.get("low") if ln.get("low") is not None else value
-    high = ln.get("high")
+    low = ln.low if ln.low is not None else value
+    high = ln.high
     band = f"{low:,}–{high:,}" if high is not None else f"{low:,}–unbounded"
     if low > on_hand:
         more = value - on_hand
@@ -131,21 +139,22 @@ def label_quantity(labels_needed: dict | None, on_hand: int | None, probe_reache
                                                 f"({band}): the curve cannot tell whether they suffice"}
 
 
-def data_condition(audit: dict | None, declared: dict | None, th: Thresholds, quantity: dict[str, Any]) -> Condition:
+def data_condition(audit: AuditArtifact | None, declared: dict | None, th: Thresholds, quantity: dict[str, Any]
+                   ) -> Condition:
     """The data gate (agreement, noise, duplicates, leakage, coverage) *and* label quantity: not held when either
     fails; held only when the gate passes and the quantity is enough (or not what stands in the way)."""
-    if audit:
-        gate = audit.get("gate")
-        agr, noise = audit.get("agreement") or {}, audit.get("noise") or {}
-        ev = {"gate": gate, "krippendorff_alpha": agr.get("krippendorff_alpha"),
-              "alpha_ci_low": (agr.get("alpha_ci") or {}).get("low"),
-              "alpha_ci_high": (agr.get("alpha_ci") or {}).get("high"),
-              "estimated_noise_rate": noise.get("estimated_noise_rate"),
-              "leakage": (audit.get("leakage") or {}).get("count"), "n_items": agr.get("n_items")}
+    if audit is not None:
+        gate = audit.gate
+        agr, noise = audit.agreement or Agreement(), audit.noise or Noise()
+        ci = agr.alpha_ci
+        ev = {"gate": gate, "krippendorff_alpha": agr.krippendorff_alpha,
+              "alpha_ci_low": ci.low if ci else None, "alpha_ci_high": ci.high if ci else None,
+              "estimated_noise_rate": noise.estimated_noise_rate, "leakage": audit.leakage.count,
+              "n_items": agr.n_items}
         ev = {k: v for k, v in ev.items() if v is not None}
-        quality = {"pass": HELD, "fail": NOT_HELD}.get(gate, UNKNOWN)
+        quality = _GATE[gate]
         source = MEASURED
-        reasons = "; ".join(audit.get("reasons", [])[:3])
+        reasons = "; ".join(audit.reasons[:3])
         quality_summary = f"data gate {gate}" + (f": {reasons}" if reasons else "")
     elif declared:
         ev = {k: v for k, v in declared.items() if v is not None}
@@ -181,27 +190,26 @@ def data_condition(audit: dict | None, declared: dict | None, th: Thresholds, qu
 # ------------------------------------------------------------------------------------------------ economics
 
 
-def economics_condition(cost: dict | None) -> Condition:
+def economics_condition(cost: CostArtifact | None) -> Condition:
     """Held when fine-tuning's expected 18-month net value is positive; ``clear`` only when at least 90% of the
     Monte Carlo draws agree on the sign (else ``marginal``)."""
-    if not cost:
+    if cost is None:
         return Condition(summary="no cost model (tunegate cost)")
-    env = cost.get("expected_net_value_of_finetuning") or {}
-    mean = env.get("mean")
-    ev = {"expected_net_value_mean": mean, "expected_net_value_p05": env.get("p05"),
-          "expected_net_value_p95": env.get("p95"), "p_net_value_positive": env.get("p_positive"),
-          "quality_priced": env.get("quality_priced"), "p_finetune_cheaper": cost.get("p_finetune_cheaper"),
-          "breakeven_monthly_volume": cost.get("breakeven_monthly_volume"),
-          "horizon_months": cost.get("horizon_months")}
-    tco = cost.get("tco") or {}
-    ev["tco_prompting_median"] = (tco.get("prompting") or {}).get("median")
-    ev["tco_fine_tuning_median"] = (tco.get("fine_tuning") or {}).get("median")
+    env = cost.expected_net_value_of_finetuning or NetValue()
+    mean = env.mean
+    prompting, fine_tuning = cost.path_tco("prompting"), cost.path_tco("fine_tuning")
+    ev = {"expected_net_value_mean": mean, "expected_net_value_p05": env.p05,
+          "expected_net_value_p95": env.p95, "p_net_value_positive": env.p_positive,
+          "quality_priced": env.quality_priced, "p_finetune_cheaper": cost.p_finetune_cheaper,
+          "breakeven_monthly_volume": cost.breakeven_monthly_volume, "horizon_months": cost.horizon_months,
+          "tco_prompting_median": prompting.median if prompting else None,
+          "tco_fine_tuning_median": fine_tuning.median if fine_tuning else None}
     if mean is None:
         return Condition(UNKNOWN, MEASURED, "the cost model produced no net value", ev)
-    horizon = cost.get("horizon_months", 18)
-    p_pos = env.get("p_positive")
-    if p_pos is None and env.get("p05") is not None and env.get("p95") is not None:
-        p_pos = 0.95 if env["p05"] > 0 else (0.05 if env["p95"] < 0 else 0.5)
+    horizon = cost.horizon_months
+    p_pos = env.p_positive
+    if p_pos is None and env.p05 is not None and env.p95 is not None:
+        p_pos = 0.95 if env.p05 > 0 else (0.05 if env.p95 < 0 else 0.5)
     held = mean > 0
     clear = p_pos is not None and (p_pos >= 0.9 if held else p_pos <= 0.1)
     pp = f"P(net value > 0) {p_pos:.2f}" if p_pos is not None else "P(net value > 0) unknown"

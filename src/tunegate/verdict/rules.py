@@ -22,6 +22,7 @@ Confidence, written down (README "How to read a verdict" says the same):
 
 from __future__ import annotations
 
+from tunegate.artifact_models import CostArtifact
 from tunegate.verdict.conditions import CLEAR, HELD, MARGINAL, MEASURED, NOT_HELD, UNKNOWN, Condition
 
 # the conditions each rule rests on (rule 7 rests on all of them, and some are unknown)
@@ -111,19 +112,20 @@ def _settle_action(cond: Condition, what: str) -> str | None:
     return text
 
 
-def _labeling_action(data: Condition, cost: dict | None) -> str | None:
-    q = data.evidence.get("label_quantity") or {}
-    if q.get("status") != NOT_HELD:
+def _labeling_action(data: Condition, cost: CostArtifact | None) -> str | None:
+    q = data.evidence["label_quantity"]
+    if q["status"] != NOT_HELD:
         return None
     price = ""
-    labeling = (((cost or {}).get("tco") or {}).get("fine_tuning") or {}).get("breakdown", {}).get("labeling")
+    fine_tuning = cost.path_tco("fine_tuning") if cost is not None else None
+    labeling = fine_tuning.breakdown.get("labeling") if fine_tuning else None
     if labeling:
-        price = f", costing about {labeling:,.0f} {(cost or {}).get('currency', '')} (cost.json, labeling)".rstrip()
+        price = f", costing about {labeling:,.0f} {cost.currency} (cost.json, labeling)".rstrip()
     return (f"Label about {q['more_labels']:,} more examples (band {q['more_labels_band']}){price}, then re-run the "
             "probe: the learning curve puts the target beyond the labels on hand.")
 
 
-def next_actions(c: dict[str, Condition], verdict: str, cost: dict | None = None) -> list[str]:
+def next_actions(c: dict[str, Condition], verdict: str, cost: CostArtifact | None = None) -> list[str]:
     out = []
     if verdict == "SHIP_PROMPT":
         out.append("Ship the best prompt, and schedule its re-evaluation (tunegate monitor) so a base-model change "
@@ -137,7 +139,7 @@ def next_actions(c: dict[str, Condition], verdict: str, cost: dict | None = None
         if verdict == "SHIP_PROMPT" and key in ("finetune_probe", "economics", "data"):
             continue
         if key == "data" and labeling and cond.status == NOT_HELD and \
-                (cond.evidence.get("label_quantity") or {}).get("status") == NOT_HELD and "gate fail" not in \
+                cond.evidence["label_quantity"]["status"] == NOT_HELD and "gate fail" not in \
                 cond.summary and "declared" not in cond.summary:
             continue  # only the label quantity falls short: the labeling action above says what to do
         if cond.status == UNKNOWN and verdict != "SHIP_PROMPT":
