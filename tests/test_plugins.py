@@ -478,7 +478,7 @@ def test_the_schema_lists_every_builtin_plugins_options_and_loaded_user_ones(tmp
     assert block["strategy"]["self_consistency"]["properties"]["n"]["minimum"] == 2
     assert set(block["executor"]["ray"]["properties"]) == {"address", "workers", "max_retries"}
     assert {"local", "openai"} <= set(block["backend"])
-    assert {"numeric", "embedding", "text_length"} <= set(block["drift_test"])
+    assert {"numeric", "embedding", "text_length", "performance"} <= set(block["drift_test"])
     assert block["scorer"][f"short_{s}"]["required"] == ["max_chars"]
     assert block["backend"][f"echo{s}"]["required"] == ["answer"]
     assert "plugins" in json_schema()["properties"]

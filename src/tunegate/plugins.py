@@ -34,7 +34,8 @@ ENTRY_POINT_GROUP = "tunegate.plugins"
 # The modules that register the built-ins, imported by name (as any plug-in is) only to list every option in
 # `tunegate schema`; the registries themselves import their built-ins directly.
 BUILTIN_MODULES = ("tunegate.evals.scorers", "tunegate.evals.judge", "tunegate.sprint.strategies",
-                   "tunegate.models.registry", "tunegate.monitor.drift", "tunegate.executors.base")
+                   "tunegate.models.registry", "tunegate.monitor.drift", "tunegate.monitor.embedding_drift",
+                   "tunegate.monitor.performance", "tunegate.executors.base")
 
 
 class NoOptions(BaseModel):
