@@ -154,7 +154,8 @@ def test_example_gate_passes_on_real_findings_only_and_counts_labels_on_hand(src
     assert all(by[n]["detail"].startswith("label-only check") for n in LABEL_ONLY)
     assert {by[n]["status"] for n in ("leakage", "conflicts", "duplicates")} == {PASS}
     assert art["quantity"]["n_train"] == n_train > 100
-    assert labels_on_hand(None, art, None) == n_train  # the verdict's label-quantity condition sees it
+    # the verdict's label-quantity condition sees it
+    assert labels_on_hand(None, AuditArtifact.from_dict(art), None) == n_train
     AuditArtifact.model_validate(json.loads((tmp_path / "run" / "audit.json").read_text()))
 
 

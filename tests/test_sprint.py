@@ -436,3 +436,20 @@ def test_knn_few_shot_embeds_each_split_once_in_a_batch(tmp_path):
     assert "few_shot_knn ll" in [c["name"] for c in art["tried"]]
     # one batch for the train pool (60), one for the sprint's dev and test items (48 + 40); none per item
     assert calls == [60, 48 + 40]
+
+
+def test_a_misspelt_strategy_option_in_a_real_sprint_names_the_spec_file_and_line(tmp_path):
+    """The sprint builds its candidates with the spec, so a typo in a strategy's options points at the line."""
+    from tunegate.errors import SpecError
+    from tunegate.spec import load_spec
+    from tunegate.sprint.stage import sprint_stage
+
+    spec_path = make_task(tmp_path, sprint="sprint:\n  strategies:\n    - [zero_shot]\n"
+                                           "    - [{type: few_shot_random, kk: 3}]\n")
+    with pytest.raises(SpecError) as err:
+        sprint_stage(load_spec(spec_path), tmp_path / "run", backend_factory=lambda m: FakeBackend(),
+                     cache=ResponseCache(tmp_path / "c.sqlite"))
+    msg = str(err.value)
+    assert "tunegate.yaml" in msg and "sprint.strategies.1.0" in msg and "kk" in msg, msg
+    line = int(msg.split("tunegate.yaml:")[1].split(":")[0])
+    assert "kk: 3" in spec_path.read_text().splitlines()[line - 1]

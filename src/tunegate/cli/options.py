@@ -19,7 +19,7 @@ CacheOpt = Annotated[Optional[Path], typer.Option(
     "--cache", help="Response cache file (default: $TUNEGATE_HOME/cache/responses.sqlite).")]
 ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="Where the work runs: local (this process, the default) or ray (a Ray cluster; install "
-    "with pip install 'tunegate\\[ray]'). Results are the same on both.")]
+    "with pip install 'tunegate\\[ray]'), or a plug-in executor (docs/plugins.md). Results are the same on all.")]
 RayAddressOpt = Annotated[Optional[str], typer.Option(
     "--ray-address", help="Ray cluster to join (e.g. auto, ray://head:10001). Default: start a local Ray "
     "instance.")]

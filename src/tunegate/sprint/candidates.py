@@ -93,9 +93,11 @@ def _resolve_method(stack: list[Strategy], config: SprintSpec, kind: str, caps: 
 
 
 def build_candidates(config: SprintSpec, kind: str, instructions: list[Instruction], models: list[str],
-                     base_params: dict[str, Any], capabilities: dict[str, frozenset[str]]) -> list[Candidate]:
+                     base_params: dict[str, Any], capabilities: dict[str, frozenset[str]], *, spec: Any = None
+                     ) -> list[Candidate]:
     """The cross product, deduplicated (label-likelihood ignores sampling parameters), with a zero-shot
-    baseline guaranteed (added first when the spec's stacks have none)."""
+    baseline guaranteed (added first when the spec's stacks have none). ``spec`` lets a bad strategy option be
+    reported with the spec file and line."""
     stacks = config.strategies if config.strategies is not None else DEFAULT_STACKS[kind]
     if not stacks:
         raise SpecError("sprint.strategies is empty", field="sprint.strategies")
@@ -106,7 +108,7 @@ def build_candidates(config: SprintSpec, kind: str, instructions: list[Instructi
     seen: set[tuple] = set()
 
     def add(entries: list, key: str, instr: Instruction, model: str, pi: int, params: dict[str, Any]) -> None:
-        stack = [make_strategy(e, f"{key}.{j}") for j, e in enumerate(entries)]
+        stack = [make_strategy(e, f"{key}.{j}", spec=spec) for j, e in enumerate(entries)]
         method = _resolve_method(stack, config, kind, capabilities[model], key)
         tags = "+".join(s.tag for s in stack if not isinstance(s, (LabelLikelihood, Generate)))
         ident = (tags, instr.name, model, pi if method == GENERATE else 0, method)

@@ -144,7 +144,7 @@ def sprint_stage(
         instructions, notes = _instructions(spec, backend_for, cache, usage)
         caps = {m: frozenset(getattr(backend_for(m), "capabilities", frozenset())) for m in model_ids}
         base_params = dict(spec.models.params)
-        cands = build_candidates(cfg, spec.task.kind, instructions, model_ids, base_params, caps)
+        cands = build_candidates(cfg, spec.task.kind, instructions, model_ids, base_params, caps, spec=spec)
         emb_holder: dict[str, Any] = {}
 
         def shared_embedder() -> Any:

@@ -62,12 +62,9 @@ __all__ = [
 ]
 
 
-def labels_on_hand(probe: ProbeArtifact | None, audit: AuditArtifact | dict | None,
+def labels_on_hand(probe: ProbeArtifact | None, audit: AuditArtifact | None,
                    declared_data: dict | None) -> int | None:
-    """Training labels the team has: what the probe trained on, else the audit's train count, else declared.
-    ``audit`` may be the dict ``audit_stage`` returns (validated here)."""
-    if isinstance(audit, dict):
-        audit = AuditArtifact.from_dict(audit, source="audit.json")
+    """Training labels the team has: what the probe trained on, else the audit's train count, else declared."""
     curve = probe.curve if probe is not None else None
     if curve is not None:
         for v in (curve.n_train, curve.labels_needed.n_train if curve.labels_needed else None):
