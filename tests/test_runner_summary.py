@@ -35,3 +35,25 @@ def test_summary_intervals_equal_separate_calls():
     de = [r.scores["label_match"] for r in ok if r.slices["lang"] == "de" and r.scores["label_match"] is not None]
     same(out["per_slice"]["lang"]["de"], mean_ci(np.array(de), boot))
     assert out["metrics"]["accuracy"] == out["metrics"]["label_match"].model_copy(update={"name": "accuracy"})
+
+
+def test_a_dataset_loaded_by_the_caller_is_used_not_reloaded(tmp_path, monkeypatch):
+    """The CLI's preflight loads the examples; passing them in saves loading them twice (issue 19)."""
+    import tunegate.evals.runner as runner
+    from tunegate.data.examples import load_examples
+    from tunegate.evals.runner import EvalOptions, run_eval
+    from tunegate.models.cache import ResponseCache
+    from tunegate.spec import load_spec
+    from test_runner import FakeBackend, make_task
+
+    spec = load_spec(make_task(tmp_path, 30))
+    dataset = load_examples(spec, skip_invalid=False)
+    loads = []
+    monkeypatch.setattr(runner, "load_examples", lambda *a, **k: loads.append(1) or load_examples(*a, **k))
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        given = run_eval(spec, EvalOptions(model="fake:toy", dataset=dataset), backend=FakeBackend(), cache=cache)
+        assert loads == []
+        loaded = run_eval(spec, EvalOptions(model="fake:toy"), backend=FakeBackend(), cache=cache)
+        assert loads == [1]
+    assert (given.n_total, given.value, given.ci_low, given.ci_high) == (
+        loaded.n_total, loaded.value, loaded.ci_low, loaded.ci_high)

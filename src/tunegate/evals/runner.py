@@ -57,6 +57,9 @@ class EvalOptions:
     # spec's eval.max_failed_share for a run that writes a run directory; an in-memory run then only refuses
     # a run in which every call failed.
     max_failed_share: float | None = None
+    # The examples, when a caller has loaded them already from this spec with the same skip_invalid (the CLI's
+    # preflight does: loading them twice was ~10 ms of a cached run). None: the runner loads them.
+    dataset: Dataset | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -215,7 +218,7 @@ def _run_eval(
     run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
                   spec_path=str(spec.source) if spec.source else None, packages=package_versions())
     model_id = options.model or spec.models.default
-    dataset = load_examples(spec, skip_invalid=options.skip_invalid)
+    dataset = options.dataset if options.dataset is not None else load_examples(spec, skip_invalid=options.skip_invalid)
     items = select_items(dataset, options.split, options.limit)
     template: PromptTemplate = load_template(spec, options.prompt_file)
     embedder_cache: dict[str, Any] = {}
