@@ -271,6 +271,50 @@ def records_table(records: list[Record], cols: LogColumns) -> Any:
     return pa.Table.from_pydict({k: _arr(v, schema.field(k).type) for k, v in data.items()}, schema=schema)
 
 
+# pyarrow imports pandas (~0.4 s CPU, ~30 MiB) the first time it converts a Python or NumPy value (pa.array,
+# pa.scalar, a Python number in a compute call, a null-holding to_numpy). The clean path builds its arrays and
+# scalars from buffers instead, so a monitor run never loads pandas.
+def np_array(a: np.ndarray) -> Any:
+    """A 1-D int64 / float64 / bool NumPy array as a pyarrow Array (no nulls), without pandas."""
+    import pyarrow as pa
+
+    if a.dtype == bool:
+        return pa.Array.from_buffers(pa.bool_(), len(a), [None, pa.py_buffer(np.packbits(a, bitorder="little"))])
+    typ = {np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64(), np.dtype(np.int32): pa.int32()}
+    return pa.Array.from_buffers(typ[a.dtype], len(a), [None, pa.py_buffer(np.ascontiguousarray(a))])
+
+
+def scalar(value: Any) -> Any:
+    """A pyarrow scalar for a float, an int (int32) or a str, without pandas."""
+    import pyarrow as pa
+
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        offsets = np.array([0, len(data)], np.int32)
+        return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])[0]
+    return np_array(np.array([value], np.float64 if isinstance(value, float) else np.int32))[0]
+
+
+def null_scalar(typ: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.nulls(1, typ)[0]
+
+
+def to_numpy(col: Any) -> np.ndarray:
+    """A null-free (Chunked)Array as NumPy, chunk by chunk (zero-copy each), without pandas."""
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    if not chunks:
+        return np.empty(0)
+    parts = []
+    for c in chunks:  # the values buffer itself (Array.to_numpy imports pandas to check for nulls)
+        if c.null_count or getattr(c.type, "bit_width", 0) not in (32, 64):
+            raise TypeError(f"to_numpy takes null-free 32/64-bit numbers, not {c.type} with {c.null_count} nulls")
+        dtype = np.dtype(c.type.to_pandas_dtype())
+        parts.append(np.frombuffer(c.buffers()[1], dtype)[c.offset:c.offset + len(c)])
+    return np.concatenate(parts)
+
+
 def _arr(values: list[Any], typ: Any) -> Any:
     """A pyarrow array from a list, through numpy: pa.array(list) imports pandas (~0.3 s) to inspect it."""
     import pyarrow as pa
@@ -360,12 +404,28 @@ def _text(arr: Any, required: bool = False) -> Any:
         if arr.null_count:
             raise _Unclean
         lead = pc.utf8_slice_codeunits(arr, 0, 1)
-        maybe = arr.filter(pc.or_(pc.equal(lead, ""), pc.is_in(lead, _arr(list(_PY_SPACE), pa.string()))))
-        if len(maybe) and pc.any(pc.equal(pc.utf8_length(pc.utf8_trim(maybe, characters=_PY_SPACE)), 0)).as_py():
+        maybe = arr.filter(pc.or_(pc.equal(lead, scalar("")), pc.is_in(lead, _space_set())))
+        if len(maybe) and pc.any(pc.equal(pc.utf8_length(pc.utf8_trim(maybe, characters=_PY_SPACE)),
+                                          scalar(0))).as_py():
             raise _Unclean
         return arr
     trimmed = pc.utf8_trim(arr, characters=_PY_SPACE)
-    return pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), pa.scalar(None, pa.string()), trimmed)
+    return pc.if_else(pc.equal(pc.utf8_length(trimmed), scalar(0)), null_scalar(pa.string()), trimmed)
+
+
+_SPACES: list[Any] = []
+
+
+def _space_set() -> Any:
+    """The characters str.strip() removes, as a pyarrow string array (built once)."""
+    import pyarrow as pa
+
+    if not _SPACES:
+        data = _PY_SPACE.encode("utf-8")
+        offsets = np.array([0] + [len(_PY_SPACE[:i + 1].encode("utf-8")) for i in range(len(_PY_SPACE))], np.int32)
+        _SPACES.append(pa.Array.from_buffers(pa.string(), len(_PY_SPACE),
+                                             [None, pa.py_buffer(offsets), pa.py_buffer(data)]))
+    return _SPACES[0]
 
 
 def _timestamps(arr: Any) -> Any:
@@ -381,10 +441,10 @@ def _timestamps(arr: Any) -> Any:
         if t.unit == "ns":
             raise _Unclean
         us = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz)), pa.int64())
-        return pc.divide(pc.cast(us, pa.float64()), 1e6)
+        return pc.divide(pc.cast(us, pa.float64()), scalar(1e6))
     if not pa.types.is_string(t):
         raise _Unclean
-    given = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    given = pc.if_else(pc.equal(arr, scalar("")), null_scalar(pa.string()), arr)
     if not pc.all(pc.match_substring_regex(given, _ISO_DATE)).as_py() and given.null_count < len(given):
         raise _Unclean
     for tz in ("UTC", None):  # all with an offset, or all naive (naive means UTC)
@@ -392,7 +452,7 @@ def _timestamps(arr: Any) -> Any:
             us = pc.cast(pc.cast(given, pa.timestamp("us", tz=tz)), pa.int64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        return pc.divide(pc.cast(us, pa.float64()), 1e6)
+        return pc.divide(pc.cast(us, pa.float64()), scalar(1e6))
     raise _Unclean
 
 
@@ -408,9 +468,9 @@ def _feedback_col(arr: Any) -> Any:
             raise _Unclean from None
         return pc.take(_arr(mapped, pa.float64()), enc.indices)
     x = _num(arr)
-    if not pc.all(pc.is_in(x, pa.array(np.array([0.0, 1.0, -1.0])))).as_py() and x.null_count < len(x):
+    if not pc.all(pc.is_in(x, np_array(np.array([0.0, 1.0, -1.0])))).as_py() and x.null_count < len(x):
         raise _Unclean
-    return pc.if_else(pc.equal(x, -1.0), 0.0, x)
+    return pc.if_else(pc.equal(x, scalar(-1.0)), scalar(0.0), x)
 
 
 def columnar_block(table: Any, first_line: int, cols: LogColumns) -> Any:
@@ -430,14 +490,15 @@ def columnar_block(table: Any, first_line: int, cols: LogColumns) -> Any:
     c = cols
     if c.input not in names:
         raise _Unclean
-    out = {"line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
+    out = {"line": np_array(np.arange(first_line, first_line + n, dtype=np.int64)),
            "ts": _timestamps(col(c.timestamp)) if c.timestamp else pa.nulls(n, pa.float64()),
            "text": _text(col(c.input), required=True)}
     for key, name in (("output", c.output), ("version", c.model_version), ("label", c.label)):
         out[key] = _text(col(name)) if name else pa.nulls(n, pa.string())
     out["feedback"] = _feedback_col(col(c.feedback)) if c.feedback else pa.nulls(n, pa.float64())
     conf = _num(col(c.confidence)) if c.confidence else pa.nulls(n, pa.float64())
-    if conf.null_count < n and not pc.all(pc.and_(pc.greater_equal(conf, 0.0), pc.less_equal(conf, 1.0))).as_py():
+    if conf.null_count < n and not pc.all(pc.and_(pc.greater_equal(conf, scalar(0.0)),
+                                                  pc.less_equal(conf, scalar(1.0)))).as_py():
         raise _Unclean
     if c.logprob and conf.null_count:
         lp = _num(col(c.logprob)).to_pylist()

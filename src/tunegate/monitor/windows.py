@@ -15,7 +15,7 @@ import numpy as np
 
 from tunegate.errors import DataError
 from tunegate.config.monitor import WindowSpec
-from tunegate.monitor.logs import Record, table_records
+from tunegate.monitor.logs import Record, np_array, scalar, table_records, to_numpy
 
 
 class Window:
@@ -55,14 +55,14 @@ class Window:
         col = self._column(f"n{j}")
         if col is None:
             return np.array([r.numeric[j] for r in self._records if r.numeric[j] is not None], float)
-        return col.drop_null().to_numpy()
+        return to_numpy(col.drop_null()).astype(float, copy=False)
 
     def categorical_values(self, j: int, missing: str = "(missing)") -> list[str]:
         """Categorical column ``j``'s values, a missing one as ``missing`` (a category of its own)."""
         col = self._column(f"c{j}")
         if col is None:
             return [r.categorical[j] or missing for r in self._records]
-        return col.fill_null(missing).to_pylist()
+        return col.fill_null(scalar(missing)).to_pylist()
 
     def categorical_counts(self, j: int, missing: str = "(missing)") -> Counter:
         """Counts of categorical column ``j``'s values (missing ones as ``missing``), in order of first
@@ -72,7 +72,7 @@ class Window:
             return Counter(self.categorical_values(j, missing))
         import pyarrow.compute as pc
 
-        counts = pc.value_counts(col.fill_null(missing)).to_pylist()
+        counts = pc.value_counts(col.fill_null(scalar(missing))).to_pylist()
         return Counter({d["values"]: d["counts"] for d in counts})
 
     def text_lengths(self) -> np.ndarray:
@@ -82,7 +82,7 @@ class Window:
             return np.array([len(r.text) for r in self._records], float)
         import pyarrow.compute as pc
 
-        return pc.utf8_length(col).to_numpy().astype(float)
+        return to_numpy(pc.utf8_length(col)).astype(float)
 
     def describe(self) -> dict[str, Any]:
         if self._records is not None:
@@ -198,11 +198,11 @@ def cut_table_windows(tables: Iterable[Any], w: WindowSpec, *, source: str,
                 line = t.column("line").filter(pc.is_null(ts))[0].as_py()
                 raise DataError("time windows need a timestamp on every row", file=source, line=line,
                                 field="timestamp")
-            x = ts.to_numpy()
+            x = to_numpy(ts)
             in_cur = _between(x, cs, ce)
-            cur_parts.append(t.filter(pa.array(in_cur)))
+            cur_parts.append(t.filter(np_array(in_cur)))
             if fill_ref:
-                ref_parts.append(t.filter(pa.array(~in_cur & _between(x, rs, re_))))
+                ref_parts.append(t.filter(np_array(~in_cur & _between(x, rs, re_))))
         cur_t = _concat(cur_parts, schema)
     ref = reference if reference is not None else Window("reference", source, table=_concat(ref_parts, schema))
     cur = Window("current", source, table=cur_t)
