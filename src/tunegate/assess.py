@@ -242,6 +242,9 @@ def answers_to_spec(a: dict[str, Any]) -> dict[str, Any]:
         "quality": {"value_per_point_per_month": a["value_per_point"], "gain_points": gain},
     }
     spec: dict[str, Any] = {"task": {"name": a["task_name"], "kind": a["task_kind"]}}
+    if a["task_kind"] == "extraction":  # the spec requires a schema; the answers name no fields, so say only that
+        spec["task"]["output_schema"] = {"type": "object", "description": "fields not given in tunegate assess: "
+                                         "list them under properties before running the stages"}
     if a.get("target") is not None:
         spec["eval"] = {"target": a["target"]}
     spec["evidence"] = evidence

@@ -91,9 +91,9 @@ def criterion_condition(evalcheck: EvalCheckArtifact | None, declared: dict | No
         failing.append("declared as not passing")
     if failing:
         return Condition(NOT_HELD, DECLARED, "; ".join(failing), ev)
-    if declared.get("passes") is True or auc is not None:
+    if declared.get("passes") is True or auc is not None or kappa is not None:  # a judge's kappa is its AUC
         return Condition(HELD, DECLARED, _declared_summary(declared), ev)
-    return Condition(UNKNOWN, DECLARED, "declared criterion evidence says neither passes nor an AUC", ev)
+    return Condition(UNKNOWN, DECLARED, "declared criterion evidence says neither passes nor an AUC or a kappa", ev)
 
 
 # ----------------------------------------------------------------------------------------------------- data

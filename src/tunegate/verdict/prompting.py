@@ -223,6 +223,12 @@ def probe_condition(probe: ProbeArtifact | None, declared: dict | None, best: Es
     lo_k = lower_bound_for_family(v, lo, k)
     ev["lower_bound_for_family"] = round(lo_k, 6)
     fam = f" (bound widened for {k} probes)" if k > 1 else ""
+    if lo_k >= target and p is not None and p <= 0.05 and diff is not None and diff < 0:
+        ev["contradicts_paired_test"] = True  # same items, opposite answers: one of the two is mis-scored
+        return Condition(UNKNOWN, source, f"{name} reaches {v:.3f} (lower bound {lo_k:.3f}{fam}) against {target:g}, "
+                         f"yet on the same test items it is significantly worse than the best prompt{vs_prompt}: "
+                         "the two results contradict each other; check that both are scored with the same metric "
+                         "on the same items before trusting either", ev)
     if lo_k >= target:
         return Condition(HELD, source, f"{name} reaches the target: {v:.3f}, lower bound {lo_k:.3f}{fam} ≥ "
                          f"{target:g}{vs_prompt}", ev)

@@ -147,6 +147,11 @@ def next_actions(c: dict[str, Condition], verdict: str, cost: CostArtifact | Non
             if settle:
                 out.append(settle)
                 continue
+        if key == "finetune_probe" and cond.evidence.get("contradicts_paired_test"):
+            out.append("Check how the probe and the best prompt were scored: the probe reaches the target, yet the "
+                       "paired test on the same items finds it worse than the prompt; re-run both on the same test "
+                       "items with the task's primary scorer (tunegate probe), then decide.")
+            continue
         if key == "criterion" and cond.status != HELD and cond.evidence.get("gate_fixes"):
             out.extend(cond.evidence["gate_fixes"])  # the criterion gate named what to change: say exactly that
             continue
