@@ -22,6 +22,7 @@ from tunegate.monitor.statistics import (  # noqa: F401  (re-exported: the stati
     binned_counts,
     category_counts,
     chi2_two_sample,
+    counted_categories,
     ks_two_sample,
     psi,
     psi_from_counts,
@@ -90,7 +91,7 @@ def numeric_results(name: str, kind: str, ref: np.ndarray, cur: np.ndarray, ctx:
     ]
 
 
-def categorical_results(name: str, kind: str, ref: list[str], cur: list[str], ctx: Context,
+def categorical_results(name: str, kind: str, ref: list[str] | Counter, cur: list[str] | Counter, ctx: Context,
                         subject: str | None = None, noun: str = "values") -> list[TestResult]:
     """PSI over categories (threshold, paired with chi-square) and the chi-square test of homogeneity, which
     counts as an effect only when the total variation distance reaches min_tvd (or PSI reaches psi). New
@@ -98,8 +99,10 @@ def categorical_results(name: str, kind: str, ref: list[str], cur: list[str], ct
     if not ref or not cur:
         return ctx.skip(name, f"no values (reference {len(ref)}, current {len(cur)})")
     th = ctx.cfg.thresholds
-    rc, cc = Counter(ref), Counter(cur)
-    cats, r, c = category_counts(ref, cur)
+    rc = ref if isinstance(ref, Counter) else Counter(ref)  # a window's categorical_counts, or the values
+    cc = cur if isinstance(cur, Counter) else Counter(cur)
+    n_ref, n_cur = sum(rc.values()), sum(cc.values())
+    cats, r, c = counted_categories(rc, cc)
     value, parts = psi_from_counts(r, c)
     stat, dof, p = chi2_two_sample(r, c)
     tvd = total_variation(rc, cc)
@@ -112,7 +115,7 @@ def categorical_results(name: str, kind: str, ref: list[str], cur: list[str], ct
     effect = {"tvd": round(tvd, 4), "psi": round(value, 4), "floors": {"min_tvd": th.min_tvd, "psi": th.psi},
               "met": bool(met)}
     res = [TestResult(f"psi:{name}", kind, value, threshold=th.psi, pair=f"chi2:{name}",
-                      n_reference=len(ref), n_current=len(cur), detail=f"{len(cats)} categories", examples=top,
+                      n_reference=n_ref, n_current=n_cur, detail=f"{len(cats)} categories", examples=top,
                       message=msg, extra={"change": change})]
     if dof == 0:
         ctx.skip(f"chi2:{name}", "fewer than two categories with enough counts for a chi-square test")
@@ -120,7 +123,7 @@ def categorical_results(name: str, kind: str, ref: list[str], cur: list[str], ct
         res[0].status = "ok"
         res[0].detail += " (no significance test possible: reported only)"
     else:
-        res.append(TestResult(f"chi2:{name}", kind, stat, p_value=p, n_reference=len(ref), n_current=len(cur),
+        res.append(TestResult(f"chi2:{name}", kind, stat, p_value=p, n_reference=n_ref, n_current=n_cur,
                               detail=f"dof {dof}; total variation {tvd:.3f}", effect_met=bool(met), message=msg,
                               extra={"effect": effect}))
     return res
@@ -139,8 +142,7 @@ class NumericColumns:
             if reference.training:
                 ctx.skip(f"ks:{col}", "the training reference has no log metadata columns")
                 continue
-            ref = np.array([r.numeric[j] for r in reference.records if r.numeric[j] is not None], float)
-            cur = np.array([r.numeric[j] for r in current.records if r.numeric[j] is not None], float)
+            ref, cur = reference.numeric_values(j), current.numeric_values(j)
             out += numeric_results(col, "input", ref, cur, ctx)
         return out
 
@@ -155,8 +157,7 @@ class CategoricalColumns:
             if reference.training:
                 ctx.skip(f"chi2:{col}", "the training reference has no log metadata columns")
                 continue
-            ref = [r.categorical[j] or "(missing)" for r in reference.records]
-            cur = [r.categorical[j] or "(missing)" for r in current.records]
+            ref, cur = reference.categorical_counts(j), current.categorical_counts(j)
             out += categorical_results(col, "input", ref, cur, ctx, col, "values")
         return out
 
@@ -166,8 +167,7 @@ class TextLength:
     """Input length in characters: PSI and KS (longer or shorter messages often precede other drift)."""
 
     def run(self, reference: Window, current: Window, ctx: Context) -> list[TestResult]:
-        ref = np.array([len(r.text) for r in reference.records], float)
-        cur = np.array([len(r.text) for r in current.records], float)
+        ref, cur = reference.text_lengths(), current.text_lengths()
         return numeric_results("text_length", "input", ref, cur, ctx, "input length (characters)")
 
 
