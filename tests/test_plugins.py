@@ -379,7 +379,7 @@ def test_drift_test_options_are_validated_and_located(tmp_path):
     tests = test_base.configure_tests(["text_length", {"type": f"rows_{s}", "at_least": 5}],
                                       registry=registered_tests())
     assert tests[f"rows_{s}"].options.at_least == 5 and list(tests) == ["text_length", f"rows_{s}"]
-    # monitor.tests holds names only today (config/monitor.py); the entry's location comes from the file
+    # without the spec object, the entry's location comes from re-reading the file
     entries = tmp_path / "entries.yaml"
     entries.write_text(f"monitor:\n  tests:\n    - type: rows_{s}\n      at_lest: 5\n")
     with pytest.raises(SpecError) as exc:
@@ -389,6 +389,25 @@ def test_drift_test_options_are_validated_and_located(tmp_path):
                                       "option 'at_lest' (did you mean 'at_least'?)")
     with pytest.raises(SpecError, match=r"monitor\.tests\.0: unknown drift test 'nope'"):
         test_base.configure_tests(["nope"], registry=registered_tests())
+
+
+def test_drift_test_options_from_a_spec_reach_the_test_and_a_misspelt_one_names_the_spec_line(tmp_path):
+    """monitor.tests takes {type: name, option: value}: the stage validates it against the test's Options."""
+    from tunegate.monitor.stage import monitor_stage
+
+    s = _suffix()
+    body = _monitor_spec(s).replace(f"tests: [text_length, rows_{s}]",
+                                    f"tests: [text_length, {{type: rows_{s}, at_least: 40}}]")
+    spec = load_spec(_task(tmp_path, s, "plugins: [my_plugins.py]\n" + body))
+    monitor_stage(spec, _log(tmp_path), out_dir=tmp_path / "mon", embeddings=False, webhook=False)
+    doc = json.loads((tmp_path / "mon" / "monitor.json").read_text())
+    mine = next(t for t in doc["tests"] if t["name"] == f"rows_{s}")
+    assert mine["threshold"] == 40.0  # the option, not the default of 1
+    bad = _task(tmp_path, s, "plugins: [my_plugins.py]\n" + body.replace("at_least: 40", "at_lest: 40"))
+    with pytest.raises(SpecError) as exc:
+        monitor_stage(load_spec(bad), _log(tmp_path), out_dir=tmp_path / "mon2", embeddings=False, webhook=False)
+    msg = str(exc.value)
+    assert "monitor.tests.1.at_lest" in msg and "did you mean 'at_least'" in msg and str(bad.name) in msg, msg
 
 
 # ---------------------------------------------------------------------------------------------- executor

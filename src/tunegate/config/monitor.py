@@ -7,13 +7,13 @@ docs/monitoring.md: a monitor that cries wolf gets switched off.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class LogColumns(_Strict):
@@ -107,7 +107,9 @@ class MonitorSpec(_Strict):
     window: WindowSpec = Field(default_factory=WindowSpec)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     embedding: EmbeddingDriftSpec = Field(default_factory=EmbeddingDriftSpec)
-    tests: list[str] | None = Field(None, description="Drift tests to run (registry names); all when absent.")
+    tests: list[str | dict[str, Any]] | None = Field(
+        None, description="Drift tests to run: registry names, or {type: name, option: value} to set a test's "
+        "options (see `tunegate schema`, $defs.plugins.drift_test); all when absent.")
     webhook_url_env: str | None = Field(None, description="NAME of the environment variable holding the "
                                         "webhook URL (it may carry a secret, so it is never in the spec).")
     webhook_on: Literal["alert", "always"] = Field("alert", description="POST on alerts only, or after "

@@ -31,6 +31,7 @@ from tunegate.errors import SpecError
 from tunegate.evals.stats import holm_correction
 from tunegate.config.monitor import LogColumns, MonitorSpec
 from tunegate.monitor.drift import Context, TestResult, registered_tests
+from tunegate.monitor.test_base import configure_tests
 from tunegate.monitor.explain import messages
 from tunegate.monitor.logs import ReadStats, Record, read_log_tables
 from tunegate.monitor.windows import Window, cut_table_windows, whole_file_window
@@ -63,12 +64,8 @@ def finalize(results: list[TestResult], alpha: float) -> None:
 
 def run_tests(reference: Window, current: Window, ctx: Context) -> list[TestResult]:
     """Every selected registered test, then the family-wise correction."""
-    tests = registered_tests()
-    names = ctx.cfg.tests or list(tests)
-    unknown = [n for n in names if n not in tests]
-    if unknown:
-        raise SpecError(f"unknown drift test(s) {', '.join(unknown)} (registered: {', '.join(sorted(tests))})",
-                        field="monitor.tests")
+    tests = configure_tests(ctx.cfg.tests or None, registry=registered_tests(), source=ctx.spec_path)
+    names = list(tests)
     timings = ctx.summary.setdefault("seconds", {})
     by_test: dict[str, list[TestResult]] = {}
 
