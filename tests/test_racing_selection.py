@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tunegate.sprint.racing import full_grid, race, successive_halving
-from tunegate.sprint.selection_sim import matrix_evaluator, run_grid, scenario, simulate_scores
+from tunegate.sprint.racing import full_grid, plan_cuts, race, successive_halving
+from tunegate.sprint.selection_sim import latent_rho, matrix_evaluator, run_grid, scenario, simulate_scores
 
 
 def _race(x, seed, **kw):
@@ -22,22 +22,25 @@ def _halving(x, seed):
     return r.finalists[0], r.item_evaluations()
 
 
-def test_race_keeps_the_best_about_as_often_as_the_grid_at_a_third_of_its_calls():
-    # 8 and 16 candidates, leads of 1-3 points, 300 and 1,000 dev items, a tail and a dense ladder of rivals
-    cells = run_grid({"race": _race, "halving": _halving}, reps=120, seed=14)
-    grid = np.mean([c.grid_rate for c in cells])
-    after = np.mean([c.rates["race"] for c in cells])
-    before = np.mean([c.rates["halving"] for c in cells])
-    # bench/sprint_selection.py --reps 400: see docs/sprint.md for the measured rates per cell
-    assert after >= grid - 0.07  # the issue asks for -0.05: measured -0.04 on average, see docs/sprint.md
-    assert after >= before + 0.10
+@pytest.mark.parametrize("rho", [0.0, 0.5])
+def test_race_against_the_grid_in_every_setting_at_a_third_of_its_calls(rho):
+    # 8 and 16 candidates, leads of 1-3 points, 300 and 1,000 dev items, a tail and a dense ladder of rivals.
+    # Monte Carlo noise: each cell's race-minus-grid rate has a paired standard error `se` of 0.01-0.045 at 100
+    # repetitions (reported per cell); the mean over 24 cells about 0.007. bench/sprint_selection.py --reps 400
+    # gives the measured table (docs/sprint.md).
+    cells = run_grid({"race": _race, "halving": _halving}, reps=100, rho=rho, seed=14)
+    diff = {(c.family, c.k, c.lead, c.n): c.rates["race"] - c.grid_rate for c in cells}
+    se = {(c.family, c.k, c.lead, c.n): c.diff_se["race"] for c in cells}
     assert max(c.cost_share_max["race"] for c in cells) <= 1 / 3 + 1e-9
-    # per cell: the dense ladder at K=8 and 300 items is the worst case (about -10 points, see docs/sprint.md);
-    # nowhere may racing fall further behind the grid than this floor
-    assert min(c.rates["race"] - c.grid_rate for c in cells) >= -0.18
-    # with 1,000 dev items racing is within 5 points of the grid on average over the cells
-    big = [c for c in cells if c.n == 1000]
-    assert np.mean([c.rates["race"] - c.grid_rate for c in big]) >= -0.05
+    # the issue's goal on average (measured -0.032 at rho 0, -0.029 at rho 0.5), and far above the old halving
+    assert np.mean(list(diff.values())) >= -0.05
+    assert np.mean([c.rates["race"] - c.rates["halving"] for c in cells]) >= 0.10
+    # per setting: with 16 candidates the goal holds (measured -0.042 at worst); with 8, 1/3 of the grid pays for
+    # under 3 candidates on all of dev and the dense ladders sit at the information limit (a rule told the best
+    # 4 trails the grid by up to 8.5 points there; the race by up to 9): a floor of -0.10, not -0.05
+    for key, d in diff.items():
+        goal = -0.05 if key[1] == 16 else -0.10
+        assert d >= goal - 2.5 * se[key], (key, d, se[key])
 
 
 def test_with_the_whole_grid_as_budget_the_race_picks_the_grids_winner():
@@ -81,3 +84,23 @@ def test_race_respects_budget_costs_and_reports_what_it_did():
     assert len(set(res.items_order)) == len(res.items_order)  # each round's items are new
     with pytest.raises(ValueError, match="budget_share"):
         race([0, 1], 10, matrix_evaluator(x), budget_share=0)
+
+
+def test_the_plan_spends_the_budget_cutting_one_candidate_at_a_time():
+    plan = plan_cuts(8, 0, 300, 800)
+    assert plan is not None and sum(plan) <= 800 and sum(plan) >= 790  # the budget, not much less
+    assert plan == sorted(plan, reverse=True) and plan[0] == 8 and plan[-1] == 2
+    drops = [a - b for a, b in zip(plan, plan[1:]) if a != b]
+    assert drops == [1] * 6  # 8 -> 7 -> ... -> 2: never half the field at once
+    assert 200 <= len(plan) < 300  # the last two see most of dev, not all of it (three stay in longer instead)
+    later = plan_cuts(3, 100, 300, 2 * 200 + 1)  # two can finish, three cannot
+    assert later is not None and later[0] == 3 and sum(later) <= 401
+    assert plan_cuts(3, 100, 300, 600) is None  # all three can finish dev
+    assert plan_cuts(4, 0, 100, 1) == []  # nothing affordable: the race ends
+
+
+def test_latent_rho_reads_the_simulators_correlation_back():
+    rng = np.random.default_rng(2)
+    for rho in (0.0, 0.5, 0.8):
+        x = simulate_scores(np.array([0.8, 0.75, 0.7, 0.6]), 3000, 1, rng, rho)[0]
+        assert np.median(latent_rho(x)) == pytest.approx(rho, abs=0.06)

@@ -7,16 +7,25 @@ worse after a few dozen items, and evaluating them on every dev item buys nothin
 
 ``race`` therefore spends a budget (by default 1/3 of the grid's calls) where it matters:
 
-1. every round, all surviving candidates answer the same *new* dev items (paired: item difficulty cancels);
-   the round's size spreads the remaining budget evenly over the rounds still needed (Karnin, Koren & Somekh
-   2013, sequential halving with a fixed budget);
-2. a candidate significantly worse than the leader on the items both have seen is eliminated by a one-sided
-   paired test (McNemar's z with continuity correction for 0/1 scores, the self-normalised sum of differences
+1. every round, all surviving candidates answer the same *new* dev items (paired: item difficulty cancels), and
+   every item a candidate has answered stays in its mean;
+2. the cuts are planned over the whole remaining budget (``plan_cuts``): the number of survivors falls like
+   ``items ** -0.65``, one or two candidates at a time, so three or four close rivals stay in while the items
+   seen cannot yet tell them apart, and the last two get most of the dev items. (Halving the field each round,
+   the previous rule, cut the best of a dense ladder 2-3 points more often.) Each round ends at the plan's next
+   cut, where the worst by mean on the shared items go (``eliminated_by_rank``), and the plan is redone;
+3. a candidate significantly worse than the leader on the items both have seen goes at once by a one-sided paired
+   test (McNemar's z with continuity correction for 0/1 scores, the self-normalised sum of differences
    otherwise), Bonferroni-corrected over the other candidates and the rounds: the chance that the test ever
-   eliminates the truly best candidate is at most ``alpha`` (normal approximation);
-3. as soon as the budget can pay for the survivors on the rest of dev, they finish it and the best mean on all
-   of dev wins: whenever the full grid's winner survived, the race picks exactly what the grid would;
-   otherwise the budget forces a cut to the best ``1/eta`` by mean (recorded as ``eliminated_by_rank``).
+   eliminates the truly best candidate is at most ``alpha`` (normal approximation); the calls it saves go to
+   the rest through the next plan;
+4. as soon as the budget can pay for the survivors on the rest of dev, they finish it and the best mean on all
+   of dev wins: whenever the full grid's winner survived, the race picks exactly what the grid would.
+
+What this cannot do (bench/sprint_selection.py --genie, docs/sprint.md): with 8 candidates, 1/3 of the grid's
+calls pays for under three candidates on all of dev; a rule *told* the best four, spending everything on them,
+still trails the grid by up to 6-8.5 points on dense ladders, so no rule that must find them is within 5 points
+of the grid in every such setting.
 
 ``successive_halving`` (the previous scheme) stays for comparison in the benchmarks. The evaluator is a
 callback ``evaluate(candidate_ids, item_indices) -> {candidate_id: [score per item]}``, so the same code races
@@ -33,6 +42,7 @@ from statistics import NormalDist
 import numpy as np
 
 Evaluate = Callable[[list[int], list[int]], dict[int, list[float]]]
+DECAY = 0.65  # how fast the number of survivors falls with the items seen (plan_cuts)
 
 
 @dataclass
@@ -82,6 +92,34 @@ def paired_z(lead: np.ndarray, others: np.ndarray, binary: bool) -> np.ndarray:
     return np.where(q > 0, num / np.sqrt(np.where(q > 0, q, 1.0)), 0.0)
 
 
+def plan_cuts(k: int, m: int, n: int, slots: float, decay: float = DECAY) -> list[int] | None:
+    """How many of ``k`` candidates evaluate each of the dev items ``m + 1 .. n`` (all share the first ``m``)
+    so that the evaluations fit in ``slots``: the count falls like ``a * item ** -decay`` (the largest ``a`` that
+    fits), a ladder of close rivals being cut one by one as the items seen make the next gap visible. The
+    race stops where the count reaches 1. ``None`` when every candidate can finish dev within the slots.
+
+    Why this shape: a rival ``d`` behind is told apart after about ``1 / d**2`` items, so on a ladder the number
+    of rivals still in doubt falls like ``item ** -1/2``; the simulated optimum over all cut schedules (8
+    candidates, 1/3 of the grid) keeps 6, 4, 3, 2 after about 12, 40, 70 and 140 items, and ``decay`` = 0.65 fits
+    it and the 16-candidate cells best (docs/sprint.md)."""
+    if k * (n - m) <= slots:
+        return None
+    jd = np.arange(m + 1, n + 1, dtype=float) ** -decay
+
+    def counts(a: float) -> np.ndarray:
+        c = np.minimum(np.floor(a * jd), k)
+        return c[: int(np.argmax(c < 2))] if c[-1] < 2 else c  # the race ends where one would be left
+
+    lo, hi = 1.0, (k + 1) / float(jd[-1])  # counts(hi) keeps all k to n, which does not fit
+    while hi / lo > 1.001:
+        mid = math.sqrt(lo * hi)
+        if counts(mid).sum() <= slots:
+            lo = mid
+        else:
+            hi = mid
+    return counts(lo).astype(int).tolist()
+
+
 def race(
     candidates: Sequence[int],
     n_items: int,
@@ -95,13 +133,15 @@ def race(
     seed: int = 0,
     cost_per_item: dict[int, float] | None = None,
     budget: float | None = None,
+    decay: float = DECAY,
 ) -> RaceResult:
     """Select among ``candidates`` (ids, simplest first) on ``n_items`` dev items; see the module docstring.
 
     The selection budget is ``budget_share`` of the full grid's cost (every candidate on every item at
     ``cost_per_item``, default 1 per item), or ``budget`` when that is smaller; the first round (at least
     ``min_items`` items) always runs. ``finalists`` are the best by dev mean among the last survivors, then the
-    candidates eliminated last. Ties keep the earlier candidate.
+    candidates eliminated last. Ties keep the earlier candidate. ``eta`` is kept for the spec's key: a round
+    never cuts more than ``1 - 1/eta`` of the survivors by rank.
     """
     if not candidates:
         raise ValueError("no candidates to race")
@@ -116,8 +156,9 @@ def race(
     cost = np.array([float((cost_per_item or {}).get(c, 1.0)) for c in ids])
     share_budget = budget_share * float(cost.sum()) * n_items
     total = share_budget if budget is None else min(share_budget, float(budget))
-    looks = max(1, math.ceil(math.log(k_all, eta) - 1e-9))  # rounds at most: each keeps <= 1/eta of them
-    z_crit = NormalDist().inv_cdf(1 - alpha / (max(1, k_all - 1) * looks))
+    # every round but the last cuts at least one candidate: at most k_all looks at the test
+    z_crit = NormalDist().inv_cdf(1 - alpha / (max(1, k_all - 1) * k_all))
+    min_step = max(1, min_items // 2)
     x = np.zeros((k_all, n_items))
     alive = np.arange(k_all)
     rounds: list[Round] = []
@@ -143,30 +184,38 @@ def race(
         return members[np.lexsort((members, -np.round(means, 12)))]
 
     while alive.size > 1 and used < n_items:
-        left, rest = total - spent, n_items - used
-        if rounds and float(cost[alive].sum()) * rest <= left:  # the survivors can finish dev: they do
+        unit = float(cost[alive].mean())  # the plan counts candidate-items at the survivors' mean cost
+        plan = plan_cuts(alive.size, used, n_items, (total - spent) / unit, decay)
+        rest = n_items - used
+        if plan is None and rounds:  # the survivors can finish dev: they do, and the best mean on it wins
             run(alive, rest)
             rounds.append(Round([ids[i] for i in alive], rest, used,
                                 {ids[i]: float(x[i, :used].mean()) for i in alive}, []))
             break
-        to_go = max(1, math.ceil(math.log(alive.size, eta) - 1e-9))
-        new = min(rest, int(left // (to_go * float(cost[alive].sum()))))
-        if not rounds:
-            new = max(new, min(min_items, rest))
-        if new < 1:
-            break
+        if plan is None:
+            new, keep = rest, alive.size
+        else:
+            drop = next((t for t, c in enumerate(plan) if c < alive.size), len(plan))  # items before the next cut
+            new = drop
+            keep = plan[drop] if drop < len(plan) else 1
+            if not rounds:
+                new = max(new, min(min_items, rest))
+            elif new < min_step:  # no round of a handful of items: take a few more, then replan
+                new = min(rest, min_step, int((total - spent) // float(cost[alive].sum())))
+            if new < 1:
+                break
         before = alive
         run(alive, new)
         full = ranked(alive)
         z = paired_z(x[full[0], :used], x[full[1:], :used], binary)
         worse = {int(i) for i in full[1:][z > z_crit]}
         order = np.array([i for i in full if int(i) not in worse])
-        left, rest = total - spent, n_items - used
         cut: list[int] = []
-        if rest and float(cost[order].sum()) * rest > left:  # cannot finish them all: keep the best 1/eta
-            keep = max(1, math.ceil(before.size / eta))
-            cut = [int(i) for i in order[keep:]]
-            order = order[:keep]
+        if used < n_items and plan is not None:
+            keep = max(keep, math.ceil(before.size / eta), 1)
+            if order.size > keep:
+                cut = [int(i) for i in order[keep:]]
+                order = order[:keep]
         gone = [int(i) for i in full if int(i) in worse or int(i) in set(cut)]  # best first
         by_test += [i for i in gone if i in worse]
         by_rank += cut

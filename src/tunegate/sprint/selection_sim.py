@@ -52,6 +52,7 @@ class CellResult:
     rates: dict[str, float]  # the same for each selector
     cost_share: dict[str, float]  # each selector's mean cost / the grid's (K x n)
     cost_share_max: dict[str, float]
+    diff_se: dict[str, float]  # standard error of each rate minus the grid's (paired over the repetitions)
 
 
 def run_cell(selectors: dict[str, Selector], family: str, k: int, lead: float, n: int, reps: int,
@@ -62,13 +63,14 @@ def run_cell(selectors: dict[str, Selector], family: str, k: int, lead: float, n
     data = simulate_scores(accs, n, reps, rng, rho)
     good = accs.max() - accs <= tolerance + 1e-9
     grid = data.sum(axis=2).argmax(axis=1)  # ties: the lower index, as the grid does (candidates simplest first)
-    rates, share, share_max = {}, {}, {}
+    rates, share, share_max, se = {}, {}, {}, {}
     for name, sel in selectors.items():
         picks, costs = zip(*(sel(data[r], r) for r in range(reps)))
         rates[name] = float(np.mean(good[list(picks)]))
         share[name] = float(np.mean(costs)) / (k * n)
         share_max[name] = float(np.max(costs)) / (k * n)
-    return CellResult(family, k, lead, n, float(np.mean(good[grid])), rates, share, share_max)
+        se[name] = float(np.std(good[list(picks)].astype(float) - good[grid]) / np.sqrt(reps))
+    return CellResult(family, k, lead, n, float(np.mean(good[grid])), rates, share, share_max, se)
 
 
 def run_grid(selectors: dict[str, Selector], *, families: Iterable[str] = ("tail", "ladder"),
@@ -82,3 +84,27 @@ def run_grid(selectors: dict[str, Selector], *, families: Iterable[str] = ("tail
 def matrix_evaluator(scores: np.ndarray):
     """An ``evaluate`` callback for sprint.racing over a K x n score matrix (candidate ids are row numbers)."""
     return lambda ids, idx: {c: scores[c, idx] for c in ids}
+
+
+def latent_rho(scores: np.ndarray) -> list[float]:
+    """The copula ``rho`` of ``simulate_scores`` that fits a real K x n grid of 0/1 dev scores, per pair of
+    candidates (the tetrachoric correlation: the rho whose bivariate normal gives the observed share of items both
+    get right). Why: the simulator's verdict on a selection rule depends on rho, so it is read off real grids
+    rather than assumed. Pairs where a candidate gets everything right or wrong are skipped."""
+    from scipy.stats import multivariate_normal
+
+    x = np.asarray(scores, dtype=float)
+    out = []
+    for a in range(x.shape[0]):
+        for b in range(a + 1, x.shape[0]):
+            pa, pb, both = x[a].mean(), x[b].mean(), float(np.mean(x[a] * x[b]))
+            if not (0 < pa < 1 and 0 < pb < 1):
+                continue
+            ta, tb = NormalDist().inv_cdf(pa), NormalDist().inv_cdf(pb)
+            lo, hi = -0.999, 0.999
+            for _ in range(30):  # P(both right) grows with rho
+                mid = (lo + hi) / 2
+                p = multivariate_normal(mean=[0, 0], cov=[[1, mid], [mid, 1]]).cdf([ta, tb])
+                lo, hi = (mid, hi) if p < both else (lo, mid)
+            out.append(round((lo + hi) / 2, 3))
+    return out
