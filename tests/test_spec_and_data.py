@@ -89,6 +89,61 @@ def test_invalid_yaml_reports_line():
         parse_spec("task:\n  name: [unclosed\n", "s.yaml")
 
 
+BASE = SPEC.format(path="d.jsonl", extra_fields="")
+PARSER_CASES = {  # each spec text the fast (libyaml) and the pure-Python parser must treat alike
+    "valid": BASE,
+    "valid with anchors and a merge key": BASE + "seed: &s 3\nmodels: {default: openai:x, params: {<<: {a: *s}}}\n",
+    "unknown key": BASE.replace("  metric: accuracy", "  metirc: accuracy"),
+    "wrong type": BASE + "seed: [1]\n",
+    "duplicate key": BASE + "seed: 1\nseed: 2\n",
+    "unclosed flow": "task:\n  name: [unclosed\n",
+    "tab indentation": "task:\n\tname: t\n",
+    "control character": BASE.replace("name: t", "name: t\x07"),
+    "undefined alias": BASE + "seed: *nope\n",
+    "recursive alias": BASE + "models: &m {default: openai:x, params: {self: *m}}\n",
+    "line separator in a value": BASE.replace("money questions", "money\u2028questions"),
+    "crlf line ends": BASE.replace("\n", "\r\n") + "seed: x\r\n",
+    "two documents": BASE + "---\nseed: 1\n",
+    "not a mapping": "- a\n- b\n",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARSER_CASES))
+def test_the_fast_yaml_parser_gives_the_pure_python_parsers_results_and_errors(case, monkeypatch):
+    """parse_spec uses libyaml when PyYAML has it (and the Python parser for the wording of any YAML error): the
+    spec, or the located error, must be the same either way."""
+    import yaml
+
+    import tunegate.spec as spec_mod
+
+    def outcome(loader):
+        monkeypatch.setattr(spec_mod, "_FAST_LOADER", loader)
+        try:
+            spec = parse_spec(PARSER_CASES[case], "s.yaml")
+        except SpecError as exc:
+            return "error", str(exc)
+        return "spec", spec.model_dump(), spec._lines
+
+    fast, slow = outcome(getattr(yaml, "CSafeLoader", yaml.SafeLoader)), outcome(yaml.SafeLoader)
+    assert fast == slow
+    assert (fast[0] == "spec") == case.startswith("valid")
+
+
+def test_label_names_are_built_once_and_follow_a_new_label_list():
+    from tunegate.spec import LabelSpec
+
+    spec = parse_spec(BASE, "s.yaml")
+    names = spec.task.label_names
+    assert names == ["billing", "shipping", "other"] and spec.task.label_names is names  # built once
+    assert spec.task == parse_spec(BASE, "s.yaml").task  # the cache is not a field: equality and dumps ignore it
+    assert "label_names" not in json.dumps(spec.model_dump()) and spec.config_hash() == parse_spec(BASE).config_hash()
+    other = spec.task.model_copy(update={"labels": [LabelSpec(name="x")]})
+    assert other.label_names == ["x"] and spec.task.label_names == names
+    spec.task.labels = spec.task.labels[:1]
+    assert spec.task.label_names == ["billing"]
+
+
 def test_extraction_needs_schema_and_schema_must_be_valid():
     base = ("task:\n  name: e\n  kind: extraction\n{schema}data:\n  path: d.jsonl\n"
             "  fields: {{input: text, target: out}}\n")

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from tunegate.cli.errors import fail
 from tunegate.cli.guard import holding, preflight
 from tunegate.cli.options import ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt, StoreOpt
-from tunegate.cli.output import executor_for, notes, out, print_cost, print_json, print_probe, print_verdict
+from tunegate.cli.output import escape, executor_for, notes, out, print_cost, print_json, print_probe, print_verdict
 
 
 def probe_cmd(

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from rich.markup import escape
 
-from tunegate.cli.output import err, warn
+from tunegate.cli.output import err, escape, warn
 from tunegate.errors import TunegateError
 
 EXIT_OK = 0

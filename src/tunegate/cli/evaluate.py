@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from tunegate.cli.errors import on_interrupt
 from tunegate.cli.guard import preflight
 from tunegate.cli.options import CacheOpt, ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt
-from tunegate.cli.output import executor_for, fmt, out, print_eval, progress_bar
+from tunegate.cli.output import escape, executor_for, fmt, out, print_eval, progress_bar
 
 
 def slug(s: str) -> str:
@@ -65,7 +64,9 @@ def eval_cmd(
                        out_dir=out_dir, cache_path=cache, skip_invalid=skip_invalid,
                        max_failed_share=max_failed_share if max_failed_share is not None
                        else spec.eval.max_failed_share)
-    preflight(spec, model=model_id, split=split, prompt_file=prompt, skip_invalid=skip_invalid)
+    pre = preflight(spec, model=model_id, split=split, prompt_file=prompt, skip_invalid=skip_invalid)
+    if pre is not None:
+        opts.dataset = pre.dataset  # the examples the checks loaded, with the same skip_invalid: not loaded twice
     try:
         with executor_for(executor, ray_address) as ex:
             opts.executor = ex

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tunegate.cli.errors import exit_for_gate, fail, on_interrupt, renamed
 from tunegate.cli.options import CacheOpt, JsonOpt, QuietOpt, deprecated_opt
-from tunegate.cli.output import fmt, notes, out, print_audit, print_json, progress_bar
+from tunegate.cli.output import escape, fmt, new_table, notes, out, print_audit, print_json, progress_bar
 
 
 def print_evalcheck(art: dict[str, Any]) -> None:
@@ -21,7 +19,7 @@ def print_evalcheck(art: dict[str, Any]) -> None:
     out.print(f"[bold]{escape(art['task'])}[/] · criterion gate: [bold {colour[art['gate']]}]{art['gate']}[/]")
     for r in art["reasons"]:
         out.print(f"  • {escape(r)}")
-    table = Table(show_header=True, header_style="bold", box=None)
+    table = new_table()
     for col in ("check", "status", "value", "95% CI", "threshold"):
         table.add_column(col)
     for c in art["checks"]:

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 
-def preflight(spec: Any, **kw: Any) -> None:
-    """Model-free checks before the first paid call (tunegate.evals.preflight); TunegateError on a problem."""
+def preflight(spec: Any, **kw: Any) -> Any:
+    """Model-free checks before the first paid call (tunegate.evals.preflight); TunegateError on a problem.
+
+    Returns what the checks loaded (a ``Preflight``: the examples among it), so a command need not load them
+    again; None for a spec without data."""
     from tunegate.evals.preflight import preflight as run_checks
 
-    if spec.data is not None:
-        run_checks(spec, **kw)
+    if spec.data is None:
+        return None
+    return run_checks(spec, **kw)
 
 
 def holding(out_dir: Path | None, command: str) -> AbstractContextManager[Any]:

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from tunegate.cli.errors import renamed
 from tunegate.cli.options import deprecated_opt
-from tunegate.cli.output import fmt, out
+from tunegate.cli.output import escape, fmt, out
 from tunegate.errors import InputError
 
 

@@ -3,59 +3,72 @@
 Each command is a plain function in its group's module (cli/evaluate.py, gates.py, sprint.py, decision.py,
 run.py, monitor.py, portfolio.py, interop.py, setup.py); registering it wraps it in cli.errors.command_errors,
 so no command can be added without the one error-to-exit-code mapping.
+
+The modules are named here and imported on first need: running one command (``tunegate eval ...``) imports and
+builds only that command (importing and building all of them was ~60 ms of a cached eval); ``--help``, no
+arguments, an unknown name and any look at the registered commands (tests, docs) get every command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import sys
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from tunegate import __version__
-import tunegate.cli.decision as decision
-import tunegate.cli.evaluate as evaluate
-import tunegate.cli.gates as gates
-import tunegate.cli.interop as interop
-import tunegate.cli.monitor as monitor
-import tunegate.cli.portfolio as portfolio
-import tunegate.cli.run as run
-import tunegate.cli.setup as setup
-import tunegate.cli.sprint as sprint
 from tunegate.cli.errors import command_errors
 from tunegate.cli.output import out
 
-# (name, function) in the order a user meets them (the pipeline's); --help lists them so
-COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
-    ("init", setup.init_cmd),
-    ("validate", setup.validate_cmd),
-    ("check-eval", gates.check_eval_cmd),
-    ("audit", gates.audit_cmd),
-    ("eval", evaluate.eval_cmd),
-    ("compare", evaluate.compare_cmd),
-    ("sprint", sprint.sprint_cmd),
-    ("probe", decision.probe_cmd),
-    ("cost", decision.cost_cmd),
-    ("decide", decision.decide_cmd),
-    ("report", decision.report_cmd),
-    ("run", run.run_cmd),
-    ("demo", run.demo_cmd),
-    ("assess", run.assess_cmd),
-    ("monitor", monitor.monitor_cmd),
-    ("import-annotations", setup.import_annotations_cmd),
-    ("import-evals", interop.import_evals_cmd),
-    ("import-queue", interop.import_queue_cmd),
-    ("export-finetune", interop.export_finetune_cmd),
-    ("export-queue", interop.export_queue_cmd),
-    ("schema", setup.schema_cmd),
+# (name, module in tunegate.cli, function) in the order a user meets them (the pipeline's); --help lists them so
+COMMAND_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("init", "setup", "init_cmd"),
+    ("validate", "setup", "validate_cmd"),
+    ("check-eval", "gates", "check_eval_cmd"),
+    ("audit", "gates", "audit_cmd"),
+    ("eval", "evaluate", "eval_cmd"),
+    ("compare", "evaluate", "compare_cmd"),
+    ("sprint", "sprint", "sprint_cmd"),
+    ("probe", "decision", "probe_cmd"),
+    ("cost", "decision", "cost_cmd"),
+    ("decide", "decision", "decide_cmd"),
+    ("report", "decision", "report_cmd"),
+    ("run", "run", "run_cmd"),
+    ("demo", "run", "demo_cmd"),
+    ("assess", "run", "assess_cmd"),
+    ("monitor", "monitor", "monitor_cmd"),
+    ("import-annotations", "setup", "import_annotations_cmd"),
+    ("import-evals", "interop", "import_evals_cmd"),
+    ("import-queue", "interop", "import_queue_cmd"),
+    ("export-finetune", "interop", "export_finetune_cmd"),
+    ("export-queue", "interop", "export_queue_cmd"),
+    ("schema", "setup", "schema_cmd"),
 )
-GROUPS = (("portfolio", portfolio.HELP, portfolio.COMMANDS),)
+# (name, module): a command group; the module holds HELP and COMMANDS ((name, function), ...)
+GROUP_TABLE: tuple[tuple[str, str], ...] = (("portfolio", "portfolio"),)
 # the stage commands: each takes --json and --quiet with one meaning (docs/cli.md)
 STAGE_COMMANDS = ("eval", "compare", "check-eval", "audit", "sprint", "probe", "cost", "decide", "report", "run",
                   "monitor")
-_ORDER = [name for name, _ in COMMANDS]
+_ORDER = [name for name, _, _ in COMMAND_TABLE]
 _ORDER.insert(_ORDER.index("monitor") + 1, "portfolio")  # the deployed models, beside their monitoring
+_COMMAND_NAMES = {name for name, _, _ in COMMAND_TABLE}
+_GROUP_NAMES = {name for name, _ in GROUP_TABLE}
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"tunegate.cli.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    """COMMANDS ((name, function), ...) and GROUPS ((name, help, commands), ...), resolved (imported) on access."""
+    if name == "COMMANDS":
+        return tuple((cmd, getattr(_module(mod), fn)) for cmd, mod, fn in COMMAND_TABLE)
+    if name == "GROUPS":
+        return tuple((group, _module(mod).HELP, _module(mod).COMMANDS) for group, mod in GROUP_TABLE)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def short_help(fn: Callable[..., Any]) -> str:
@@ -72,26 +85,35 @@ def _register(target: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
     target.command(name, short_help=short_help(fn))(command_errors(fn))
 
 
+def _register_some(target: typer.Typer, commands: Sequence[str], groups: Sequence[str]) -> None:
+    """Register the named commands and groups on ``target``, in pipeline order."""
+    for name, mod, fn in COMMAND_TABLE:
+        if name in commands:
+            _register(target, name, getattr(_module(mod), fn))
+    for group, mod in GROUP_TABLE:
+        if group in groups:
+            m = _module(mod)
+            sub = typer.Typer(name=group, help=m.HELP, no_args_is_help=True)
+            for name, fn in m.COMMANDS:
+                _register(sub, name, fn)
+            target.add_typer(sub, name=group)
+
+
 class _PipelineOrder(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         rank = {name: i for i, name in enumerate(_ORDER)}
         return sorted(self.commands, key=lambda n: rank.get(n, len(rank)))
 
 
-app = typer.Typer(
-    name="tunegate",
-    help=(
-        "Keep prompting, or fine-tune? tunegate runs your task through your models on your data and reports "
-        "every number with a confidence interval, cost and provenance.\n\n"
-        "Start with `tunegate init DATA_FILE` to write a spec from your data, then `tunegate eval tunegate.yaml`. "
-        "Exit codes: 0 ok / gate passed, 2 bad input, 3 gate failed, 4 gate unknown, 5 too many failed model "
-        "calls, 130 interrupted (docs/cli.md)."
-    ),
-    cls=_PipelineOrder,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+HELP = (
+    "Keep prompting, or fine-tune? tunegate runs your task through your models on your data and reports "
+    "every number with a confidence interval, cost and provenance.\n\n"
+    "Start with `tunegate init DATA_FILE` to write a spec from your data, then `tunegate eval tunegate.yaml`. "
+    "Exit codes: 0 ok / gate passed, 2 bad input, 3 gate failed, 4 gate unknown, 5 too many failed model "
+    "calls, 130 interrupted (docs/cli.md)."
 )
+_SETTINGS: dict[str, Any] = dict(name="tunegate", help=HELP, cls=_PipelineOrder, no_args_is_help=True,
+                                 add_completion=False, pretty_exceptions_enable=False)
 
 
 def _version(value: bool) -> None:
@@ -100,7 +122,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -109,10 +130,49 @@ def main(
     """Evidence for the keep-prompting / fine-tune decision."""
 
 
-for _name, _fn in COMMANDS:
-    _register(app, _name, _fn)
-for _group, _help, _commands in GROUPS:
-    _sub = typer.Typer(name=_group, help=_help, no_args_is_help=True)
-    for _name, _fn in _commands:
-        _register(_sub, _name, _fn)
-    app.add_typer(_sub, name=_group)
+class TunegateApp(typer.Typer):
+    """The app with every command, registered on first look (``registered_commands`` / ``registered_groups``);
+    called for one named command, it runs an app holding only that command (same settings and root options)."""
+
+    def __init__(self) -> None:
+        self._complete = True  # nothing to add while Typer.__init__ and callback() set up
+        super().__init__(**_SETTINGS)
+        self.callback()(main)
+        self._complete = False
+
+    @property
+    def registered_commands(self) -> list[Any]:
+        self._register_all()
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list[Any]) -> None:
+        self._commands = value
+
+    @property
+    def registered_groups(self) -> list[Any]:
+        self._register_all()
+        return self._groups
+
+    @registered_groups.setter
+    def registered_groups(self, value: list[Any]) -> None:
+        self._groups = value
+
+    def _register_all(self) -> None:
+        if not self._complete:
+            self._complete = True
+            _register_some(self, [name for name, _, _ in COMMAND_TABLE], [group for group, _ in GROUP_TABLE])
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        argv = kwargs.get("args", args[0] if args else None)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        name = argv[0] if argv else ""
+        if not self._complete and (name in _COMMAND_NAMES or name in _GROUP_NAMES):
+            one = typer.Typer(**_SETTINGS)
+            one.callback()(main)
+            _register_some(one, [name], [name])
+            return one(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+app = TunegateApp()

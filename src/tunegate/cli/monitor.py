@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tunegate.cli.errors import exit_for_gate, fail, renamed
 from tunegate.cli.guard import holding
 from tunegate.cli.options import ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt, deprecated_opt
-from tunegate.cli.output import err, executor_for, fmt, notes, out, print_json, progress_bar
+from tunegate.cli.output import err, escape, executor_for, fmt, new_table, notes, out, print_json, progress_bar
 from tunegate.errors import TunegateError
 
 
@@ -32,7 +30,7 @@ def print_monitor(doc: dict[str, Any]) -> None:
     mt = doc["multiple_testing"]
     out.print(f"[dim]{mt['family_size']} p-value tests, Holm-corrected at family-wise alpha {mt['alpha']}; "
               "an alert also needs an effect above its floor (thresholds.min_*)[/]")
-    table = Table(show_header=True, header_style="bold", box=None)
+    table = new_table()
     for col in ("test", "statistic", "p", "p (Holm)", "threshold", "status", "detail"):
         table.add_column(col, overflow="fold")
     for t in doc["tests"]:
@@ -58,7 +56,7 @@ def print_monitor(doc: dict[str, Any]) -> None:
 
 def print_history(model: str, rows: list[dict[str, Any]]) -> None:
     out.print(f"history of [bold]{escape(model)}[/]: {len(rows)} runs")
-    table = Table(show_header=True, header_style="bold", box=None)
+    table = new_table()
     for col in ("at", "kind", "status", "metric", "value", "CI", "alerted"):
         table.add_column(col, overflow="fold")
     for r in rows:

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tunegate.cli.errors import fail, renamed
 from tunegate.cli.options import JsonOpt, StoreOpt, deprecated_opt
-from tunegate.cli.output import fmt, out, print_json
+from tunegate.cli.output import escape, fmt, new_table, out, print_json
 
 HELP = "The deployed models: path, base model and its retirement, last evaluation, alerts, evaluation tax."
 StaleOpt = Annotated[float, typer.Option("--stale-days", help="Flag evaluations older than this many days.")]
@@ -88,7 +86,7 @@ def list_cmd(
                   "--base-model MODEL --spec tunegate.yaml`")
         return
     cur = doc["tax"]["currency"]
-    table = Table(show_header=True, header_style="bold", box=None)
+    table = new_table()
     for col in ("model", "path", "base model", "last eval", "status", "alerts", f"tax/month ({cur})", "flags"):
         table.add_column(col, overflow="fold")
     for m in doc["models"]:
@@ -103,7 +101,7 @@ def list_cmd(
               f"retiring within {retire_days} days, open alerts)")
     out.print("\nmonthly evaluation tax as the portfolio grows (models in the order added; "
               "portfolio term c·N_ft^β over fine-tuned models):")
-    t2 = Table(show_header=True, header_style="bold", box=None)
+    t2 = new_table()
     for col in ("N", "fine-tuned", "models' tax", "c·N^β", "per fine-tuned", "total (90% band)"):
         t2.add_column(col, justify="right")
     for r in doc["tax"]["by_n"]:
@@ -167,7 +165,7 @@ def show_cmd(
     for f in m["flags"]:
         out.print(f"  [yellow]flag[/] {escape(f)}")
     if doc["history"]:
-        table = Table(show_header=True, header_style="bold", box=None)
+        table = new_table()
         for col in ("at", "kind", "status", "value", "CI", "alerted / changed"):
             table.add_column(col, overflow="fold")
         for h in doc["history"]:

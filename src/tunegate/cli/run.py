@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 
 from tunegate.cli.errors import fail as _fail, on_interrupt, renamed
 from tunegate.cli.evaluate import slug as _slug
 from tunegate.cli.guard import preflight as _preflight
 from tunegate.cli.options import JsonOpt, QuietOpt, deprecated_opt
-from tunegate.cli.output import err, out, print_json as _printed_json, print_verdict, progress_bar, warn
+from tunegate.cli.output import err, escape, out, print_json as _printed_json, print_verdict, progress_bar, warn
 
 
 def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],

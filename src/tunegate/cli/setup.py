@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from tunegate.cli.errors import fail, renamed
 from tunegate.cli.options import JsonOpt, deprecated_opt
-from tunegate.cli.output import err, out
+from tunegate.cli.output import err, escape, out
 
 
 def init_cmd(

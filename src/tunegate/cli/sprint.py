@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tunegate.cli.errors import exit_for_gate, fail
 from tunegate.cli.guard import holding, preflight
 from tunegate.cli.options import CacheOpt, ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt
-from tunegate.cli.output import err, executor_for, fmt, out, print_json
+from tunegate.cli.output import err, escape, executor_for, fmt, new_table, out, print_json
 
 
 class _SprintProgress:
@@ -29,7 +27,7 @@ class _SprintProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=err, transient=True)
+                             TimeElapsedColumn(), console=err.console(), transient=True)
         self._bar.__enter__()
         self._tasks = {"rounds": self._bar.add_task("candidate batches", total=None),
                        "calls": self._bar.add_task("model calls (estimated total)", total=None)}
@@ -49,7 +47,7 @@ def print_sprint(art: dict[str, Any]) -> None:
     metric = art["metric"]
     out.print(f"[bold]{escape(art['task'])}[/] · prompt sprint ({art['mode']}) · {len(art['tried'])} candidates · "
               f"dev {art['split_sizes']['dev']} / test {art['split_sizes']['test']} items")
-    table = Table(show_header=True, header_style="bold", box=None, title="leaderboard (test split)")
+    table = new_table(title="leaderboard (test split)")
     for col in ("#", "candidate", metric, "95% CI", "n", "unscored", "cost/1k req", "ms/req", "dev"):
         table.add_column(col, justify="left" if col == "candidate" else "right", no_wrap=col == "candidate")
     rows = list(art["candidates"]) + ([art["baseline"]] if "value" in art["baseline"] else [])
