@@ -7,9 +7,11 @@ Each stage writes one artifact into the run directory; later stages and the repo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,15 +128,55 @@ def package_versions(names: tuple[str, ...] = ("numpy", "scipy", "torch", "trans
     str, str
 ]:
     """Versions of the libraries that can change a number, read from metadata (no heavy imports)."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    found = _installed_versions()
     out = {}
     for n in names:
-        try:
-            out[n] = version(n)
-        except PackageNotFoundError:
-            continue
+        v = found.get(_dist_key(n))
+        if v is None and _METADATA_FALLBACK[0]:  # a zipped path entry or an unversioned .egg-info: ask metadata
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                v = version(n)
+            except PackageNotFoundError:
+                continue
+        if v:
+            out[n] = v
     return out
+
+
+_METADATA_FALLBACK = [False]
+
+
+def _dist_key(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict[str, str]:
+    """name -> version from the ``name-version.dist-info`` / ``.egg-info`` entries on sys.path, first entry
+    winning as in importlib.metadata: one directory listing per path entry, once per process, where
+    ``importlib.metadata.version`` scanned every entry for each name (~3 ms a name, in every eval)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        if entry.lower().endswith(".egg"):  # an egg keeps its metadata in EGG-INFO: importlib.metadata reads it
+            _METADATA_FALLBACK[0] = True
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:  # a zip or a missing directory: importlib.metadata can still look there
+            _METADATA_FALLBACK[0] = _METADATA_FALLBACK[0] or os.path.isfile(entry)
+            continue
+        for fn in names:
+            stem, dot, ext = fn.rpartition(".")
+            if ext not in ("dist-info", "egg-info") or not dot:
+                continue
+            name, _, version = stem.partition("-")
+            if ext == "egg-info":
+                version = version.split("-py", 1)[0]
+            if not version:
+                _METADATA_FALLBACK[0] = True
+                continue
+            found.setdefault(_dist_key(name), version)
+    return found
 
 
 def json_safe(obj: Any) -> Any:
