@@ -4,6 +4,7 @@ run — so a writer that renames a key a reader depends on fails here."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -61,7 +62,8 @@ def _keeps(dumped, original) -> bool:
 
 
 def _doc(name: str) -> dict:
-    return {"schema_version": 1, "artifact": name, "run": RUN, **SAMPLES[name]}
+    """A fresh copy: tests change nested keys."""
+    return copy.deepcopy({"schema_version": 1, "artifact": name, "run": RUN, **SAMPLES[name]})
 
 
 @pytest.mark.parametrize("name", list(ARTIFACTS))
@@ -136,6 +138,75 @@ def test_the_verdict_vocabulary_is_the_decision_cores():
     assert len(CONDITIONS) == 5
 
 
+def test_keys_a_writer_leaves_out_stay_out_when_saved_again():
+    """sprint.json's baseline as a pointer to a finalist, a sign-flip comparison (no McNemar counts), a probe kind
+    without per-item predictions, a verdict without tunegate assess's words: saving them adds no null keys."""
+    from tunegate.artifact_models import ProbeArtifact, SprintArtifact, VerdictArtifact
+
+    pointer = {"name": "zero_shot ll", "is_finalist": True}
+    flip = {"comparison": "best_vs_runner_up", "a": "x", "b": "y", "metric": "per-item primary score (paired)",
+            "n": 80, "value_a": 0.7, "value_b": 0.8, "diff": 0.1, "ci_low": -0.02, "ci_high": 0.2, "p": 0.2,
+            "test": "sign_flip_permutation", "p_holm": 0.4, "significant": False}
+    sprint = SprintArtifact.from_dict({**_doc("sprint"), "baseline": pointer, "comparisons": [flip]})
+    assert sprint.to_dict()["baseline"] == pointer and sprint.to_dict()["comparisons"] == [flip]
+    assert not sprint.baseline.measured and sprint.baseline.value is None
+    assert sprint.comparison("best_vs_runner_up").p_holm == 0.4 and sprint.comparison("best_vs_baseline") is None
+    lora = {"kind": "lora", "name": "lora (rank 8 on local:smollm2)", "metric": "accuracy", "value": 0.7,
+            "ci_low": 0.6, "ci_high": 0.8, "n": 80, "train_examples": 200, "comparison": None, "closes_gap": "no",
+            "diff_ci_low": None}
+    probe = ProbeArtifact.from_dict({**_doc("probe"), "probes": [lora]})
+    assert probe.to_dict()["probes"] == [lora] and "metric" not in probe.to_dict()
+    assert probe.probes[0].items is None and probe.legacy_predictions() == []
+    verdict = VerdictArtifact.from_dict(_doc("verdict"))
+    assert not {"plain", "explanation"} & set(verdict.to_dict())
+    words = {"headline": "Keep prompting", "why": "The prompt is close.", "conditions": {"data": "Enough labels."}}
+    verdict = VerdictArtifact.from_dict({**_doc("verdict"), "plain": words})
+    assert verdict.plain.why == "The prompt is close." and verdict.to_dict()["plain"] == words
+
+
+def test_an_older_sprint_files_cost_per_1k_reads_as_cost_per_1000():
+    from tunegate.artifact_models import SprintArtifact
+
+    doc = _doc("sprint")
+    doc["candidates"] = [{"name": "a", "cost_per_1k": 0.25}, {"name": "b", "cost_per_1000": 0.5}, {"name": "c"}]
+    sprint = SprintArtifact.from_dict(doc)
+    assert [c.cost_per_1000 for c in sprint.candidates] == [0.25, 0.5, None]
+    assert [c.baseline for c in sprint.candidates] == [False, False, False]
+
+
+@pytest.mark.parametrize(("name", "patch", "key"), [
+    ("sprint", {"comparisons": [{"comparison": "best_vs_baseline", "n": "eighty"}]}, r"comparisons\.0\.n"),
+    ("sprint", {"baseline": {"name": "z", "value": "high"}}, r"baseline\.value"),
+    ("probe", {"learning_curve": {"points": [{"n": 20, "error": "low"}]}}, r"learning_curve\.points\.0\.error"),
+    ("cost", {"sensitivity": [{"input": "x", "swing": "big"}]}, r"sensitivity\.0\.swing"),
+    ("cost", {"inputs": {"monthly_requests": {"mean": "many"}}}, r"inputs\.monthly_requests\.mean"),
+    ("verdict", {"plain": {"why": ["a", "list"]}}, r"plain\.why"),
+])
+def test_a_typed_block_of_the_wrong_shape_names_file_and_key(name, patch, key):
+    with pytest.raises(InputError, match=rf"^{name}\.json: {key}: "):
+        model_for(name).from_dict({**_doc(name), **patch}, source=f"{name}.json")
+
+
+def test_eval_usage_is_checked_and_read_typed_but_stays_a_dict():
+    """eval.json's usage: its shape checked on load (the failing key named), read per role through usage_counts,
+    and still the plain dict that the stages and the CLI take apart."""
+    from tunegate.artifact_models.base import validate_as
+    from tunegate.artifacts import EvalArtifact
+
+    doc = {"task": "t", "model": "m", "split": "test", "method": "generate", "prompt_source": "p", "prompt_sha": "0",
+           "metric": "accuracy", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "confidence": 0.95,
+           "ci_method": "bca", "n": 10, "n_total": 10, "n_unscored": 0, "n_errors": 0,
+           "usage": {"total": {"calls": 12, "cost": 0.02, "cost_saved": 0.01},
+                     "by_role": {"subject": {"calls": 10, "cost": 0.01, "cost_saved": 0.01}, "judge": {}}}}
+    e = validate_as(EvalArtifact, doc, source="eval.json")
+    assert isinstance(e.usage, dict) and e.usage["total"]["calls"] == 12
+    assert e.usage_counts("subject").calls == 10 and e.usage_counts("judge").calls == 12  # nothing recorded: total
+    assert validate_as(EvalArtifact, {**doc, "usage": {"tokens": {}, "cost": 0.5}}).usage_counts() is None  # imported
+    bad = {**doc, "usage": {"by_role": {"subject": {"calls": "ten"}}}}
+    with pytest.raises(InputError, match=r"^eval\.json: usage\.by_role\.subject\.calls: "):
+        validate_as(EvalArtifact, bad, source="eval.json")
+
+
 # ------------------------------------------------------------------------ what the stages really write
 
 
@@ -197,12 +268,33 @@ def test_the_typed_fields_carry_what_the_readers_use(real_run):
     sprint = SprintArtifact.load(real_run)
     best = sprint.best_candidate()
     assert best is not None and best.name == sprint.best.candidate and best.ci_low <= best.value <= best.ci_high
+    assert all(c.cost_per_1000 is not None and c.cost_per_1000 >= 0 for c in sprint.candidates)
+    flagged = {c.name for c in sprint.candidates if c.baseline}  # the baseline: a finalist, or measured beside them
+    assert (sprint.baseline.is_finalist and flagged == {sprint.baseline.name}) or (
+        not flagged and sprint.baseline.measured and sprint.baseline.baseline)
+    assert sprint.comparisons and all(c.n > 0 and c.p_holm >= c.p and c.comparison in (
+        "best_vs_baseline", "best_vs_runner_up") for c in sprint.comparisons)
     audit = AuditArtifact.load(real_run)
     assert audit.agreement.krippendorff_alpha is not None and audit.quantity.n_train > 0
     probe = ProbeArtifact.load(real_run)
     assert probe.probes[0].kind == "embedding_head" and probe.probes[0].comparison.n_shared > 0
+    head = probe.probes[0]
+    assert len(head.items) == head.n and len({i.id for i in head.items}) == head.n and head.name and head.metric
+    lc = probe.learning_curve
+    assert lc.points and all(p.n > 0 and 0 <= p.error <= 1 and p.seeds for p in lc.points)
+    assert [p.n for p in lc.points] == sorted(p.n for p in lc.points) and lc.fit.b is not None
     cost = CostArtifact.load(real_run)
     assert cost.tco["prompting"].p05 <= cost.tco["prompting"].median <= cost.tco["prompting"].p95
+    nv, be, hist = cost.expected_net_value_of_finetuning, cost.breakeven, cost.distribution
+    assert nv.tco_difference_mean == pytest.approx(cost.tco["prompting"].mean - cost.tco["fine_tuning"].mean)
+    assert (nv.quality_value is None) != nv.quality_priced
+    assert be.reason and set(be.inference_cost_per_1k_requests) == {"prompting", "fine_tuning"}
+    assert cost.sensitivity and [r.swing for r in cost.sensitivity] == sorted((r.swing for r in cost.sensitivity),
+                                                                             reverse=True)
+    assert all(r.low <= r.high and r.input in cost.inputs for r in cost.sensitivity)
+    assert {d.source for d in cost.inputs.values()} <= {"default", "spec", "caller"}
+    assert len(hist.bin_edges) == len(hist.prompting) + 1 == len(hist.fine_tuning) + 1
+    assert sum(hist.prompting) == sum(hist.fine_tuning) == cost.n_draws
     verdict = VerdictArtifact.load(real_run)
     assert set(verdict.conditions) == {"criterion", "data", "prompting_gap", "finetune_probe", "economics"}
     assert verdict.inputs.sprint and verdict.inputs.probe and verdict.inputs.evals

@@ -28,7 +28,8 @@ from tunegate.artifact_models import (
     SprintArtifact,
     VerdictArtifact,
 )
-from tunegate.artifact_models.sprint import SprintBest
+from tunegate.artifact_models.cost import CostInput
+from tunegate.artifact_models.sprint import SprintBaseline, SprintBest, SprintComparison
 from tunegate.artifacts import EvalArtifact
 from tunegate.errors import InputError
 from tunegate.report import ReportError, charts, render_report
@@ -310,7 +311,7 @@ def test_live_cost_model_output_renders(tmp_path):
     assert "P(fine-tuning is cheaper)" in econ and "5–95%:" in econ
     assert econ.count("*Chart in report.html") == 2  # TCO histogram and tornado
     assert "Where the money goes" in econ and "portfolio overhead" in econ
-    assert cost.sensitivity[0]["input"] in econ and "Cost model inputs" in econ
+    assert cost.sensitivity[0].input in econ and "Cost model inputs" in econ
 
 
 # ---------------------------------------------------------------- missing and broken artifacts
@@ -599,9 +600,9 @@ def test_zero_shot_baseline_beside_the_best_prompt(tmp_path):
     s = sprint()
     s.best = SprintBest(candidate="few-shot kNN", value=0.81)
     s.candidates = s.candidates[1:2]  # the baseline is not a finalist: sprint.json's own baseline block
-    s.baseline = {"name": "zero-shot", "value": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 200, "baseline": True}
-    s.comparisons = [{"comparison": "best_vs_baseline", "a": "zero-shot", "b": "few-shot kNN", "n": 200,
-                      "diff": 0.19, "ci_low": 0.12, "ci_high": 0.26, "p_holm": 0.0001}]
+    s.baseline = SprintBaseline(name="zero-shot", value=0.62, ci_low=0.55, ci_high=0.69, n=200, baseline=True)
+    s.comparisons = [SprintComparison(comparison="best_vs_baseline", a="zero-shot", b="few-shot kNN", n=200,
+                                      diff=0.19, ci_low=0.12, ci_high=0.26, p_holm=0.0001)]
     write_run(tmp_path)
     put(tmp_path, SprintArtifact.from_dict(s.to_dict()))
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
@@ -635,8 +636,19 @@ def test_labels_needed_not_estimated_names_the_number_the_cost_model_used(tmp_pa
     p = probe()
     p.learning_curve.labels_needed = None
     c = cost_brief_shape()
-    c.inputs = {"labeling.labels_needed": {"distribution": "point", "mean": 70, "source": "default"}}
+    c.inputs = {"labeling.labels_needed": CostInput(distribution="point", mean=70, source="default")}
     write_run(tmp_path, cost=c)
     put(tmp_path, p)
     md = render_report(tmp_path)[1].read_text(encoding="utf-8")
     assert "not estimated from the curve — no trustworthy fit: the cost model used 70 labels (its default)" in md
+
+
+def test_a_sprint_file_from_before_the_rename_shows_its_cost_per_1k(tmp_path):
+    s = sprint().model_dump(mode="json", exclude_unset=True)
+    s["candidates"][1]["cost_per_1k"] = s["candidates"][1].pop("cost_per_1000")
+    write_run(tmp_path)
+    (tmp_path / "sprint.json").write_text(json.dumps(s), encoding="utf-8")
+    rows = {line.split(" | ")[1]: line for line in render_report(tmp_path)[1].read_text(encoding="utf-8").splitlines()
+            if line.startswith(("| 1 |", "| 3 |"))}
+    assert rows["few-shot kNN **best**"].endswith("| $1.90 |")
+    assert rows["&lt;script&gt;alert(1)&lt;/script&gt;"].endswith("| – |")  # a candidate that recorded no cost

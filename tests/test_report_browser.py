@@ -39,7 +39,7 @@ def write_items(d: Path, n: int = 40) -> None:
                          "input": f"message {i}: my card {SCRIPT} was charged twice {RLO}evil"})
     (d / "sprint_results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n", encoding="utf-8")
     sprint = SprintArtifact.load(d)
-    sprint.candidates[1].baseline = False  # an extra key the model keeps
+    sprint.candidates[1].baseline = False
     sprint.candidates[0].baseline = True
     sprint.save(d)
     ev = [{"id": f"it-{i:03d}" if i else LONG, "split": "test", "gold": LABELS[i % len(LABELS)], "output": None,

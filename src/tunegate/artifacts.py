@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunegate import __version__
 
@@ -59,6 +59,37 @@ class SkippedRowModel(BaseModel):
     reason: str
 
 
+class UsageCounts(BaseModel):
+    """One role's (or the whole run's) model usage as ``models.usage.UsageTracker`` counts it."""
+
+    model_config = ConfigDict(extra="allow")
+    calls: int | None = None  # requests answered (from the backend or the cache)
+    backend_calls: int | None = None
+    cache_hits: int | None = None
+    errors: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    cost: float | None = None
+    cost_saved: float | None = None  # what the cache hits would have cost
+
+
+class EvalUsage(BaseModel):
+    """``eval.json``'s ``usage``: the run's total and each role's (subject, judge); an imported run keeps its
+    tool's own keys beside them."""
+
+    model_config = ConfigDict(extra="allow")
+    total: UsageCounts | None = None
+    by_role: dict[str, UsageCounts] = Field(default_factory=dict)
+
+    def of(self, role: str) -> UsageCounts | None:
+        """``role``'s counts when the run recorded any, else the total (None when neither was recorded)."""
+        counts = self.by_role.get(role)
+        if counts is not None and (counts.model_fields_set or counts.model_extra):
+            return counts
+        return self.total
+
+
 class EvalArtifact(BaseModel):
     """``eval.json``: one prompt, one model, one split."""
 
@@ -89,10 +120,22 @@ class EvalArtifact(BaseModel):
     metrics: dict[str, MetricCI] = Field(default_factory=dict)
     per_label: dict[str, MetricCI] = Field(default_factory=dict, description="Recall per gold label.")
     per_slice: dict[str, dict[str, MetricCI]] = Field(default_factory=dict)
+    # validated as EvalUsage (a wrong shape names usage.<key>) but kept a dict: stages and the CLI still read it
+    # as one; read it typed through ``usage_counts``
     usage: dict[str, Any] = Field(default_factory=dict)
     skipped_rows: list[SkippedRowModel] = Field(default_factory=list)
     results_file: str | None = None
     run: RunInfo = Field(default_factory=RunInfo)
+
+    @field_validator("usage")
+    @classmethod
+    def _usage_shape(cls, v: dict[str, Any]) -> dict[str, Any]:
+        EvalUsage.model_validate(v)
+        return v
+
+    def usage_counts(self, role: str = "subject") -> UsageCounts | None:
+        """``role``'s usage, else the run's total (None: the run recorded neither)."""
+        return EvalUsage.model_validate(self.usage).of(role)
 
 
 class CompareArtifact(BaseModel):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, ValidationError
 
 from tunegate.artifact_models.base import ArtifactModel, Loose
+from tunegate.artifact_models.sprint import Recorded
 
 ClosesGap = Literal["yes", "no", "unknown"]
 
@@ -38,7 +39,19 @@ class Comparison(Loose):
     primary_scorer: str | None = None
 
 
-class ProbeResult(Loose):
+class ProbeItem(Loose):
+    """One test item's prediction (older hand-written files say ``pred``)."""
+
+    id: str | int | None = None
+    prediction: Any = Field(None, validation_alias=AliasChoices("prediction", "pred"))
+
+
+class ProbeResult(Recorded):
+    """One probe on the test split; ``items`` (its per-item predictions, for the report's item viewer) only when
+    the probe kind stores them (the embedding head does)."""
+
+    OPTIONAL: ClassVar[frozenset[str] | None] = frozenset({"items"})
+
     kind: str
     name: str | None = None
     metric: str | None = None
@@ -50,6 +63,7 @@ class ProbeResult(Loose):
     comparison: Comparison | None = None
     closes_gap: ClosesGap = "unknown"
     diff_ci_low: float | None = None
+    items: list[ProbeItem] | None = None
 
 
 class LabelsNeeded(Loose):
@@ -66,9 +80,25 @@ class LabelsNeeded(Loose):
     n_train: int | None = None
 
 
+class CurvePoint(Loose):
+    """Mean test error at one training-set size, and the error of each seed (subset) behind it."""
+
+    n: int | None = None
+    error: float | None = None
+    seeds: list[float | None] | None = None
+
+
+class CurveFit(Loose):
+    """The fitted ``error(n) = a + b·n^(-c)`` (the family and goodness of fit kept as written)."""
+
+    a: float | None = None
+    b: float | None = None
+    c: float | None = None
+
+
 class LearningCurve(Loose):
-    points: list[dict[str, Any]] = Field(default_factory=list)
-    fit: Any = None
+    points: list[CurvePoint] = Field(default_factory=list)
+    fit: CurveFit | None = None
     labels_needed: int | None = None
     labels_needed_band: LabelsNeeded | None = None
     flags: list[Any] = Field(default_factory=list)
@@ -90,14 +120,31 @@ class CurveAnalysis(Loose):
     labels_needed: LabelsNeeded | None = None
 
 
-class ProbeArtifact(ArtifactModel):
+class ProbeArtifact(ArtifactModel, Recorded):
     FILENAME: ClassVar[str] = "probe.json"
+    OPTIONAL: ClassVar[frozenset[str] | None] = frozenset({"metric"})
 
     artifact: Literal["probe"] = "probe"
     task: str = ""
     target: float | None = None
     best_prompt: str | None = None
+    metric: str | None = None  # hand-written files may name the probes' metric here; the probes carry their own
     probes: list[ProbeResult] = Field(default_factory=list)
     closes_gap: ClosesGap = "unknown"
     curve: CurveAnalysis | None = None
     learning_curve: LearningCurve | None = None
+
+    def legacy_predictions(self) -> list[ProbeItem]:
+        """Per-item predictions written beside the probes (``items`` / ``predictions`` / ``test_predictions``: a
+        list of ``{id, prediction}`` or an ``{id: prediction}`` map), as older hand-written files did."""
+        extra = self.model_extra or {}
+        raw = next((extra[k] for k in ("items", "predictions", "test_predictions") if extra.get(k) is not None), None)
+        if isinstance(raw, dict):
+            return [ProbeItem(id=str(k), prediction=v) for k, v in raw.items()]
+        out = []
+        for r in raw if isinstance(raw, list) else []:
+            try:
+                out.append(ProbeItem.model_validate(r))
+            except ValidationError:  # an entry of another shape: not a prediction this reader knows
+                continue
+        return [p for p in out if "id" in p.model_fields_set]

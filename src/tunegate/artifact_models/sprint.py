@@ -7,9 +7,24 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_serializer
 
 from tunegate.artifact_models.base import ArtifactModel, Loose
+
+
+class Recorded(Loose):
+    """A block whose dump holds only the typed keys the file gave (those in ``OPTIONAL``; None = every field): a
+    key its writer omits stays omitted when the model is saved again, instead of coming back as a default."""
+
+    OPTIONAL: ClassVar[frozenset[str] | None] = None
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> Any:
+        out = handler(self)
+        if not isinstance(out, dict):
+            return out
+        drop = type(self).model_fields.keys() if self.OPTIONAL is None else self.OPTIONAL
+        return {k: v for k, v in out.items() if k not in drop or k in self.model_fields_set}
 
 
 class SprintBest(Loose):
@@ -33,6 +48,46 @@ class SprintCandidate(Loose):
     model: str | None = None
     method: str | None = None
     strategy: str | None = None
+    # spend per 1,000 test requests; files from before the rename say cost_per_1k
+    cost_per_1000: float | None = Field(None, validation_alias=AliasChoices("cost_per_1000", "cost_per_1k"))
+    baseline: bool = False  # the zero-shot baseline (it is on test even when it is not a finalist)
+
+
+class SprintBaseline(SprintCandidate, Recorded):
+    """``baseline``: the zero-shot baseline's test record when it is not a finalist, else ``{name, is_finalist}``
+    pointing at the finalist (hand-built files may give neither, so the name is optional too)."""
+
+    name: str | None = None  # type: ignore[assignment]
+    is_finalist: bool | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether this block holds the baseline's own test value (not just a pointer to a finalist)."""
+        return "value" in self.model_fields_set
+
+
+class SprintComparison(Recorded):
+    """A paired comparison on the same test items (``b - a``), Holm-adjusted across the sprint's comparisons."""
+
+    OPTIONAL: ClassVar[frozenset[str] | None] = frozenset({"b01", "b10", "p_midp"})  # McNemar's only
+
+    comparison: str | None = None  # best_vs_baseline | best_vs_runner_up
+    a: str | None = None
+    b: str | None = None
+    metric: str | None = None
+    n: int | None = None
+    value_a: float | None = None
+    value_b: float | None = None
+    diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p: float | None = None
+    test: str | None = None  # mcnemar_exact or sign_flip_permutation
+    b01: int | None = None  # discordant pairs: a wrong and b right, and the reverse
+    b10: int | None = None
+    p_midp: float | None = None
+    p_holm: float | None = None
+    significant: bool | None = None
 
 
 class Gap(Loose):
@@ -54,12 +109,12 @@ class SprintArtifact(ArtifactModel):
     best: SprintBest
     candidates: list[SprintCandidate] = Field(default_factory=list)
     finalists: list[str] = Field(default_factory=list)
-    baseline: dict[str, Any] = Field(default_factory=dict)
+    baseline: SprintBaseline = Field(default_factory=SprintBaseline)
     tried: list[dict[str, Any]] = Field(default_factory=list)
     rounds: list[dict[str, Any]] = Field(default_factory=list)
     stopped_by_budget: bool = False
     selection: dict[str, Any] = Field(default_factory=dict)
-    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    comparisons: list[SprintComparison] = Field(default_factory=list)
     slices: dict[str, Any] = Field(default_factory=dict)
     gap: Gap | None = None
     gate: Literal["met", "gap", "unknown"]
@@ -82,3 +137,7 @@ class SprintArtifact(ArtifactModel):
     def best_candidate(self) -> SprintCandidate | None:
         """The best finalist's full record (the verdict's "best prompt" when a sprint ran)."""
         return next((c for c in self.candidates if c.name == self.best.candidate), None)
+
+    def comparison(self, what: str) -> SprintComparison | None:
+        """The comparison named ``what`` (``best_vs_baseline``, ``best_vs_runner_up``), None when not run."""
+        return next((c for c in self.comparisons if c.comparison == what), None)

@@ -1,8 +1,7 @@
 """The economics section (TCO distributions, break-even, sensitivity) and the reproducibility section.
 
-cost.json is read through its model (``artifact_models.cost.CostArtifact``): the TCO summaries, the net value and
-the break-even volume are typed fields; the histogram, sensitivity rows and inputs are still loose blocks of the
-model and are read defensively here.
+cost.json is read through its model (``artifact_models.cost.CostArtifact``): the TCO summaries and their breakdown,
+the net value and its terms, the break-even, the histogram, the sensitivity rows and the inputs are typed fields.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 
 import tunegate.report.charts as charts
 from tunegate.artifact_models import CostArtifact
-from tunegate.artifact_models.cost import NetValue
+from tunegate.artifact_models.cost import CostInput, NetValue, SensitivityRow, Summary
 from tunegate.report.collect import STAGES, RunArtifacts, given, present
 from tunegate.report.doc import (
     Badge,
@@ -25,11 +24,9 @@ from tunegate.report.doc import (
     Stats,
     Strong,
     Table,
-    as_dict,
     fmt_count,
     fmt_num,
     fmt_pct,
-    get,
     humanize,
     money_formatter,
     num,
@@ -46,20 +43,19 @@ def _quantiles(cost: CostArtifact) -> dict[str, dict[str, float | None]]:
     """Per path, the TCO summary's quantiles (None where the path or the quantile is absent)."""
     out = {}
     for p in PATHS:
-        s = cost.tco.get(p)
+        s = cost.path_tco(p)
         out[p] = {q: num(getattr(s, q)) if s is not None else None for q in QUANTILES}
     return out
 
 
 def _histograms(cost: CostArtifact) -> dict[str, tuple[list, list]]:
-    """cost.json's ``distribution`` (a loose block): shared ``bin_edges`` and one list of counts per path."""
-    h = as_dict(cost.distribution)
-    edges = get(h, "bin_edges")
+    """cost.json's ``distribution``: shared ``bin_edges`` and one list of counts per path."""
+    h = cost.distribution
     out = {}
     for p in PATHS:
-        counts = get(h, p)
-        if isinstance(edges, list) and isinstance(counts, list):
-            out[p] = (edges, counts)
+        counts = getattr(h, p) if h is not None else None
+        if h is not None and h.bin_edges is not None and counts is not None:
+            out[p] = (h.bin_edges, counts)
     return out
 
 
@@ -81,7 +77,7 @@ def economics_section(arts: RunArtifacts) -> list:
         rng = f"5–95%: {money(nv.p05)} to {money(nv.p95)}" if nv.p05 is not None else ""
         stats.append(("expected net value of fine-tuning", money(nv.mean if nv.mean is not None else nv.median), rng))
     be = num(cost.breakeven_monthly_volume)
-    note = get(cost.breakeven, "reason")  # the break-even detail is a loose block of the model
+    note = cost.breakeven.reason if cost.breakeven is not None else None
     stats.append(("break-even monthly volume", f"{fmt_count(be)} requests" if be is not None else "none",
                   str(note or "")))
     out.append(Stats(stats))
@@ -110,14 +106,13 @@ def _tco_blocks(cost: CostArtifact, money) -> list:
         if svg:
             out.append(Chart(svg, "Median TCO of each path with its 5–95% range (the distributions were not "
                                   "stored in cost.json)"))
-    paths = {p: s for p in PATHS if present(s := cost.tco.get(p))}
+    paths = {p: s for p in PATHS if present(s := cost.path_tco(p))}
     rows = [[PATH_NAMES[p], money(qs[p]["median"]), f"{money(qs[p]['p05'])} – {money(qs[p]['p95'])}",
              money(qs[p]["mean"])] for p in paths]
     if not rows:
         return out + [Para(["cost.json has no per-path TCO summary."], kind="missing")]
     out.append(Table(["path", "median", "5–95% range", "mean"], rows, numeric=(1, 2, 3)))
-    # the per-component breakdown is not yet a field of the TCO summary
-    bd = {p: as_dict(given(paths.get(p), "breakdown")) for p in PATHS}
+    bd = {p: paths[p].breakdown if p in paths else {} for p in PATHS}
     comps = list(dict.fromkeys([*bd["prompting"], *bd["fine_tuning"]]))
     if comps:
         rows = [[humanize(c), money(bd["prompting"].get(c)), money(bd["fine_tuning"].get(c))] for c in comps]
@@ -126,7 +121,7 @@ def _tco_blocks(cost: CostArtifact, money) -> list:
             rows.append(["value of quality (credited to fine-tuning, not a cost)", "–", money(q)])
         out.append(Table(["component (mean over draws)", PATH_NAMES["prompting"], PATH_NAMES["fine_tuning"]],
                          rows, numeric=(1, 2), caption="Where the money goes"))
-    per_1k = as_dict(get(cost.breakeven, "inference_cost_per_1k_requests"))
+    per_1k = (cost.breakeven.inference_cost_per_1k_requests if cost.breakeven is not None else None) or {}
     if per_1k:
         out.append(Para(["Inference cost per 1,000 requests: ", "; ".join(
             f"{PATH_NAMES.get(p, humanize(p))} {money(c)}" for p, c in per_1k.items()), "."]))
@@ -134,8 +129,8 @@ def _tco_blocks(cost: CostArtifact, money) -> list:
 
 
 def _quality_mean(nv: NetValue | None) -> float | None:
-    q = given(nv, "quality_value")  # not yet a field of NetValue: a number, or a summary {mean, …}
-    return num(get(q, "mean")) if isinstance(q, dict) else num(q)
+    q = nv.quality_value if nv is not None else None  # a number, or a summary of the draws
+    return num(q.mean) if isinstance(q, Summary) else num(q)
 
 
 def _net_value_blocks(cost: CostArtifact, nv: NetValue | None, money) -> list:
@@ -146,19 +141,18 @@ def _net_value_blocks(cost: CostArtifact, nv: NetValue | None, money) -> list:
     net = num(nv.mean)
     qs = _quantiles(cost)
     tp, tf = qs["prompting"]["mean"], qs["fine_tuning"]["mean"]
-    diff = num(given(nv, "tco_difference_mean"))
+    diff = num(nv.tco_difference_mean)
     if diff is None and tp is not None and tf is not None:
         diff = tp - tf
     q = _quality_mean(nv)
     if net is None or diff is None:
         return []
-    inputs = cost.inputs  # loose: {key: {distribution, mean, p10, p90, source}}
-    per_point = as_dict(inputs.get("quality.value_per_point_per_month"))
-    gain = as_dict(inputs.get("quality.gain_points"))
+    per_point = cost.inputs.get("quality.value_per_point_per_month")
+    gain = cost.inputs.get("quality.gain_points")
     how = ""
-    if q is not None and per_point and gain:
-        how = (f"{money(per_point.get('mean'))} per metric point per month × a gain of {fmt_num(gain.get('mean'))} "
-               f"points ({_source_words(gain.get('source'))}) × the months fine-tuning is live")
+    if q is not None and per_point is not None and gain is not None and present(per_point) and present(gain):
+        how = (f"{money(per_point.mean)} per metric point per month × a gain of {fmt_num(gain.mean)} "
+               f"points ({_source_words(gain.source)}) × the months fine-tuning is live")
     rows = [["total cost of keeping prompting (mean)", money(tp), ""],
             ["− total cost of fine-tuning (mean)", money(-tf) if tf is not None else "–", ""],
             ["= what fine-tuning saves in cost", money(diff), "negative: fine-tuning costs more" if diff < 0 else ""],
@@ -184,18 +178,15 @@ def _source_words(source: Any) -> str:
             "spec": "from the spec"}.get(str(source), f"source: {source}" if source else "source not recorded")
 
 
-def _sensitivity_blocks(sens: list, nv: NetValue | None, money) -> list:
+def _sensitivity_blocks(sens: list[SensitivityRow], nv: NetValue | None, money) -> list:
     out: list = [Heading(3, "What moves the answer (sensitivity)")]
     rows = []
     for r in sens:
-        if not isinstance(r, dict):
-            continue
         # low / high are the input's 10th / 90th percentile; net_value_at_* the outcomes there
-        rows.append({"label": humanize(get(r, "input", default="")), "at_low": num(r.get("net_value_at_low")),
-                     "at_high": num(r.get("net_value_at_high")), "swing": num(r.get("swing")),
-                     "range": f"{fmt_num(r.get('low'))} → {fmt_num(r.get('high'))}",
-                     "dist": str(r.get("distribution") or ""), "p_low": r.get("p_positive_at_low"),
-                     "p_high": r.get("p_positive_at_high")})
+        rows.append({"label": humanize(r.input if r.input is not None else ""), "at_low": num(r.net_value_at_low),
+                     "at_high": num(r.net_value_at_high), "swing": num(r.swing),
+                     "range": f"{fmt_num(r.low)} → {fmt_num(r.high)}", "dist": str(r.distribution or ""),
+                     "p_low": r.p_positive_at_low, "p_high": r.p_positive_at_high})
     if not rows:
         return out + [Para(["No sensitivity ranking: every cost input is a point value."], kind="note")]
     base = num(nv.mean) if nv is not None else None
@@ -213,16 +204,16 @@ def _sensitivity_blocks(sens: list, nv: NetValue | None, money) -> list:
     return out
 
 
-def _inputs_table(inputs: dict[str, Any]) -> list:
+def _inputs_table(inputs: dict[str, CostInput]) -> list:
     if not inputs:
         return []
     rows = []
     for k, d in inputs.items():
-        d = as_dict(d)
-        p10, p90 = num(d.get("p10")), num(d.get("p90"))
-        rows.append([[humanize(k), Small(str(k))], str(d.get("distribution", "–")), fmt_num(d.get("mean")),
-                     f"{fmt_num(p10)} – {fmt_num(p90)}" if p10 is not None and p90 is not None and p10 != p90 else "–",
-                     {"caller": "measured (fine-tune probe)"}.get(str(d.get("source")), str(d.get("source") or "–"))])
+        p10, p90 = num(d.p10), num(d.p90)
+        spread = f"{fmt_num(p10)} – {fmt_num(p90)}" if p10 is not None and p90 is not None and p10 != p90 else "–"
+        rows.append([[humanize(k), Small(str(k))], str(d.distribution) if d.distribution is not None else "–",
+                     fmt_num(d.mean), spread,
+                     {"caller": "measured (fine-tune probe)"}.get(str(d.source), str(d.source or "–"))])
     return [Heading(3, "Cost model inputs"),
             Table(["input", "distribution", "mean", "10th – 90th percentile", "source"], rows, numeric=(2, 3))]
 
@@ -247,7 +238,7 @@ def reproducibility_section(arts: RunArtifacts) -> list:
         command = given(run, "command")
         if command and command not in commands:
             commands.append(str(command))
-        for pkg, ver in as_dict(given(run, "packages")).items():
+        for pkg, ver in (given(run, "packages") or {}).items():
             packages.setdefault(str(pkg), set()).add(str(ver))
         if given(run, "python"):
             packages.setdefault("python", set()).add(str(run.python))

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunegate.report.collect import RunArtifacts, given
-from tunegate.report.doc import as_dict, get, num
+from tunegate.report.collect import RunArtifacts
+from tunegate.report.doc import as_dict, num
 
 MAX_ITEMS = 5000  # items shown in the viewer (a larger test split is cut, and the page says so)
 MAX_CANDIDATES = 8
@@ -156,8 +156,8 @@ class _Builder:
             return False
         sprint = self.arts.sprint
         best = sprint.best.candidate if sprint is not None else None
-        baseline = get(sprint.baseline, "name") if sprint is not None else None  # a loose block of the model
-        flags = {c.name: bool(given(c, "baseline")) for c in (sprint.candidates if sprint is not None else [])}
+        baseline = sprint.baseline.name if sprint is not None else None
+        flags = {c.name: c.baseline for c in (sprint.candidates if sprint is not None else [])}
         by_name: dict[str, list[dict]] = {}
         for rec in _rows(path, self.arts, self.t.notes):
             by_name.setdefault(str(rec.get("candidate", "?")), []).append(rec)
@@ -186,15 +186,11 @@ class _Builder:
 
     def probe_predictions(self) -> None:
         probe = self.arts.probe
-        raw = given(probe, "items", "predictions", "test_predictions")  # optional extras of probe.json
-        pairs: list[tuple[str, Any]] = []
-        if isinstance(raw, dict):
-            pairs = [(str(k), v) for k, v in raw.items()]
-        elif isinstance(raw, list):
-            pairs = [(str(r["id"]), get(r, "prediction", "pred")) for r in raw if isinstance(r, dict) and "id" in r]
+        preds = probe.legacy_predictions() if probe is not None else []
+        pairs = [(str(p.id), p.prediction) for p in preds]
         if not pairs:
             return
-        name = next((str(given(p, "name")) for p in probe.probes if given(p, "name")), "fine-tune probe")
+        name = next((p.name for p in probe.probes if p.name), "fine-tune probe")
         key = self.candidate(f"probe: {name}", "probe", "probe.json")
         if not key:
             return

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 import tunegate.report.charts as charts
 from tunegate.artifact_models import CheckResult, SprintArtifact, VerdictArtifact
+from tunegate.artifact_models.cost import CostInput
 from tunegate.artifact_models.probe import LearningCurve
 from tunegate.artifact_models.sprint import SprintCandidate
 from tunegate.artifacts import EvalArtifact
@@ -29,14 +28,11 @@ from tunegate.report.doc import (
     Stats,
     Strong,
     Table,
-    as_dict,
-    as_list,
     ci_text,
     fmt_ci,
     fmt_count,
     fmt_num,
     fmt_pct,
-    get,
     humanize,
     money_formatter,
     num,
@@ -205,9 +201,9 @@ def verdict_card(arts: RunArtifacts) -> list:
 def _verdict_lead(v: VerdictArtifact, name: str, conf: str) -> str:
     """The verdict's explanation, once: an explanation key if the verdict has one, else its summary unless that
     only repeats the heading, the confidence badge and the rule already shown above it."""
-    plain = given(v, "plain")  # tunegate assess: {headline, why, conditions}; not yet a field of the model
-    why = plain.get("why") if isinstance(plain, dict) else None
-    for val in (why, *(given(v, k) for k in ("explanation", "reason", "why", "plain_summary"))):
+    why = v.plain.why if v.plain is not None else None  # tunegate assess's words
+    # reason / why / plain_summary: keys hand-written verdicts use, kept as extras
+    for val in (why, v.explanation, *(given(v, k) for k in ("reason", "why", "plain_summary"))):
         if isinstance(val, list):
             val = " ".join(str(x) for x in val if x)
         if isinstance(val, str) and val.strip():
@@ -269,12 +265,11 @@ def _eval_label(path: Path, e: EvalArtifact, arts: RunArtifacts) -> str:
 
 def _eval_cost_per_1k(e: EvalArtifact) -> float | None:
     """Measured spend per 1,000 subject calls (cache savings added back: the price of a cold request)."""
-    usage = e.usage  # the usage tracker's own shape, a loose block of EvalArtifact
-    u = as_dict(get(as_dict(usage.get("by_role")), "subject")) or as_dict(usage.get("total"))
-    calls, cost = num(u.get("calls")), num(u.get("cost"))
+    u = e.usage_counts("subject")
+    calls, cost = (num(u.calls), num(u.cost)) if u is not None else (None, None)
     if not calls or cost is None:
         return None
-    return (cost + (num(u.get("cost_saved")) or 0.0)) / calls * 1000
+    return (cost + (num(u.cost_saved) or 0.0)) / calls * 1000
 
 
 def prompting_section(arts: RunArtifacts) -> list:
@@ -316,7 +311,7 @@ def _sprint_blocks(sprint: SprintArtifact, money) -> list:
         is_best = c.name == best
         rows_chart.append({"label": c.name, "value": num(c.value), "low": num(c.ci_low), "high": num(c.ci_high),
                            "highlight": is_best})
-        per_1k = given(c, "cost_per_1000", "cost_per_1k")  # not yet fields of SprintCandidate
+        per_1k = c.cost_per_1000
         tags = ([" ", Badge("best", "info")] if is_best else []) + (
             [" ", Badge("zero-shot baseline", "outline")] if c is baseline else [])
         rows.append([fmt_num(i), [c.name] + tags, fmt_ci(c.value, c.ci_low, c.ci_high), fmt_num(c.n),
@@ -345,34 +340,28 @@ def _sprint_blocks(sprint: SprintArtifact, money) -> list:
 
 
 def _baseline(sprint: SprintArtifact, cands: list[SprintCandidate]) -> SprintCandidate | None:
-    """The sprint's zero-shot baseline: a finalist flagged ``baseline``, or sprint.json's ``baseline`` summary
-    (a loose block of the model, read as a candidate)."""
-    flagged = next((c for c in cands if given(c, "baseline") is True), None)
+    """The sprint's zero-shot baseline: a finalist flagged ``baseline``, the finalist sprint.json's ``baseline``
+    block names, or that block itself when it holds the baseline's own test value."""
+    flagged = next((c for c in cands if c.baseline is True), None)
     if flagged is not None:
         return flagged
-    try:
-        b = SprintCandidate.model_validate(sprint.baseline)
-    except ValidationError:  # no baseline block, or one without a name
-        return None
+    b = sprint.baseline
     if not b.name:
         return None
     same = next((c for c in cands if c.name == b.name), None)
-    return same if same is not None else (b if "value" in b.model_fields_set else None)
+    return same if same is not None else (b if b.measured else None)
 
 
 def _baseline_line(sprint: SprintArtifact, top: SprintCandidate, base: SprintCandidate) -> list:
     line: list = [Strong(f"Zero-shot baseline: {base.name}"), " reaches ",
                   fmt_ci(base.value, base.ci_low, base.ci_high)]
-    # sprint.comparisons is still a list of loose dicts in the model
-    cmp_ = next((c for c in sprint.comparisons if isinstance(c, dict) and c.get("comparison") == "best_vs_baseline"),
-                None)
-    if cmp_ and num(cmp_.get("diff")) is not None:
-        d = num(cmp_["diff"])
+    cmp_ = sprint.comparison("best_vs_baseline")
+    d = num(cmp_.diff) if cmp_ is not None else None
+    if cmp_ is not None and d is not None:
         line += [f"; the best prompt is {'+' if d >= 0 else '−'}{fmt_num(abs(d), 3)} above it on the same "
-                 f"{fmt_num(cmp_.get('n'))} test items (paired ",
-                 ci_text(cmp_.get("ci_low"), cmp_.get("ci_high")) or "no interval", ")"]
-        if cmp_.get("p_holm") is not None:
-            line.append(f", Holm-adjusted p = {fmt_num(cmp_['p_holm'])}")
+                 f"{fmt_num(cmp_.n)} test items (paired ", ci_text(cmp_.ci_low, cmp_.ci_high) or "no interval", ")"]
+        if cmp_.p_holm is not None:
+            line.append(f", Holm-adjusted p = {fmt_num(cmp_.p_holm)}")
         line.append(".")
     else:
         dv, bv = num(top.value), num(base.value)
@@ -439,15 +428,14 @@ def probe_blocks(arts: RunArtifacts) -> list:
     target = num(probe.target if probe.target is not None else (sprint.target if sprint is not None else None))
     rows = []
     for p in probe.probes:
-        p_name = given(p, "name")  # not yet a field of ProbeResult
-        rows.append({"label": str(p_name if p_name is not None else "probe"), "value": num(p.value),
+        rows.append({"label": str(p.name if p.name is not None else "probe"), "value": num(p.value),
                      "low": num(p.ci_low), "high": num(p.ci_high), "n": p.n})
     best = sprint.best_candidate() if sprint is not None else None
     if best is not None:
         rows.append({"label": f"best prompt: {best.name}", "value": num(best.value), "low": num(best.ci_low),
                      "high": num(best.ci_high), "n": best.n, "highlight": True})
     if rows:
-        metric = given(probe, "metric") or (sprint.metric if sprint is not None else None) or "metric"
+        metric = probe.metric or (sprint.metric if sprint is not None else None) or "metric"
         svg = charts.interval_chart(rows, x_label=str(metric), target=target,
                                     title="fine-tune probes against the best prompt")
         if svg:
@@ -455,41 +443,38 @@ def probe_blocks(arts: RunArtifacts) -> list:
         out.append(Table(["probe", "value (95% CI)", "n"],
                          [[r["label"], fmt_ci(r["value"], r["low"], r["high"]), fmt_num(r["n"])] for r in rows],
                          numeric=(1, 2)))
-    # cost.json's inputs are still loose dicts in the model: {distribution, mean, p10, p90, source}
-    labels_in = as_dict(arts.cost.inputs.get("labeling.labels_needed")) if arts.cost is not None else {}
+    labels_in = arts.cost.inputs.get("labeling.labels_needed") if arts.cost is not None else None
     out += _learning_curve(probe.learning_curve, target, labels_in)
     return out
 
 
-def _learning_curve(lc: LearningCurve | None, target: float | None,
-                    cost_labels: dict[str, Any] | None = None) -> list:
+def _learning_curve(lc: LearningCurve | None, target: float | None, cost_labels: CostInput | None = None) -> list:
     out: list = [Heading(4, "Learning curve")]
-    # the points and the fit are still loose dicts in the model: {n, error, seeds} and {a, b, c}
-    points = [p for p in (lc.points if lc is not None else []) if isinstance(p, dict)]
-    if lc is None or not points:
+    if lc is None or not lc.points:
         return out + [Para(["No learning curve in probe.json."], kind="missing")]
     target_err = num(lc.target_error)
     target_note = ""
     if target_err is None and target is not None and 0 <= target <= 1:
         target_err, target_note = 1 - target, f" (1 − target {fmt_num(target)})"
-    fit = lc.fit if isinstance(lc.fit, dict) else None
+    fit = lc.fit
     needed = num(lc.labels_needed)
-    svg = charts.learning_curve_chart(points, fit=fit, target_error=target_err, labels_needed=needed)
+    svg = charts.learning_curve_chart([p.model_dump() for p in lc.points], fit=fit.model_dump() if fit else None,
+                                      target_error=target_err, labels_needed=needed)
     if svg:
         out.append(Chart(svg, "Learning curve: error against training-set size, seeds' spread and fitted curve"))
-    used = num(get(cost_labels, "mean"))
+    used = num(cost_labels.mean) if cost_labels is not None else None
     if needed is not None:
         sub = "from the fitted curve; an extrapolation"
     elif used is not None:  # say which number the economics used instead, so two figures never disagree silently
         src = {"default": "its default", "spec": "the spec's value", "caller": "the probe"}.get(
-            str(get(cost_labels, "source")), "its input")
+            str(cost_labels.source if cost_labels is not None else None), "its input")
         sub = f"no trustworthy fit: the cost model used {fmt_num(round(used))} labels ({src}) instead"
     else:
         sub = ""
     stats: list = [("labels needed to reach the target", fmt_num(round(needed)) if needed is not None
                     else "not estimated from the curve", sub)]
-    if fit and all(num(fit.get(k)) is not None for k in "abc"):
-        stats.append(("fitted curve", f"error(n) = {fmt_num(fit['a'])} + {fmt_num(fit['b'])}·n^(−{fmt_num(fit['c'])})",
+    if fit is not None and all(num(x) is not None for x in (fit.a, fit.b, fit.c)):
+        stats.append(("fitted curve", f"error(n) = {fmt_num(fit.a)} + {fmt_num(fit.b)}·n^(−{fmt_num(fit.c)})",
                       "weighted least squares"))
     else:
         stats.append(("fitted curve", "no trustworthy fit", "see the flags below"))
@@ -500,9 +485,9 @@ def _learning_curve(lc: LearningCurve | None, target: float | None,
     if flags:
         out += [Para(["Curve flags:"], kind="note"), Bullets([[str(f)] for f in flags])]
     rows = []
-    for p in points:
-        seeds = [s for s in as_list(p.get("seeds")) if num(s) is not None]
-        rows.append([fmt_num(p.get("n")), fmt_num(p.get("error")),
+    for p in lc.points:
+        seeds = [s for s in (p.seeds or []) if num(s) is not None]
+        rows.append([fmt_num(p.n), fmt_num(p.error),
                      f"{fmt_num(min(seeds))}–{fmt_num(max(seeds))} ({len(seeds)} seeds)" if seeds else "–"])
     out.append(Table(["training examples", "mean error", "seed range"], rows, numeric=(0, 1, 2)))
     return out
