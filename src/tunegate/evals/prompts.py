@@ -11,7 +11,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from tunegate.data.examples import Example
 from tunegate.errors import SpecError
@@ -60,27 +62,47 @@ class PromptTemplate:
             raise SpecError("the prompt template never uses {{input}}", file=self.source)
 
     def render(self, spec: Spec, example: Example) -> tuple[dict[str, str], ...]:
-        values = _values(spec, example)
-        fill = lambda s: _PLACEHOLDER.sub(lambda m: values[m.group(1)], s)  # noqa: E731
+        values = _task_values(spec.task)
+        text = example.input_text()
         msgs: list[dict[str, str]] = []
         if self.system:
-            msgs.append({"role": "system", "content": fill(self.system)})
-        msgs.append({"role": "user", "content": fill(self.text)})
+            msgs.append({"role": "system", "content": _fill(self.system, values, text)})
+        msgs.append({"role": "user", "content": _fill(self.text, values, text)})
         return tuple(msgs)
 
 
-def _values(spec: Spec, example: Example) -> dict[str, str]:
-    task = spec.task
-    descriptions = "\n".join(
-        f"- {lab.name}: {lab.description}" if lab.description else f"- {lab.name}" for lab in task.labels
-    )
-    return {
-        "input": example.input_text(),
-        "instruction": task.instruction or DEFAULT_INSTRUCTIONS[task.kind],
-        "labels": ", ".join(task.label_names),
-        "label_descriptions": descriptions,
-        "output_schema": json.dumps(task.output_schema, indent=2) if task.output_schema else "",
-    }
+@lru_cache(maxsize=64)
+def _pieces(template: str) -> tuple[str, ...]:
+    """The template split once at its placeholders: literal, name, literal, ... (re.split keeps the names)."""
+    return tuple(_PLACEHOLDER.split(template))
+
+
+def _fill(template: str, values: dict[str, str], input_text: str) -> str:
+    """Each placeholder replaced by its value, once (a value holding ``{{...}}`` is not expanded again)."""
+    pieces = _pieces(template)
+    out = list(pieces)
+    for k in range(1, len(pieces), 2):
+        out[k] = input_text if pieces[k] == "input" else values[pieces[k]]
+    return "".join(out)
+
+
+_task_cache: list[Any] = [None, None, {}]  # [task, its fields' identities, the values]
+
+
+def _task_values(task: Any) -> dict[str, str]:
+    """The task's own placeholder values, built once per task (they were rebuilt for every item)."""
+    key = (task.instruction, task.kind, id(task.labels), len(task.labels), id(task.output_schema))
+    if _task_cache[0] is not task or _task_cache[1] != key:
+        descriptions = "\n".join(
+            f"- {lab.name}: {lab.description}" if lab.description else f"- {lab.name}" for lab in task.labels
+        )
+        _task_cache[:] = [task, key, {
+            "instruction": task.instruction or DEFAULT_INSTRUCTIONS[task.kind],
+            "labels": ", ".join(task.label_names),
+            "label_descriptions": descriptions,
+            "output_schema": json.dumps(task.output_schema, indent=2) if task.output_schema else "",
+        }]
+    return _task_cache[2]
 
 
 def load_template(spec: Spec, prompt_file: str | Path | None = None) -> PromptTemplate:
