@@ -652,3 +652,30 @@ def test_a_sprint_file_from_before_the_rename_shows_its_cost_per_1k(tmp_path):
             if line.startswith(("| 1 |", "| 3 |"))}
     assert rows["few-shot kNN **best**"].endswith("| $1.90 |")
     assert rows["&lt;script&gt;alert(1)&lt;/script&gt;"].endswith("| – |")  # a candidate that recorded no cost
+
+
+def test_the_probes_own_predictions_get_a_column_and_an_older_files_still_do(tmp_path):
+    """probe.json's embedding head stores its predictions in its own record (probes[].items); older files wrote
+    them beside the probes. Either way the viewer shows the probe's answers, scored against the gold."""
+    from tunegate.report.collect import collect
+    from tunegate.report.items import item_table
+
+    write_run(tmp_path)
+    res = [{"candidate": "few-shot kNN", "id": f"it-{i}", "gold": "a", "output": "a", "prediction": "a", "score": 1.0,
+            "scored": True, "scores": {"label_match": 1.0}} for i in range(3)]
+    (tmp_path / "sprint_results.jsonl").write_text("\n".join(json.dumps(r) for r in res), encoding="utf-8")
+    preds = [{"id": "it-0", "prediction": "a"}, {"id": "it-1", "prediction": "b"}]
+    p = probe().to_dict()
+    p["probes"][0]["items"] = preds
+    put(tmp_path, ProbeArtifact.from_dict(p))
+    t = item_table(collect(tmp_path))
+    col = next(c for c in t.candidates if c.kind == "probe")
+    assert col.name == "probe: embedding_head" and col.source == "probe.json"
+    answers = {it.id: it.answers.get(col.key) for it in t.items}
+    assert answers["it-0"].primary == 1.0 and answers["it-1"].primary == 0.0 and answers["it-2"] is None
+    del p["probes"][0]["items"]
+    p["predictions"] = {"it-2": "a"}  # the older shape: an {id: prediction} map beside the probes
+    put(tmp_path, ProbeArtifact.from_dict(p))
+    t = item_table(collect(tmp_path))
+    col = next(c for c in t.candidates if c.kind == "probe")
+    assert [it.id for it in t.items if col.key in it.answers] == ["it-2"]

@@ -16,6 +16,7 @@ from support.cdp import CHROMIUM, LAYOUT_JS, Browser
 from test_report import IMG, SCRIPT, eval_json, put, write_run
 
 from tunegate.artifact_models import ProbeArtifact, SprintArtifact
+from tunegate.artifact_models.probe import ProbeItem
 from tunegate.report import render_report
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -49,7 +50,8 @@ def write_items(d: Path, n: int = 40) -> None:
            "slices": {}} for i in range(n)]
     (d / "eval-smollm2" / "results.jsonl").write_text("\n".join(json.dumps(r) for r in ev) + "\n", encoding="utf-8")
     probe = ProbeArtifact.load(d)
-    probe.items = [{"id": f"it-{i:03d}" if i else LONG, "prediction": LABELS[i % len(LABELS)]} for i in range(n)]
+    probe.probes[0].items = [ProbeItem(id=f"it-{i:03d}" if i else LONG, prediction=LABELS[i % len(LABELS)])
+                             for i in range(n)]  # where the embedding head writes them
     probe.save(d)
 
 

@@ -4,8 +4,8 @@ and every score, read from the files the stages already write.
 Sources, each optional (stages run independently): ``sprint_results.jsonl`` (finalists and the zero-shot baseline
 on test), ``results.jsonl`` beside every ``eval.json`` (``sprint-best/`` is skipped when the sprint's own file
 was read: it repeats the best finalist), ``probe-*/results.jsonl`` (LoRA or external probes), and per-item
-predictions in ``probe.json`` when the probe stores them (``items`` / ``predictions``: a list of ``{id,
-prediction}`` or an ``{id: prediction}`` map). No results file holds the input text, so inputs come from the
+predictions in ``probe.json`` where a probe stores them (each probe's ``items``, as the embedding head writes
+them; older files: ``items`` / ``predictions`` beside the probes). No results file holds the input text, so inputs come from the
 spec the artifacts name (``run.spec_path``) when it still loads, and only for items whose gold answer there
 equals the recorded one: a changed data file must not put another item's text beside these answers.
 
@@ -185,12 +185,18 @@ class _Builder:
                     self.add(key, rec)
 
     def probe_predictions(self) -> None:
+        """A column per probe that stored its predictions in probe.json (the embedding head does), else the
+        predictions an older file wrote beside the probes."""
         probe = self.arts.probe
-        preds = probe.legacy_predictions() if probe is not None else []
-        pairs = [(str(p.id), p.prediction) for p in preds]
-        if not pairs:
+        if probe is None:
             return
-        name = next((p.name for p in probe.probes if p.name), "fine-tune probe")
+        stored = [(p.name or "fine-tune probe", p.items) for p in probe.probes if p.items]
+        if not stored and (legacy := probe.legacy_predictions()):
+            stored = [(next((p.name for p in probe.probes if p.name), "fine-tune probe"), legacy)]
+        for name, preds in stored:
+            self._probe_column(name, [(str(p.id), p.prediction) for p in preds])
+
+    def _probe_column(self, name: str, pairs: list[tuple[str, Any]]) -> None:
         key = self.candidate(f"probe: {name}", "probe", "probe.json")
         if not key:
             return

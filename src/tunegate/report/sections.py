@@ -435,7 +435,8 @@ def probe_blocks(arts: RunArtifacts) -> list:
         rows.append({"label": f"best prompt: {best.name}", "value": num(best.value), "low": num(best.ci_low),
                      "high": num(best.ci_high), "n": best.n, "highlight": True})
     if rows:
-        metric = probe.metric or (sprint.metric if sprint is not None else None) or "metric"
+        metric = (probe.metric or next((p.metric for p in probe.probes if p.metric), None)
+                  or (sprint.metric if sprint is not None else None) or "metric")
         svg = charts.interval_chart(rows, x_label=str(metric), target=target,
                                     title="fine-tune probes against the best prompt")
         if svg:
