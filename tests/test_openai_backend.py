@@ -316,7 +316,7 @@ def test_stub_runs_as_a_script():
 ])
 def test_plain_url_fast_path_equals_httpx(url):
     """The httpx-free canonical form is taken only where it equals what httpx.URL gives (cache keys hold it)."""
-    from tunegate.models.openai_compat import _plain_base_url
+    from tunegate.models.http_helpers import _plain_base_url
 
     parsed = httpx.URL(url)
     default = {"http": 80, "https": 443}[parsed.scheme]
@@ -331,7 +331,7 @@ def test_plain_url_fast_path_equals_httpx(url):
     "http://example.com/a b", "ftp://example.com/v1", "http://example.com:0/v1",
 ])
 def test_other_urls_go_through_httpx(url):
-    from tunegate.models.openai_compat import _plain_base_url
+    from tunegate.models.http_helpers import _plain_base_url
 
     assert _plain_base_url(url) is None
 

@@ -1,8 +1,6 @@
 """Regressions found reviewing the changes since bf0f892 (task Rv).
 
-Each test states the promise it checks. Those marked ``xfail(strict=True)`` fail on the code as reviewed; the fix
-belongs in a module this file's author does not own, so the owner's fix turns them into passes (and strict=True then
-asks to drop the mark).
+Each test states the promise it checks; each failed on the code as reviewed and passes with its fix.
 """
 
 from __future__ import annotations
@@ -17,9 +15,6 @@ import pytest
 # --------------------------------------------------------------------------- data/readers.py: JSONL blocks
 
 
-@pytest.mark.xfail(strict=True, reason="data/readers.py JsonlBlock.rows() splits with bytes.splitlines, which also "
-                   "breaks at a bare \\r (JSON whitespace); iter_rows breaks only at \\n. Fix: iterate "
-                   "io.BytesIO(self.data) in rows()")
 def test_block_fallback_reads_lines_as_iter_rows_does(tmp_path: Path) -> None:
     """The monitor's row-by-row fallback for an unclean block must give the rows, line numbers and errors
     iter_rows gives: a valid record with a bare CR between tokens stays one valid row, and the invalid line
@@ -76,9 +71,6 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop("rv_tgplug", None)
 
 
-@pytest.mark.xfail(strict=True, reason="docs/plugins.md: `tunegate schema` prints every registered plug-in's "
-                   "options, installed ones included; plugins.catalog() imports the built-ins but never loads the "
-                   "entry points. Fix: call load_entry_points() in catalog(builtins=True)")
 def test_schema_lists_installed_plugin_options(installed_plugin: None) -> None:
     from typer.testing import CliRunner
 
@@ -93,9 +85,6 @@ def test_schema_lists_installed_plugin_options(installed_plugin: None) -> None:
 # ------------------------------------------------------------------ models/openai_compat.py: endpoint identity
 
 
-@pytest.mark.xfail(strict=True, reason="openai_compat._plain_base_url accepts punycode (xn--) host labels that "
-                   "httpx.URL decodes (or refuses), so the backend's cache identity differs from the httpx path "
-                   "and from earlier versions. Fix: return None when a host label starts with 'xn--'")
 def test_punycode_hosts_canonicalise_as_httpx_does() -> None:
     """The cache identity of an OpenAI-compatible backend holds the canonical base URL: the fast path must give
     what the httpx path gives, or answers cached before the fast path existed are paid for again."""

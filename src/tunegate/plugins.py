@@ -63,6 +63,7 @@ def catalog(*, builtins: bool = True) -> dict[str, dict[str, type[BaseModel]]]:
     if builtins:
         for mod in BUILTIN_MODULES:
             importlib.import_module(mod)
+        load_entry_points()  # installed plug-ins are listed too (`tunegate schema` loads no spec)
     return {k: dict(sorted(v.items())) for k, v in sorted(_catalog.items())}
 
 

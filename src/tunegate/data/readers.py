@@ -7,6 +7,7 @@ can say *where* a problem is. Files are streamed, never loaded whole: production
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,7 +129,9 @@ class JsonlBlock:
     n_lines: int
 
     def rows(self) -> Iterator[Row]:
-        return _jsonl_rows(self.path, self.data.splitlines(keepends=True), self.first_line)
+        # lines end at b"\n" only, as iter_rows reads them (splitlines would also break at a bare \r, which JSON
+        # allows as whitespace, and shift every later line number)
+        return _jsonl_rows(self.path, io.BytesIO(self.data), self.first_line)
 
     def parse(self, schema: Any) -> Any:
         """The block as a pyarrow Table with ``schema``'s columns (others ignored), one row per line; None when
