@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
 
 from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, write_json_atomic
 from tunegate.errors import InputError
@@ -38,6 +38,21 @@ class Loose(BaseModel):
     """A nested block whose listed keys are typed and whose other keys are kept as they are."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class Recorded(Loose):
+    """A block whose dump holds only the typed keys the file gave (those in ``OPTIONAL``; None = every field): a
+    key its writer omits stays omitted when the model is saved again, instead of coming back as a default."""
+
+    OPTIONAL: ClassVar[frozenset[str] | None] = None
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> Any:
+        out = handler(self)
+        if not isinstance(out, dict):
+            return out
+        drop = type(self).model_fields.keys() if self.OPTIONAL is None else self.OPTIONAL
+        return {k: v for k, v in out.items() if k not in drop or k in self.model_fields_set}
 
 
 class RunBlock(RunInfo):

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field, ValidationError
 
 from tunegate.artifact_models.base import ArtifactModel, Loose
-from tunegate.artifact_models.sprint import Recorded
+from tunegate.artifact_models.base import Recorded
 
 ClosesGap = Literal["yes", "no", "unknown"]
 

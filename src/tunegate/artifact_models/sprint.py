@@ -7,24 +7,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, model_serializer
+from pydantic import AliasChoices, Field
 
-from tunegate.artifact_models.base import ArtifactModel, Loose
-
-
-class Recorded(Loose):
-    """A block whose dump holds only the typed keys the file gave (those in ``OPTIONAL``; None = every field): a
-    key its writer omits stays omitted when the model is saved again, instead of coming back as a default."""
-
-    OPTIONAL: ClassVar[frozenset[str] | None] = None
-
-    @model_serializer(mode="wrap")
-    def _as_written(self, handler: Any) -> Any:
-        out = handler(self)
-        if not isinstance(out, dict):
-            return out
-        drop = type(self).model_fields.keys() if self.OPTIONAL is None else self.OPTIONAL
-        return {k: v for k, v in out.items() if k not in drop or k in self.model_fields_set}
+from tunegate.artifact_models.base import ArtifactModel, Loose, Recorded
 
 
 class SprintBest(Loose):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from tunegate.artifact_models.base import ArtifactModel, Loose
-from tunegate.artifact_models.sprint import Recorded
+from tunegate.artifact_models.base import Recorded
 
 # the five verdicts, as tunegate.verdict.VERDICTS (a test holds the two equal; this package imports no stage)
 Verdict = Literal["FIX_EVAL_FIRST", "SHIP_PROMPT", "IMPROVE_DATA_FIRST", "KEEP_PROMPTING", "FINE_TUNE"]
