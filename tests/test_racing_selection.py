@@ -32,12 +32,12 @@ def test_race_against_the_grid_in_every_setting_at_a_third_of_its_calls(rho):
     diff = {(c.family, c.k, c.lead, c.n): c.rates["race"] - c.grid_rate for c in cells}
     se = {(c.family, c.k, c.lead, c.n): c.diff_se["race"] for c in cells}
     assert max(c.cost_share_max["race"] for c in cells) <= 1 / 3 + 1e-9
-    # the goal on average (measured -0.032 at rho 0, -0.029 at rho 0.5), and far above the old halving
+    # the goal on average (measured -0.031 at rho 0, -0.026 at rho 0.5), and far above the old halving
     assert np.mean(list(diff.values())) >= -0.05
     assert np.mean([c.rates["race"] - c.rates["halving"] for c in cells]) >= 0.10
-    # per setting: with 16 candidates the goal holds (measured -0.042 at worst); with 8, 1/3 of the grid pays for
+    # per setting: with 16 candidates the goal holds (measured -0.050 at worst); with 8, 1/3 of the grid pays for
     # under 3 candidates on all of dev and the dense ladders sit at the information limit (a rule told the best
-    # 4 trails the grid by up to 8.5 points there; the race by up to 9): a floor of -0.10, not -0.05
+    # 4 trails the grid by up to 8.5 points there; the race by up to 8.3): a floor of -0.10, not -0.05
     for key, d in diff.items():
         goal = -0.05 if key[1] == 16 else -0.10
         assert d >= goal - 2.5 * se[key], (key, d, se[key])

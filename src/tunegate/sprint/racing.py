@@ -10,7 +10,7 @@ worse after a few dozen items, and evaluating them on every dev item buys nothin
 1. every round, all surviving candidates answer the same *new* dev items (paired: item difficulty cancels), and
    every item a candidate has answered stays in its mean;
 2. the cuts are planned over the whole remaining budget (``plan_cuts``): the number of survivors falls like
-   ``items ** -0.65``, one or two candidates at a time, so three or four close rivals stay in while the items
+   ``items ** -0.5``, one or two candidates at a time, so three or four close rivals stay in while the items
    seen cannot yet tell them apart, and the last two get most of the dev items. (Halving the field each round,
    the previous rule, cut the best of a dense ladder 2-3 points more often.) Each round ends at the plan's next
    cut, where the worst by mean on the shared items go (``eliminated_by_rank``), and the plan is redone;
@@ -42,7 +42,7 @@ from statistics import NormalDist
 import numpy as np
 
 Evaluate = Callable[[list[int], list[int]], dict[int, list[float]]]
-DECAY = 0.65  # how fast the number of survivors falls with the items seen (plan_cuts)
+DECAY = 0.5  # how fast the number of survivors falls with the items seen (plan_cuts)
 
 
 @dataclass
@@ -99,9 +99,9 @@ def plan_cuts(k: int, m: int, n: int, slots: float, decay: float = DECAY) -> lis
     race stops where the count reaches 1. ``None`` when every candidate can finish dev within the slots.
 
     Why this shape: a rival ``d`` behind is told apart after about ``1 / d**2`` items, so on a ladder the number
-    of rivals still in doubt falls like ``item ** -1/2``; the simulated optimum over all cut schedules (8
-    candidates, 1/3 of the grid) keeps 6, 4, 3, 2 after about 12, 40, 70 and 140 items, and ``decay`` = 0.65 fits
-    it and the 16-candidate cells best (docs/sprint.md)."""
+    of rivals still in doubt falls like ``item ** -1/2``. The simulated optimum over all cut schedules (8
+    candidates, 1/3 of the grid, a dense ladder) keeps 6, 4, 3, 2 after about 12, 40, 70 and 140 items; of the
+    decays tried (0.3-0.8), 0.5 did best over the 72 simulated settings (docs/sprint.md)."""
     if k * (n - m) <= slots:
         return None
     jd = np.arange(m + 1, n + 1, dtype=float) ** -decay
