@@ -34,12 +34,12 @@ class InstructionVariant(_Strict):
 
 
 class RacingSpec(_Strict):
-    """Budgeted racing on paired dev items (every surviving candidate sees the same new items); the survivors
-    finish dev and the best on all of it wins (sprint.racing.race)."""
+    """Budgeted racing on paired dev items (every surviving candidate sees the same new items): cuts planned over the
+    whole budget, then the survivors finish dev and the best on all of it wins (sprint.racing.race)."""
 
     min_items: int = Field(16, ge=2, description="Dev items each candidate sees at least in the first round.")
-    eta: int = Field(2, ge=2, description="When the budget cannot pay for every survivor on the rest of dev, keep "
-                     "the best 1/eta by dev mean.")
+    eta: int = Field(2, ge=2, description="A round cuts at most 1 - 1/eta of the survivors by rank (the plan "
+                     "cuts one or two at a time).")
     budget_share: float = Field(1 / 3, gt=0, le=1, description="Selection may spend this share of the full grid's "
                                 "calls (every candidate on every dev item); 1 = the grid's budget.")
     alpha: float = Field(0.05, gt=0, lt=1, description="Error rate of the paired test that eliminates a candidate "
