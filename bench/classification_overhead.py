@@ -12,7 +12,10 @@ Goals (issue 19): cold <= 1.10x the plain client; warm <= 0.10 of cold with 0 ba
 last, one JSON line (``run_all.py`` reads it). The goals refer to a quiet machine: the 1-minute load average is
 printed for every round, and the CPU-time ratios beside the wall-time ones (CPU time moves far less with load).
 A second reference, the plain client with ``--tuned`` (the two httpcore fixes tunegate's backend makes), runs in
-every round too: ``cold / tuned plain`` is tunegate's own overhead once both sides do the same HTTP work.
+every round too: ``cold / tuned plain`` is tunegate's own overhead once both sides do the same HTTP work. The warm
+run is timed twice: as installed (Python's bytecode cache as the environment leaves it: users' default is on), and
+from a copy of the package without ``__pycache__`` under PYTHONDONTWRITEBYTECODE=1, so every module of tunegate is
+compiled again (what a sandbox or CI with that variable and stale caches pays on each command).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import os
 import statistics
 import subprocess
 import sys
+import importlib.util
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -64,10 +69,10 @@ models:
     return spec
 
 
-def measure_rusage(cmd: list[str]) -> dict:
+def measure_rusage(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     """Wall, CPU (user + sys), peak RSS and voluntary context switches of one child process, with its stdout."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out, err = proc.stdout.read(), proc.stderr.read()  # stderr is small (--quiet); read both before reaping
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -86,12 +91,17 @@ def main() -> None:
     args = ap.parse_args()
     stub, base_url = start_stub(LABELS)
     tunegate = str(Path(sys.executable).parent / "tunegate")
-    runs: dict[str, list[dict]] = {"plain": [], "tuned": [], "cold": [], "warm": []}
+    runs: dict[str, list[dict]] = {"plain": [], "tuned": [], "cold": [], "warm": [], "warm_nopyc": []}
     loads: list[tuple[float, float]] = []  # 1-minute load average before and after each round
     try:
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             spec = write_task(d, args.n, LABELS, base_url, args.concurrency)
+            package = Path(importlib.util.find_spec("tunegate").submodule_search_locations[0])
+            shutil.copytree(package, d / "nopyc" / "tunegate", ignore=shutil.ignore_patterns("__pycache__"))
+            paths = [str(d / "nopyc"), *filter(None, [os.environ.get("PYTHONPATH")])]
+            nopyc_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(paths)}
+            nopyc = [sys.executable, "-m", "tunegate.cli"]
             for r in range(args.rounds):
                 load_before = os.getloadavg()[0]
                 for side, extra in (("plain", []), ("tuned", ["--tuned"])):
@@ -102,8 +112,10 @@ def main() -> None:
                     m["accuracy"] = json.loads(m["stdout"])["accuracy"]
                     runs[side].append(m)
                 base = [tunegate, "eval", str(spec), "--quiet", "--json", "--cache", str(d / f"cache{r}.sqlite")]
-                for phase in ("cold", "warm"):
-                    m = measure_rusage(base + ["--out", str(d / f"{phase}{r}")])
+                for phase in ("cold", "warm", "warm_nopyc"):
+                    cmd = base if phase != "warm_nopyc" else nopyc + base[1:]
+                    m = measure_rusage(cmd + ["--out", str(d / f"{phase}{r}")],
+                                       env=nopyc_env if phase == "warm_nopyc" else None)
                     art = json.loads(m["stdout"])
                     m["calls"] = art["usage"]["total"]["backend_calls"]
                     m["accuracy"] = art["metrics"]["accuracy"]["value"]
@@ -111,9 +123,11 @@ def main() -> None:
                 loads.append((load_before, os.getloadavg()[0]))
                 print(f"round {r + 1}: plain {runs['plain'][-1]['wall']:.2f} s, tuned plain "
                       f"{runs['tuned'][-1]['wall']:.2f} s, cold {runs['cold'][-1]['wall']:.2f} s, "
-                      f"warm {runs['warm'][-1]['wall']:.2f} s; load average {loads[-1][0]:.2f} -> {loads[-1][1]:.2f}",
+                      f"warm {runs['warm'][-1]['wall']:.2f} s (modules compiled: "
+                      f"{runs['warm_nopyc'][-1]['wall']:.2f} s); "
+                      f"load average {loads[-1][0]:.2f} -> {loads[-1][1]:.2f}",
                       file=sys.stderr)
-                if runs["cold"][-1]["calls"] != args.n or runs["warm"][-1]["calls"] != 0:
+                if runs["cold"][-1]["calls"] != args.n or runs["warm"][-1]["calls"] or runs["warm_nopyc"][-1]["calls"]:
                     raise SystemExit(f"unexpected backend calls: cold {runs['cold'][-1]['calls']}, "
                                      f"warm {runs['warm'][-1]['calls']}")
     finally:
@@ -130,23 +144,28 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for side, name in (("plain", "plain httpx async client"), ("tuned", "plain client, --tuned"),
                        ("cold", "tunegate eval, cold"),
-                       ("warm", "tunegate eval, warm (cached)")):
+                       ("warm", "tunegate eval, warm (cached)"),
+                       ("warm_nopyc", "tunegate eval, warm, its modules compiled (no bytecode cache)")):
         calls = args.n if side in ("plain", "tuned") else runs[side][-1]["calls"]
         print(f"| {name} | {med(side, 'wall'):.2f} | {med(side, 'cpu'):.2f} | {med(side, 'rss_mb'):.0f} | "
               f"{med(side, 'ctx'):.0f} | {calls} | {runs[side][-1]['accuracy']:.3f} | {med(side, 'wall') / p:.2f} |")
     t = med("tuned", "wall")
-    print(f"cold / plain = {c / p:.2f} (goal <= 1.10); warm / cold = {w / c:.2f} (goal <= 0.10); "
-          f"cold / tuned plain = {c / t:.2f}")
-    pc, cc, wc = med("plain", "cpu"), med("cold", "cpu"), med("warm", "cpu")
+    wp = med("warm_nopyc", "wall")
+    print(f"cold / plain = {c / p:.2f} (goal <= 1.10); warm / cold = {w / c:.2f} (goal <= 0.10; {wp / c:.2f} when "
+          f"tunegate's modules are compiled on each command); cold / tuned plain = {c / t:.2f}")
+    pc, cc, wc, wpc = med("plain", "cpu"), med("cold", "cpu"), med("warm", "cpu"), med("warm_nopyc", "cpu")
     load = max(x for pair in loads for x in pair)
-    print(f"CPU time: cold / plain = {cc / pc:.2f}; warm / cold = {wc / cc:.2f}. Load average during the rounds: "
+    print(f"CPU time: cold / plain = {cc / pc:.2f}; warm / cold = {wc / cc:.2f} ({wpc / cc:.2f} compiling "
+          f"tunegate's modules). Load average during the rounds: "
           f"{min(x for pair in loads for x in pair):.2f}-{load:.2f} on {os.cpu_count()} CPUs"
           + (" (a loaded machine: not the quiet-machine figures the goals refer to)" if load > 1.0 else ""))
     print(json.dumps({"bench": "classification_overhead", "n": args.n, "rounds": args.rounds,
                       "plain_s": round(p, 3), "cold_s": round(c, 3), "warm_s": round(w, 3),
+                      "warm_nopyc_s": round(wp, 3), "warm_nopyc_over_cold": round(wp / c, 3),
+                      "cpu_warm_nopyc_over_cold": round(wpc / cc, 3),
                       "cold_over_plain": round(c / p, 3), "warm_over_cold": round(w / c, 3),
                       "tuned_plain_s": round(t, 3), "cold_over_tuned_plain": round(c / t, 3),
-                      "warm_backend_calls": max(m["calls"] for m in runs["warm"]),
+                      "warm_backend_calls": max(m["calls"] for m in runs["warm"] + runs["warm_nopyc"]),
                       "cpu_cold_over_plain": round(cc / pc, 3), "cpu_warm_over_cold": round(wc / cc, 3),
                       "load_avg": [[round(a, 2), round(b, 2)] for a, b in loads],
                       "all_walls": {k: [round(m["wall"], 3) for m in v] for k, v in runs.items()}}))

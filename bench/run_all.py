@@ -34,7 +34,12 @@ def last_json(out: str) -> dict:
 def rows_classification(out: str) -> list[tuple]:
     r = last_json(out)
     return [("eval cold / plain client (classification, whole commands)", r["cold_over_plain"], "<= 1.10"),
+            ("eval cold / plain client with tunegate's two httpcore fixes (--tuned): tunegate's own overhead",
+             r["cold_over_tuned_plain"], ""),
             ("eval warm / eval cold", r["warm_over_cold"], "<= 0.10"),
+            ("eval warm / eval cold, tunegate's modules compiled each time (PYTHONDONTWRITEBYTECODE=1, no cache)",
+             r.get("warm_nopyc_over_cold", "n/a"), ""),
+            ("eval warm / eval cold, CPU time (moves far less with load)", r["cpu_warm_over_cold"], ""),
             ("eval warm: backend calls", r["warm_backend_calls"], "0"),
             ("plain client / eval cold / eval warm, seconds", f"{r['plain_s']} / {r['cold_s']} / {r['warm_s']}", "")]
 

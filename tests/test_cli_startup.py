@@ -5,6 +5,7 @@ importlib.metadata's scan per name."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +21,7 @@ OFFLINE = "models:\n  default: openai:never\n  backends:\n    openai:never: {bas
           "api_key_env: null, max_retries: 0, timeout_s: 1}\n"
 
 PROBE = """
-import json, sys
+import json, os, sys
 from tunegate.cli import app
 sys.argv = ["tunegate", *json.loads(sys.argv[1])]
 try:
@@ -31,14 +32,17 @@ loaded = sorted(m for m in sys.modules if m.startswith("tunegate.cli."))
 rich = any(m == "rich" or m.startswith("rich.") for m in sys.modules)
 n_registered = len(app.registered_commands)  # a look at the app: every command
 with open({report!r}, "w") as fh:
-    json.dump({{"code": code, "loaded": loaded, "rich": rich, "n_registered": n_registered}}, fh)
+    json.dump({{"code": code, "loaded": loaded, "rich": rich, "n_registered": n_registered,
+               "blas": os.environ.get("OPENBLAS_NUM_THREADS"), "numpy": "numpy" in sys.modules}}, fh)
 """
 
 
-def _run_probe(tmp_path: Path, argv: list[str]) -> dict:
+def _run_probe(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> dict:
     report = tmp_path / "probe.json"
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                                              "OMP_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", PROBE.format(report=str(report)), json.dumps(argv)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**clean, **(env or {})})
     assert report.exists(), done.stderr[-2000:]
     return {**json.loads(report.read_text()), "stdout": done.stdout, "stderr": done.stderr}
 
@@ -69,6 +73,15 @@ def test_an_unknown_command_and_no_command_get_the_full_app(tmp_path):
     assert "tunegate.cli.decision" in r["loaded"]  # every command was built to answer
     r = _run_probe(tmp_path, [])
     assert "check-eval" in r["stdout"] and "portfolio" in r["stdout"]
+
+
+def test_eval_runs_numpy_with_one_blas_thread_unless_the_user_chose(tmp_path):
+    """A cached eval's numerics are bootstrap counts: OpenBLAS's thread pool only burned CPU (~0.1 s on 2 cores)."""
+    r = _run_probe(tmp_path, ["eval", "--help"])
+    assert r["code"] in (0, None) and r["blas"] == "1"
+    assert _run_probe(tmp_path, ["eval", "--help"], {"OMP_NUM_THREADS": "2"})["blas"] is None
+    assert _run_probe(tmp_path, ["eval", "--help"], {"OPENBLAS_NUM_THREADS": "3"})["blas"] == "3"
+    assert _run_probe(tmp_path, ["sprint", "--help"])["blas"] is None  # other commands keep the default
 
 
 def test_eval_reads_the_examples_once(tmp_path, monkeypatch, openai_stub):
