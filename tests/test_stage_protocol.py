@@ -211,3 +211,20 @@ def test_the_registry_module_is_a_leaf():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent).stdout
     assert out.strip() == "['tunegate', 'tunegate.stages', 'tunegate.stages.base'] False"
+
+
+def test_a_stage_plugin_named_in_the_spec_plugins_key_is_loaded_and_run(tmp_path, monkeypatch):
+    """The one plug-in loader serves stages too: a spec's `plugins:` entry imports the module, which registers the
+    stage, and `run --only audit --only lint` runs it."""
+    monkeypatch.setenv("TUNEGATE_HOME", str(tmp_path / "home"))
+    spec_path = small_task(tmp_path, extra="plugins: [lint_stage_plugin.py]\n")
+    (tmp_path / "lint_stage_plugin.py").write_text(LINT_PLUGIN)
+    try:
+        res = runner.invoke(app, ["run", str(spec_path), "--out", str(tmp_path / "run"), "--only", "audit",
+                                  "--only", "lint", "--json"])
+        assert res.exit_code in (0, 3, 4), res.output
+        assert json.loads((tmp_path / "run" / "lint.json").read_text())["artifact"] == "lint"
+        manifest = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+        assert manifest["stages_run"] == ["audit", "lint"] and manifest["stages"]["lint"]["status"] == "done"
+    finally:
+        STAGE_REGISTRY.unregister("lint")

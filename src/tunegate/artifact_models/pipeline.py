@@ -28,4 +28,6 @@ class PipelineArtifact(ArtifactModel):
     model: str | None = None
     config_hash: str | None = None
     stages: dict[str, StageEntry] = Field(default_factory=dict)
+    stages_run: list[str] = Field(default_factory=list, description="The stages the last `run` ran or found "
+                                  "unchanged, in pipeline order (plug-in stages included).")
     usage_by_stage_and_role: dict[str, Any] = Field(default_factory=dict)
