@@ -171,7 +171,7 @@ def test_every_combination_follows_the_rule_order(combo):
         expected = "FIX_EVAL_FIRST"
     elif gap == "not_held":
         expected = "SHIP_PROMPT"
-    elif data == "not_held":
+    elif data == "not_held" and gap == "held":
         expected = "IMPROVE_DATA_FIRST"
     elif "unknown" not in combo and "not_held" not in combo:
         expected = "FINE_TUNE"

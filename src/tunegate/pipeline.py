@@ -18,10 +18,11 @@ from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, packag
 from tunegate.audit_stage import audit_stage, build_audit  # noqa: F401  (re-exported: the stage functions)
 from tunegate.decision_stages import collect_artifacts, cost_stage, decide_stage, spec_thresholds  # noqa: F401
 from tunegate.spec import Spec
+from tunegate.status import EXIT_CODES
 from tunegate.stages.base import PROFILES, STAGE_REGISTRY, Profile, Stage, StageContext  # noqa: F401
 from tunegate.stages.builtin import report_stage  # noqa: F401  (re-exported: `tunegate report`, the API)
 
-GATE_EXIT_CODES = {"pass": 0, "fail": 3, "unknown": 4}
+GATE_EXIT_CODES = {s.value: code for s, code in EXIT_CODES.items()}  # tunegate.status: 0 pass, 3 fail, 4 unknown
 ProgressFn = Callable[[str], None]
 
 

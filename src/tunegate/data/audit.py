@@ -33,6 +33,7 @@ from tunegate.data.aggregation import (
 )
 from tunegate.data.agreement import agreement_report, reliability_matrix
 from tunegate.data.annotations import Annotation
+from tunegate.status import Status
 from tunegate.data.coverage import coverage
 from tunegate.data.duplicates import LIMIT, DupItem, canonical_target, find_duplicates
 from tunegate.data.examples import Example
@@ -40,8 +41,9 @@ from tunegate.data.noise import label_noise
 from tunegate.data.repeats import one_per_annotator, resolve, summarize
 from tunegate.spec import AuditSpec
 
-PASS, FAIL, WARN, UNKNOWN, INFO = "pass", "fail", "warn", "unknown", "info"
-NOT_APPLICABLE = "not_applicable"  # a label-only check on a task without labels: neither pass nor fail
+# the one status vocabulary (tunegate.status): a label-only check on a task without labels is NOT_APPLICABLE
+PASS, FAIL, WARN, UNKNOWN, INFO = Status.PASS, Status.FAIL, Status.WARN, Status.UNKNOWN, Status.INFO
+NOT_APPLICABLE = Status.NOT_APPLICABLE
 LABEL_ONLY = "label-only check"
 ProgressFn = Callable[[str], None]
 

@@ -15,8 +15,9 @@ from tunegate.artifact_models import AuditArtifact, CostArtifact, EvalCheckArtif
 from tunegate.artifact_models.audit import Agreement, Noise
 from tunegate.artifact_models.cost import NetValue
 from tunegate.artifact_models.probe import LabelsNeeded
+from tunegate.status import Status
 
-HELD, NOT_HELD, UNKNOWN = "held", "not_held", "unknown"
+HELD, NOT_HELD, UNKNOWN = Status.HELD, Status.NOT_HELD, Status.UNKNOWN  # the one vocabulary: tunegate.status
 MEASURED, DECLARED, MISSING = "measured", "declared", "missing"
 CLEAR, MARGINAL = "clear", "marginal"
 

@@ -4,7 +4,7 @@ Rules, first match wins:
 
 1. criterion not held                               -> FIX_EVAL_FIRST (no other number can be trusted yet)
 2. the best prompt meets the target (no gap)        -> SHIP_PROMPT
-3. data not held (quality or label quantity)        -> IMPROVE_DATA_FIRST
+3. a gap shown, data not held (quality or quantity) -> IMPROVE_DATA_FIRST (before a gap is shown: rule 7)
 4. the fine-tune probe does not close the gap       -> KEEP_PROMPTING
 5. the economics are negative                       -> KEEP_PROMPTING
 6. criterion, data, gap, probe and economics held   -> FINE_TUNE
@@ -29,7 +29,7 @@ from tunegate.verdict.conditions import CLEAR, HELD, MARGINAL, MEASURED, NOT_HEL
 DECIDING = {
     "1": ("criterion",),
     "2": ("criterion", "prompting_gap"),
-    "3": ("criterion", "data"),
+    "3": ("criterion", "data", "prompting_gap"),
     "4": ("criterion", "finetune_probe"),
     "5": ("criterion", "economics"),
     "6": ("criterion", "data", "prompting_gap", "finetune_probe", "economics"),
@@ -43,8 +43,10 @@ def apply_rules(c: dict[str, Condition]) -> tuple[str, str]:
         return "FIX_EVAL_FIRST", "1: the evaluation criterion does not hold"
     if c["prompting_gap"].status == NOT_HELD:
         return "SHIP_PROMPT", "2: the best prompt already meets the target"
-    if c["data"].status == NOT_HELD:
-        return "IMPROVE_DATA_FIRST", "3: there may be a gap, but the data (quality or label quantity) falls short"
+    if c["data"].status == NOT_HELD and c["prompting_gap"].status == HELD:
+        # IMPROVE_DATA_FIRST presupposes a gap a sprint could not close (DESIGN §3): before a sprint has shown one,
+        # prompting comes first, and the data's own next actions are still listed
+        return "IMPROVE_DATA_FIRST", "3: there is a gap, but the data (quality or label quantity) falls short"
     if c["finetune_probe"].status == NOT_HELD:
         return "KEEP_PROMPTING", "4: learning from the labels does not reach the target"
     if c["economics"].status == NOT_HELD:
