@@ -86,23 +86,27 @@ def _fill(template: str, values: dict[str, str], input_text: str) -> str:
     return "".join(out)
 
 
-_task_cache: list[Any] = [None, None, {}]  # [task, its fields' identities, the values]
+# [(task, instruction, kind, labels list, its length, output_schema, the values)]: one tuple, swapped whole
+_task_cache: list[tuple[Any, ...]] = [(None,) * 7]
 
 
 def _task_values(task: Any) -> dict[str, str]:
     """The task's own placeholder values, built once per task (they were rebuilt for every item)."""
-    key = (task.instruction, task.kind, id(task.labels), len(task.labels), id(task.output_schema))
-    if _task_cache[0] is not task or _task_cache[1] != key:
-        descriptions = "\n".join(
-            f"- {lab.name}: {lab.description}" if lab.description else f"- {lab.name}" for lab in task.labels
-        )
-        _task_cache[:] = [task, key, {
-            "instruction": task.instruction or DEFAULT_INSTRUCTIONS[task.kind],
-            "labels": ", ".join(task.label_names),
-            "label_descriptions": descriptions,
-            "output_schema": json.dumps(task.output_schema, indent=2) if task.output_schema else "",
-        }]
-    return _task_cache[2]
+    c = _task_cache[0]  # one read: another thread may swap in another task's values meanwhile
+    if (c[0] is task and c[1] == task.instruction and c[2] == task.kind and c[3] is task.labels
+            and c[4] == len(task.labels) and c[5] is task.output_schema):
+        return c[6]
+    descriptions = "\n".join(
+        f"- {lab.name}: {lab.description}" if lab.description else f"- {lab.name}" for lab in task.labels
+    )
+    values = {
+        "instruction": task.instruction or DEFAULT_INSTRUCTIONS[task.kind],
+        "labels": ", ".join(task.label_names),
+        "label_descriptions": descriptions,
+        "output_schema": json.dumps(task.output_schema, indent=2) if task.output_schema else "",
+    }
+    _task_cache[0] = (task, task.instruction, task.kind, task.labels, len(task.labels), task.output_schema, values)
+    return values
 
 
 def load_template(spec: Spec, prompt_file: str | Path | None = None) -> PromptTemplate:
