@@ -17,6 +17,7 @@ import typer
 
 from tunegate.cli.output import err, escape, warn
 from tunegate.errors import TunegateError
+from tunegate.status import EXIT_CODES, GATE_OUTCOME, exit_code
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -25,10 +26,8 @@ EXIT_GATE_UNKNOWN = 4
 EXIT_FAILED_CALLS = 5  # the run finished, but too many model calls failed for its numbers to stand
 EXIT_INTERRUPTED = 130
 
-# every gate vocabulary the stages write, onto the one exit convention (0 pass / 3 fail / 4 unknown)
-GATE_EXIT_CODES = {"pass": EXIT_OK, "met": EXIT_OK, "ok": EXIT_OK,
-                   "fail": EXIT_GATE_FAILED, "gap": EXIT_GATE_FAILED, "alert": EXIT_GATE_FAILED,
-                   "unknown": EXIT_GATE_UNKNOWN}
+# every gate word the stages write, onto the one exit convention (0 pass / 3 fail / 4 unknown): tunegate.status
+GATE_EXIT_CODES = {s.value: EXIT_CODES[outcome] for s, outcome in GATE_OUTCOME.items()}
 INTERRUPTED = "interrupted. Finished model calls are cached: run the same command again to resume."
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,9 +48,11 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def exit_for_gate(gate: str) -> NoReturn:
     """End a gate command: 0 pass (met, ok), 3 fail (gap, alert), 4 unknown."""
-    if gate not in GATE_EXIT_CODES:
-        raise TunegateError(f"gate: unknown gate value {gate!r} (expected one of {', '.join(GATE_EXIT_CODES)})")
-    raise typer.Exit(GATE_EXIT_CODES[gate])
+    try:
+        code = exit_code(gate)
+    except ValueError as exc:
+        raise TunegateError(f"gate: {exc}") from None
+    raise typer.Exit(code)
 
 
 def renamed(value: Any, old_value: Any, old: str, new: str, *, quiet: bool = False, default: Any = None) -> Any:

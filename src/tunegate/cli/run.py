@@ -90,7 +90,7 @@ def run_cmd(
                                                     "runs/run-<task>-<time>).")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only these stages (repeatable): "
                                                       "check-eval, audit, eval, sprint, probe, cost, decide, "
-                                                      "report.")] = None,
+                                                      "report, or a plug-in stage (docs/plugins.md).")] = None,
     profile: Annotated[str, typer.Option("--profile", help="quick (the sprint stands in for the single-prompt "
                                          "eval, embedding-head probe, 20,000 cost draws) or full (every stage, "
                                          "all test items, embedding head and LoRA).")] = "full",
@@ -108,8 +108,8 @@ def run_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the stages in order into one run directory (check-eval, audit, eval, sprint, probe, cost, decide,
-    report), printing each stage's result as it finishes and skipping stages whose inputs are unchanged; ends with
+    """Run the registered stages in order into one run directory (check-eval, audit, eval, sprint, probe, cost,
+    decide, report, and any plug-in stage), printing each stage's result as it finishes and skipping stages whose inputs are unchanged; ends with
     the verdict and the report's path.
 
     With --json: the pipeline manifest and the verdict ({"run_dir", "pipeline", "verdict"}); with --dry-run, the
