@@ -392,6 +392,19 @@ def test_assess_a_team_that_answers_dont_know_to_most_questions(tmp_path):
     for key in ("criterion", "data", "prompting_gap", "finetune_probe"):
         assert v["conditions"][key]["status"] == "unknown", key
     assert "quality" in v["next_actions"][0] and "grade" in v["next_actions"][0]
+    # "don't know" the volume leaves the economics unknown: no cost model priced at a placeholder volume
+    assert v["conditions"]["economics"]["status"] == "unknown" and not (tmp_path / "run" / "cost.json").exists()
+    assert "not pay" not in (v["rule"] + v["plain"]["why"]).lower()  # never "does not pay at your volume"
+
+
+def test_assess_only_the_eval_known_is_not_decided_by_a_volume_nobody_gave(tmp_path):
+    """Answering only that the eval is reliable must not yield rule 5 ("does not pay at your volume") from a
+    default volume; giving the volume runs the cost model."""
+    v = _assess(tmp_path / "a", "task_name: x\ntarget: 90%\neval_reliable: yes\n")
+    assert v["conditions"]["economics"]["status"] == "unknown" and not v["rule"].startswith("5")
+    assert any("volume" in a for a in v["next_actions"]), v["next_actions"]
+    v = _assess(tmp_path / "b", "task_name: x\ntarget: 90%\neval_reliable: yes\nmonthly_requests: 40k\n")
+    assert v["conditions"]["economics"]["status"] != "unknown" and (tmp_path / "b" / "run" / "cost.json").exists()
 
 
 @pytest.mark.parametrize("kind", ["extraction", "generation"])

@@ -57,7 +57,8 @@ QUESTIONS: tuple[Question, ...] = (
              "examples, a fixed answer format, step-by-step reasoning? (yes / no / don't know)", "yesno", None),
     Question("finetune_value", "If anyone tried fine-tuning (training the model on your examples): what share "
              "of the same test cases did it get right (e.g. 92%)?", "share", None),
-    Question("monthly_requests", "How many requests a month (e.g. 40k)?", "count", 10000, section="Money",
+    # no default: "don't know" leaves the economics unknown instead of pricing a volume nobody gave
+    Question("monthly_requests", "How many requests a month (e.g. 40k)?", "count", None, section="Money",
              low=0),
     Question("monthly_growth", "How fast is that growing each month (e.g. 2%)?", "share", 0.02),
     Question("input_price", "What does the model cost per million input tokens (e.g. $0.15; see your "
@@ -233,7 +234,7 @@ def answers_to_spec(a: dict[str, Any]) -> dict[str, Any]:
     if a.get("finetune_value") is not None and a.get("prompt_value") is not None:
         gain = round(max(0.0, a["finetune_value"] - a["prompt_value"]) * 100, 3)
     costs = {
-        "monthly_requests": a["monthly_requests"],
+        **({"monthly_requests": a["monthly_requests"]} if a.get("monthly_requests") is not None else {}),
         "monthly_growth": a["monthly_growth"],
         "prices": {"input_per_1m": a["input_price"], "output_per_1m": a["output_price"]},
         "tokens": {"prompt_input": a["prompt_tokens"], "finetuned_input": a["finetuned_tokens"]},

@@ -207,9 +207,11 @@ def next_actions(verdict: dict[str, Any], cost: dict[str, Any] | None = None) ->
 
 
 def run_assess(answers: dict[str, Any], out_file: str | Path, run_dir: str | Path
-               ) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+               ) -> tuple[Path, dict[str, Any] | None, dict[str, Any]]:
     """Answers -> spec file -> cost.json and verdict.json, the verdict carrying ``plain`` (headline, why, each
-    condition in words) and plain next actions; the engine's own actions stay as ``next_actions_for_pipeline``."""
+    condition in words) and plain next actions; the engine's own actions stay as ``next_actions_for_pipeline``.
+    Without a monthly volume the cost model is not run (cost None): the economics stay unknown rather than priced
+    at a placeholder volume."""
     from tunegate.artifact_models import VerdictArtifact
     from tunegate.assess import answers_to_spec, write_spec
     from tunegate.decision_stages import cost_stage, decide_stage
@@ -217,7 +219,13 @@ def run_assess(answers: dict[str, Any], out_file: str | Path, run_dir: str | Pat
 
     path = write_spec(answers_to_spec(answers), out_file)
     spec = load_spec(path)
-    cost = cost_stage(spec, run_dir)
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    stale = Path(run_dir) / "cost.json"
+    if answers.get("monthly_requests") is None:
+        stale.unlink(missing_ok=True)  # an earlier answer's cost model must not decide this one
+        cost = None
+    else:
+        cost = cost_stage(spec, run_dir)
     verdict = decide_stage(run_dir, spec)
     plain = explain(verdict, cost)
     verdict["next_actions_for_pipeline"] = verdict.get("next_actions", [])

@@ -162,11 +162,13 @@ def assess_cmd(
     path, cost, verdict = run_assess(got, out_file, out_dir)
     if _printed_json(verdict, as_json):
         return
-    out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(out_dir))}/cost.json, verdict.json")
-    env = cost["expected_net_value_of_finetuning"]
-    out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
-              f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) {cost['p_finetune_cheaper']:.2f}; "
-              f"expected net value of fine-tuning {env['mean']:,.0f}")
+    written = "cost.json, verdict.json" if cost else "verdict.json (no monthly volume given: costs not modelled)"
+    out.print(f"wrote {escape(str(path))} (declared evidence) and {escape(str(out_dir))}/{written}")
+    if cost:
+        env = cost["expected_net_value_of_finetuning"]
+        out.print(f"18-month TCO median: prompting {cost['tco']['prompting']['median']:,.0f}, fine-tuning "
+                  f"{cost['tco']['fine_tuning']['median']:,.0f}; P(fine-tune cheaper) "
+                  f"{cost['p_finetune_cheaper']:.2f}; expected net value of fine-tuning {env['mean']:,.0f}")
     plain = verdict.get("plain") or {}
     if plain:
         out.print(f"[bold]{escape(plain.get('headline', ''))}[/] {escape(plain.get('why', ''))}")
