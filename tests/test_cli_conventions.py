@@ -191,3 +191,12 @@ def test_interrupt_and_library_value_errors_have_their_codes(tmp_path, monkeypat
     monkeypatch.setattr(stages, "cost_stage", lambda *a, **k: (_ for _ in ()).throw(ValueError("no item rated twice")))
     r = runner.invoke(app, ["cost", str(spec), "--out", str(tmp_path / "c"), "--json"])
     assert r.exit_code == 2 and json.loads(r.stdout) == {"error": "no item rated twice", "exit_code": 2}
+
+
+def test_demo_finds_the_example_task_from_any_working_directory(tmp_path, monkeypatch):
+    """`tunegate demo` run outside the checkout still finds examples/support-triage beside the package source."""
+    from tunegate.cli.run import _find_example
+
+    monkeypatch.chdir(tmp_path)
+    found = _find_example()
+    assert found.name == "tunegate.yaml" and found.parent.name == "support-triage" and found.is_file()

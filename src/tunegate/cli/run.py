@@ -176,7 +176,7 @@ def assess_cmd(
 
 
 def _find_example() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
         p = base / "examples" / "support-triage" / "tunegate.yaml"
         if p.exists():
             return p
