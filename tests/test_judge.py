@@ -108,8 +108,18 @@ def test_a_judge_that_answers_at_random_fails_consistency(openai_stub, tmp_path)
     openai_stub.reply = reply
     spec = _stub_spec(openai_stub, check_eval={"items": 10, "judge_items": 10, "answer_method": "generate"})
     ticks: list[tuple[int, int]] = []
+    notes: list[str] = []
+
+    def progress(what: str, done: int | None = None, total: int | None = None) -> None:
+        if done is None:
+            notes.append(what)
+        else:
+            assert what == "judge calls"
+            ticks.append((done, total))
+
     with ResponseCache(tmp_path / "c.sqlite") as cache:
-        art = check_eval_stage(spec, tmp_path, cache=cache, call_progress=lambda d, t: ticks.append((d, t)))
+        art = check_eval_stage(spec, tmp_path, cache=cache, progress=progress)
+    assert notes and notes[0].startswith("criterion gate:")
     assert ticks[-1][0] == ticks[-1][1] == art["usage"]["by_role"]["judge"]["calls"] == (10 * 8 + 60) * 3
     cons = art["consistency"]["llm_judge"]
     assert cons["repeats"] == 3 and cons["n_compared"] >= 100

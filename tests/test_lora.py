@@ -120,14 +120,14 @@ def trained(triage, tmp_path_factory):
     out = tmp_path_factory.mktemp("lora") / "adapter"
     steps = []
     result = train_lora(spec, ds.split("train"), ds.split("dev"), out_dir=out, config=TINY,
-                        progress=lambda done, total: steps.append((done, total)))
+                        progress=lambda what, done=None, total=None: steps.append((what, done, total)))
     return spec, ds, result, steps
 
 
 @pytest.mark.integration
 def test_smoke_run_lowers_training_loss(trained):
     spec, _, r, steps = trained
-    assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)] and len(r.loss_history) == 4
+    assert steps == [("steps", 1, 4), ("steps", 2, 4), ("steps", 3, 4), ("steps", 4, 4)] and len(r.loss_history) == 4
     assert r.loss_history[0] > sum(r.loss_history[-2:]) / 2 + 0.5, r.loss_history
     assert r.dev_loss[0] < r.dev_loss_base and r.best_epoch == 1 and r.epochs_run == 1
     assert r.n_train_used == 16 and r.n_dev_used == 10 and r.device == "cpu"

@@ -87,7 +87,7 @@ def test_a_version_that_lowers_accuracy_alerts_overall_and_on_its_slice(tmp_path
     cache = ResponseCache(tmp_path / "c.sqlite")
     try:
         doc = run_regression(spec, "fixed:v1", "fixed:v2", out_dir=tmp_path / "reg", backend_factory=make,
-                             cache=cache, progress=lambda d, t: seen.append((d, t)))
+                             cache=cache, progress=lambda what, d=None, t=None: seen.append((what, d, t)))
     finally:
         cache.close()
     assert all(b.closed for b in made.values())
@@ -113,7 +113,7 @@ def test_a_version_that_lowers_accuracy_alerts_overall_and_on_its_slice(tmp_path
     saved = json.loads((tmp_path / "reg" / "regression.json").read_text())
     assert saved["status"] == "alert" and saved["schema_version"] == 1 and "run" in saved
     assert (tmp_path / "reg" / "old" / "eval.json").exists() and (tmp_path / "reg" / "new" / "results.jsonl").exists()
-    assert seen[-1] == (120, 120)
+    assert seen[-1] == ("items", 120, 120) and {w for w, _, _ in seen} == {"items"}
 
 
 def test_a_balanced_change_is_no_regression_and_garbled_answers_count_as_wrong(tmp_path):

@@ -6,7 +6,6 @@ names and adds the labels-on-hand block the verdict's label-quantity condition r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,8 @@ from tunegate.data.audit import (
 )
 from tunegate.data.examples import Example, load_examples
 from tunegate.decision_stages import read_artifact_json as _read_json
+from tunegate.progress import Progress
 from tunegate.spec import AuditSpec, Spec
-
-ProgressFn = Callable[[str], None]
 
 
 def _embedder_for(model_id: str, spec: Spec | None) -> Any:
@@ -41,7 +39,7 @@ def _embedder_for(model_id: str, spec: Spec | None) -> Any:
 def build_audit(
     *, examples: list[Example] | None, annotations: list[Annotation] | None, labels: list[str], cfg: AuditSpec,
     embedding_model: str | None, spec: Spec | None = None, seed: int = 0, method: str | None = None,
-    gold: dict[str, str] | None = None, progress: ProgressFn | None = None, task: str = "",
+    gold: dict[str, str] | None = None, progress: Progress | None = None, task: str = "",
     adjudications: list[Any] | None = None, kind: str = "classification",
 ) -> tuple[dict[str, Any], Any]:
     """Run every applicable audit check; returns (artifact dict, aggregation result or None).
@@ -122,7 +120,7 @@ def _quantity(cov: dict[str, Any] | None, cfg: AuditSpec, *, examples: list[Exam
 
 
 def audit_stage(
-    spec: Spec, *, out_dir: str | Path | None = None, skip_invalid: bool = False, progress: ProgressFn | None = None,
+    spec: Spec, *, out_dir: str | Path | None = None, skip_invalid: bool = False, progress: Progress | None = None,
 ) -> dict[str, Any]:
     """`tunegate audit CONFIG`: audit the spec's examples and annotations; writes ``audit.json``."""
     dataset = load_examples(spec, skip_invalid=skip_invalid)

@@ -17,13 +17,13 @@ from tunegate.artifact_models.pipeline import PipelineArtifact
 from tunegate.artifacts import ARTIFACT_SCHEMA_VERSION, RunInfo, now_iso, package_versions, write_json_atomic
 from tunegate.audit_stage import audit_stage, build_audit  # noqa: F401  (re-exported: the stage functions)
 from tunegate.decision_stages import collect_artifacts, cost_stage, decide_stage, spec_thresholds  # noqa: F401
+from tunegate.progress import Progress, routed
 from tunegate.spec import Spec
 from tunegate.status import EXIT_CODES
 from tunegate.stages.base import PROFILES, STAGE_REGISTRY, Profile, Stage, StageContext  # noqa: F401
 from tunegate.stages.builtin import report_stage  # noqa: F401  (re-exported: `tunegate report`, the API)
 
 GATE_EXIT_CODES = {s.value: code for s, code in EXIT_CODES.items()}  # tunegate.status: 0 pass, 3 fail, 4 unknown
-ProgressFn = Callable[[str], None]
 
 
 def __getattr__(name: str) -> Any:
@@ -133,22 +133,40 @@ def limited_spec(spec: Spec, limit: int | None) -> Spec:
     return spec.model_copy(update={"sprint": sprint, "check_eval": check_eval})
 
 
+def _legacy_progress(progress: Progress | None, eval_progress: Any, sprint_progress: Any) -> Progress | None:
+    """The pre-protocol callbacks (eval (done, total), sprint (what, done, total)) as one ``Progress``; kept for
+    one release so callers can move over. ``progress`` then hears notes only, as it did."""
+    if eval_progress is None and sprint_progress is None:
+        return progress
+    import functools
+    import warnings
+
+    warnings.warn("run_pipeline(eval_progress=..., sprint_progress=...) is deprecated: pass one "
+                  "progress(what, done, total) (tunegate.progress.Progress)", DeprecationWarning, stacklevel=3)
+    counts = {"items": eval_progress} if eval_progress is not None else {}
+    if sprint_progress is not None:
+        counts |= {what: functools.partial(sprint_progress, what) for what in ("rounds", "calls")}
+    return routed(progress, counts)
+
+
 def run_pipeline(
     spec: Spec, run_dir: str | Path, *, only: list[str] | None = None, profile: str = "quick",
-    model: str | None = None, force: bool = False, progress: ProgressFn | None = None,
-    eval_progress: Callable[[int, int], None] | None = None, sprint_progress: Any = None,
+    model: str | None = None, force: bool = False, progress: Progress | None = None,
+    eval_progress: Callable[[int, int | None], None] | None = None, sprint_progress: Any = None,
     stage_done: Callable[[str, dict[str, Any]], None] | None = None, limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the registered stages in order into one run directory; a stage whose inputs are unchanged since its
     last run there is skipped. Returns the manifest (also ``pipeline.json``): per stage status, seconds, input
     hash, usage, and ``stages_run`` (the stages this call ran or found unchanged, in order).
     ``stage_done(stage, info)`` hears each stage's result as it finishes (``stage_summary`` words it);
-    ``limit`` caps the test items of every stage (``limited_spec``)."""
+    ``limit`` caps the test items of every stage (``limited_spec``). ``progress`` hears every stage's notes and
+    counts; ``eval_progress`` / ``sprint_progress`` are deprecated aliases (the counts' old callbacks)."""
     import json
     import time
 
     from tunegate.errors import TunegateError
 
+    progress = _legacy_progress(progress, eval_progress, sprint_progress)
     spec = limited_spec(spec, limit)
     prof = PROFILES[profile]
     names = STAGE_REGISTRY.names()
@@ -168,8 +186,7 @@ def run_pipeline(
                      "run": RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
                                     spec_path=str(spec.source) if spec.source else None,
                                     packages=package_versions()).model_dump(mode="json")})
-    ctx = StageContext(spec=spec, run_dir=d, profile=prof, model=model_id, limit=limit, progress=progress,
-                       eval_progress=eval_progress, sprint_progress=sprint_progress)
+    ctx = StageContext(spec=spec, run_dir=d, profile=prof, model=model_id, limit=limit, progress=progress)
     for st in list(STAGE_REGISTRY):
         stage = st.name
         if (only and stage not in only) or (not only and stage in prof.skip):

@@ -8,6 +8,9 @@ Two jobs, no terminal code (the CLI draws the bars, ``cli.output.progress_bar``)
   nested steps (a model conversion before the first item) is paused out, so it does not inflate the rate.
 * ``step(label, total)`` lets model code report a nested step to whoever listens (``listening_with``); with no
   listener it costs nothing, so library users and ``--json`` runs see no bars.
+
+Stages report through the one ``Progress`` callback (a note, or a count named by ``what``); ``routed`` splits
+it into a notes printer and per-``what`` counters, which is all a consumer (the CLI's bars) has to provide.
 """
 
 from __future__ import annotations
@@ -20,6 +23,31 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Clock = Callable[[], float]
+
+
+class Progress(Protocol):
+    """The one progress callback every stage takes: ``progress("reading log")`` is a note, ``progress("items", 120,
+    2000)`` a count (``total`` None while open-ended). One shape, so one consumer can serve every stage."""
+
+    def __call__(self, what: str, done: int | None = None, total: int | None = None) -> None: ...
+
+
+Count = Callable[[int, "int | None"], None]
+
+
+def routed(note: Callable[[str], None] | None = None, counts: dict[str, Count] | None = None) -> Progress:
+    """A ``Progress`` that sends notes to ``note`` and each count to ``counts[what]``; unrouted ones are dropped
+    (a consumer shows only the counts it has a bar for)."""
+    table = dict(counts or {})
+
+    def progress(what: str, done: int | None = None, total: int | None = None) -> None:
+        if done is None:
+            if note is not None:
+                note(what)
+        elif (count := table.get(what)) is not None:
+            count(done, total)
+
+    return progress
 
 
 class Estimate:

@@ -12,7 +12,7 @@ import typer
 from tunegate.cli.errors import fail
 from tunegate.cli.guard import holding, preflight
 from tunegate.cli.options import ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt, StoreOpt
-from tunegate.cli.output import escape, executor_for, notes, out, print_cost, print_json, print_probe, print_verdict
+from tunegate.cli.output import escape, executor_for, out, print_cost, print_json, print_probe, print_verdict, reporter
 
 
 def probe_cmd(
@@ -43,7 +43,7 @@ def probe_cmd(
         preflight(spec, model=model_id, data=False)
     with executor_for(executor, ray_address) as ex, holding(out_dir, "probe"):
         art = probe_stage(spec, out_dir, kinds=kinds, curve=curve, external=tuple(external or ()),
-                          progress=notes(quiet or as_json), executor=ex)
+                          progress=reporter(quiet or as_json), executor=ex)
     if print_json(art, as_json):
         return
     print_probe(art)

@@ -13,7 +13,7 @@ import typer
 from tunegate.cli.errors import on_interrupt
 from tunegate.cli.guard import preflight
 from tunegate.cli.options import CacheOpt, ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt
-from tunegate.cli.output import escape, executor_for, fmt, out, print_eval, progress_bar
+from tunegate.cli.output import escape, executor_for, fmt, out, print_eval, progress_bar, reporter
 
 
 def slug(s: str) -> str:
@@ -70,8 +70,8 @@ def eval_cmd(
     try:
         with executor_for(executor, ray_address) as ex:
             opts.executor = ex
-            with progress_bar(enabled=not (quiet or as_json), label=f"eval {model_id} on {split}") as progress:
-                art = run_eval(spec, opts, progress=progress)
+            with progress_bar(enabled=not (quiet or as_json), label=f"eval {model_id} on {split}") as bar:
+                art = run_eval(spec, opts, progress=reporter(quiet or as_json, {"items": bar}))
     except FailedCallsError as exc:  # the summary stands beside the error (exit 5 comes from command_errors)
         if not as_json:
             print_eval(exc.artifact)

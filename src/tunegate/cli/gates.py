@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from tunegate.cli.errors import exit_for_gate, fail, on_interrupt, renamed
 from tunegate.cli.options import CacheOpt, JsonOpt, QuietOpt, deprecated_opt
-from tunegate.cli.output import escape, fmt, new_table, notes, out, print_audit, print_json, progress_bar
+from tunegate.cli.output import escape, fmt, new_table, out, print_audit, print_json, progress_bar, reporter
+
+if TYPE_CHECKING:
+    from tunegate.progress import Progress
 
 
 def print_evalcheck(art: dict[str, Any]) -> None:
@@ -79,8 +82,8 @@ def check_eval_cmd(
         cache = ResponseCache(cache_path)
     try:
         with progress_bar(enabled=not quiet, label="judge calls") as bar:
-            art = check_eval_stage(spec, out_dir, against=against, cache=cache, progress=notes(quiet),
-                                   call_progress=bar)
+            art = check_eval_stage(spec, out_dir, against=against, cache=cache,
+                                   progress=reporter(quiet, {"judge calls": bar}))
     finally:
         if cache is not None:
             cache.close()
@@ -132,18 +135,18 @@ def audit_cmd(
     """
     quiet = quiet or as_json
     method = renamed(aggregation, method_old, "--method", "--aggregation", quiet=quiet) or "dawid-skene"
-    note = notes(quiet) or (lambda msg: None)
+    progress = reporter(quiet)
     if config is not None:
         if annotations or examples:
             fail("give a spec, or --annotations / --examples, not both")
         from tunegate.audit_stage import audit_stage
         from tunegate.spec import load_spec
 
-        art = audit_stage(load_spec(config), out_dir=out_dir, progress=note)
+        art = audit_stage(load_spec(config), out_dir=out_dir, progress=progress)
         result_rows = None
     else:
         art, result_rows = _standalone_audit(annotations, examples, test, level, method, item_col, annotator_col,
-                                             label_col, input_col, gold_col, no_embeddings, out_dir, note)
+                                             label_col, input_col, gold_col, no_embeddings, out_dir, progress)
     if export_labels:
         if result_rows is None:
             fail("--export-labels needs --annotations (stand-alone form)")
@@ -157,7 +160,8 @@ def audit_cmd(
         from tunegate.data.findings import write_findings_csv
 
         path, n_rows = write_findings_csv(art, export_findings)
-        note(f"{n_rows} finding row(s) written to {path}")
+        if progress:
+            progress(f"{n_rows} finding row(s) written to {path}")
     if not print_json(art, as_json):
         print_audit(art)
     exit_for_gate(art["gate"])
@@ -165,7 +169,7 @@ def audit_cmd(
 
 def _standalone_audit(annotations: Path | None, examples: Path | None, test: Path | None, level: str, method: str,
                       item_col: str, annotator_col: str, label_col: str | None, input_col: str | None,
-                      gold_col: str | None, no_embeddings: bool, out_dir: Path | None, note: Any
+                      gold_col: str | None, no_embeddings: bool, out_dir: Path | None, progress: Progress | None
                       ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """The audit of files without a spec (tunegate.data.standalone); returns audit.json and the label rows."""
     from tunegate.artifacts import write_json_atomic
@@ -191,7 +195,7 @@ def _standalone_audit(annotations: Path | None, examples: Path | None, test: Pat
     labels = sorted({e.label for e in exs or []} | {a.label for a in anns or []})
     art, result = build_audit(examples=exs, annotations=anns, labels=labels, cfg=cfg,
                               embedding_model=None if no_embeddings else "local:minilm", method=method,
-                              gold=gold or None, progress=note,
+                              gold=gold or None, progress=progress,
                               task=(annotations or examples).name)  # type: ignore[union-attr]
     if out_dir:
         write_json_atomic(Path(out_dir) / "audit.json", art)

@@ -10,7 +10,7 @@ import typer
 from tunegate.cli.errors import exit_for_gate, fail, renamed
 from tunegate.cli.guard import holding
 from tunegate.cli.options import ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt, deprecated_opt
-from tunegate.cli.output import err, escape, executor_for, fmt, new_table, notes, out, print_json, progress_bar
+from tunegate.cli.output import err, escape, executor_for, fmt, new_table, out, print_json, progress_bar, reporter
 from tunegate.errors import TunegateError
 
 
@@ -189,7 +189,8 @@ def _measure(spec: Any, log: Path | None, reference: Path | None, current: Path 
         from tunegate.monitor.regression import run_regression
 
         with progress_bar(enabled=not quiet, label="regression") as bar:
-            return run_regression(spec, regress[0], regress[1], out_dir=out_dir, progress=bar)
+            return run_regression(spec, regress[0], regress[1], out_dir=out_dir,
+                                  progress=reporter(quiet, {"items": bar}))
     if spec is not None:
         from tunegate.monitor.stage import monitor_stage
 
@@ -197,7 +198,7 @@ def _measure(spec: Any, log: Path | None, reference: Path | None, current: Path 
             spec.monitor.webhook_url_env = webhook_env
         with executor_for(executor, ray_address) as ex:
             return monitor_stage(spec, log, out_dir=out_dir, skip_invalid=skip_invalid,
-                                 embeddings=False if no_embeddings else None, progress=notes(quiet),
+                                 embeddings=False if no_embeddings else None, progress=reporter(quiet),
                                  model_name=name, executor=ex)
     if not (reference and current):
         fail("give a spec and --log FILE, or --reference FILE and --current FILE")
@@ -208,4 +209,4 @@ def _measure(spec: Any, log: Path | None, reference: Path | None, current: Path 
     cfg.embedding.enabled = not no_embeddings
     with executor_for(executor, ray_address) as ex:
         return monitor_files(reference, current, cfg=cfg, out_dir=out_dir, skip_invalid=skip_invalid,
-                             webhook_env=webhook_env, progress=notes(quiet), executor=ex)
+                             webhook_env=webhook_env, progress=reporter(quiet), executor=ex)

@@ -10,7 +10,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunegate.progress import Count, Progress
 
 
 
@@ -65,6 +68,19 @@ def notes(quiet: bool) -> Callable[[str], None] | None:
     if quiet:
         return None
     return lambda msg: err.print(f"[dim]{escape(msg)}[/]")
+
+
+def reporter(quiet: bool, counts: dict[str, Count | None] | None = None) -> Progress | None:
+    """The CLI's one consumer of every stage's ``Progress``: notes to the dim notes line (none under --quiet /
+    --json), each count to the bar its ``what`` names (a bar that is off, None, drops its counts). None when
+    nothing would show, so stages skip the work of reporting, as they did before."""
+    from tunegate.progress import routed
+
+    note = notes(quiet)
+    live = {what: update for what, update in (counts or {}).items() if update is not None}
+    if note is None and not live:
+        return None
+    return routed(note, live)
 
 
 def warn(message: str, quiet: bool = False) -> None:
@@ -122,7 +138,7 @@ def print_eval(art: Any) -> None:
 
 
 class progress_bar:
-    """A rich progress bar on stderr, fed by the runner's (done, total) callback; silent when not a terminal.
+    """A rich progress bar on stderr, fed (done, total) by ``reporter``; silent when not a terminal.
 
     Counts and ETAs come from ``tunegate.progress.Estimate`` (average rate of finished work, not rich's 30-second
     window, which bursts of finished items fooled). Nested steps that model code reports (GGUF conversion,

@@ -13,7 +13,8 @@ from tunegate.cli.errors import fail as _fail, on_interrupt, renamed
 from tunegate.cli.evaluate import slug as _slug
 from tunegate.cli.guard import preflight as _preflight
 from tunegate.cli.options import JsonOpt, QuietOpt, deprecated_opt
-from tunegate.cli.output import err, escape, out, print_json as _printed_json, print_verdict, progress_bar, warn
+from tunegate.cli.output import (err, escape, out, print_json as _printed_json, print_verdict, progress_bar, reporter,
+                                 warn)
 
 
 def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profile: str, model: Optional[str],
@@ -33,10 +34,6 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
             err.print("[yellow]--resume: no earlier run of this spec found; starting a new run directory[/]")
     remember_run_dir(spec_path, out_dir)
 
-    def note(msg: str) -> None:
-        if not quiet:
-            err.print(f"[dim]{escape(msg)}[/]")
-
     def done(stage: str, info: dict[str, Any]) -> None:  # each stage's result as it finishes, not only at the end
         if not quiet:
             err.print(f"[bold]✓ {escape(stage_summary(stage, info))}[/] [dim]({info.get('seconds', 0):.0f} s)[/]")
@@ -45,12 +42,13 @@ def _run(spec_path: Path, out_dir: Optional[Path], only: list[str] | None, profi
 
     _preflight(spec, model=model)
     with run_lock(out_dir, command="run"), progress_bar(enabled=not quiet, label="model calls") as bar:
-        def sprint_calls(what: str, done: int, total: int | None) -> None:  # one bar for every stage's calls
-            if bar is not None and what == "calls" and total:
+        def calls(done: int, total: int | None) -> None:  # the sprint's calls, once estimated, on the same bar
+            if bar is not None and total:
                 bar(done, total)
 
-        manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force, progress=note,
-                                eval_progress=bar, sprint_progress=sprint_calls, stage_done=done, limit=limit)
+        progress = reporter(quiet, {"items": bar, "calls": calls if bar is not None else None})
+        manifest = run_pipeline(spec, out_dir, only=only, profile=profile, model=model, force=force,
+                                progress=progress, stage_done=done, limit=limit)
     return manifest, out_dir
 
 

@@ -10,7 +10,7 @@ import typer
 from tunegate.cli.errors import exit_for_gate, fail
 from tunegate.cli.guard import holding, preflight
 from tunegate.cli.options import CacheOpt, ExecutorOpt, JsonOpt, QuietOpt, RayAddressOpt
-from tunegate.cli.output import err, escape, executor_for, fmt, new_table, out, print_json
+from tunegate.cli.output import err, escape, executor_for, fmt, new_table, out, print_json, reporter
 
 
 class _SprintProgress:
@@ -32,10 +32,10 @@ class _SprintProgress:
         self._tasks = {"rounds": self._bar.add_task("candidate batches", total=None),
                        "calls": self._bar.add_task("model calls (estimated total)", total=None)}
 
-        def update(what: str, done: int, total: int | None) -> None:
-            self._bar.update(self._tasks[what], completed=done, total=total)
+        def update(task: Any) -> Any:
+            return lambda done, total: self._bar.update(task, completed=done, total=total)
 
-        return update
+        return {what: update(task) for what, task in self._tasks.items()}
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
@@ -122,10 +122,10 @@ def sprint_cmd(
     spec = load_spec(config)
     preflight(spec)
     with holding(out_dir, "sprint"), executor_for(executor, ray_address) as ex, \
-            _SprintProgress(not (quiet or as_json)) as progress:
+            _SprintProgress(not (quiet or as_json)) as bars:
         art = sprint_stage(spec, out_dir, budget=budget, models=list(models) if models else None,
                            full_grid=full_grid, cache=ResponseCache(cache) if cache else None,
-                           progress=progress, executor=ex)
+                           progress=reporter(quiet or as_json, bars), executor=ex)
     if not print_json(art, as_json):
         print_sprint(art)
         out.print(f"written: {escape(str(Path(out_dir) / 'sprint.json'))}")

@@ -17,7 +17,7 @@ coverage, quantity) and turns them into one gate with reasons:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +39,13 @@ from tunegate.data.duplicates import LIMIT, DupItem, canonical_target, find_dupl
 from tunegate.data.examples import Example
 from tunegate.data.noise import label_noise
 from tunegate.data.repeats import one_per_annotator, resolve, summarize
+from tunegate.progress import Progress
 from tunegate.spec import AuditSpec
 
 # the one status vocabulary (tunegate.status): a label-only check on a task without labels is NOT_APPLICABLE
 PASS, FAIL, WARN, UNKNOWN, INFO = Status.PASS, Status.FAIL, Status.WARN, Status.UNKNOWN, Status.INFO
 NOT_APPLICABLE = Status.NOT_APPLICABLE
 LABEL_ONLY = "label-only check"
-ProgressFn = Callable[[str], None]
 
 
 @dataclass
@@ -380,7 +380,7 @@ def gold_vs_aggregate(examples: Sequence[Example], result: Any) -> Check:
                  differ)
 
 
-def embed_texts(embedder: Any, texts: list[str], progress: ProgressFn | None = None) -> np.ndarray:
+def embed_texts(embedder: Any, texts: list[str], progress: Progress | None = None) -> np.ndarray:
     if progress:
         progress(f"embedding {len(texts)} texts with {getattr(embedder, 'model_id', 'embedder')}")
     return np.asarray(embedder.embed(texts), dtype=np.float32)

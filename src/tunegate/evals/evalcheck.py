@@ -14,7 +14,6 @@ difference (power). ``evalgate`` turns the numbers into checks and the gate.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,8 @@ from tunegate.evals.negatives import (Candidate, annotation_confusions, build_ca
 from tunegate.evals.scorers import Scorer, ScorerContext, build_scorers
 from tunegate.evals.stats import minimal_detectable_difference, required_n_for_difference
 from tunegate.models.usage import UsageTracker
+from tunegate.progress import Progress
 from tunegate.spec import Spec
-
-ProgressFn = Callable[[str], None]
-
 
 def _scorer_labels(scorers: list[Scorer]) -> list[str]:
     names = [s.name for s in scorers]
@@ -140,13 +137,13 @@ def _attach_fixes(checks: list[dict], spec: Spec, method: str, info: list[dict],
 
 
 def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | Path | None = None,
-                     backend: Any = None, cache: Any = None, progress: ProgressFn | None = None,
-                     call_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                     backend: Any = None, cache: Any = None, progress: Progress | None = None
+                     ) -> dict[str, Any]:
     """Run the criterion gate; writes ``out_dir/evalcheck.json`` (when given) and returns its content.
 
     ``backend`` (optional) answers every model-backed scorer — the judges, never a subject model, which the gate
-    does not call (tests, or a shared server); ``cache`` a shared ResponseCache; ``progress`` receives one-line
-    messages; ``call_progress(done, total)`` counts the judge's scored outputs (for a progress bar).
+    does not call (tests, or a shared server); ``cache`` a shared ResponseCache; ``progress`` receives notes and
+    the count of the judge's scored outputs as ``("judge calls", done, total)`` (for a progress bar).
     """
     note = progress or (lambda _m: None)
     cfg = spec.check_eval
@@ -194,7 +191,7 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
         labels = _scorer_labels(scorers)
         accept_at = {k: (s.accept_at if s.accept_at is not None else cfg.accept_threshold)
                      for k, s in zip(labels, scorers)}
-        if call_progress is not None:
+        if progress is not None:
             n_judged = sum(
                 len([c for c in cands if c.cluster in judge_ids or c.source.startswith("human")])
                 * (cfg.repeats or getattr(s, "repeats", 3)) for s in scorers if s.stochastic)
@@ -202,7 +199,7 @@ def check_eval_stage(spec: Spec, out_dir: str | Path | None, *, against: str | P
 
             def tick(n: int) -> None:
                 done[0] += n
-                call_progress(done[0], n_judged)
+                progress("judge calls", done[0], n_judged)
 
             ctx.on_scored = tick
         sets: dict[str, list[Candidate]] = {}

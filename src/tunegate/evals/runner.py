@@ -14,7 +14,6 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,11 +29,11 @@ from tunegate.models.cache import ResponseCache
 from tunegate.models.streams import generation_stream, logprob_stream  # noqa: F401  (public here too)
 from tunegate.models.registry import check_models, create_backend, create_embedder, price_for
 from tunegate.models.usage import Price, UsageTracker
+from tunegate.progress import Progress
 from tunegate.redact import redact_obj, secrets
 from tunegate.spec import Spec
 
 METHODS = ("auto", "generate", "label_logprobs")
-ProgressFn = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass
@@ -185,7 +184,7 @@ def run_eval(
     *,
     backend: Any = None,
     cache: ResponseCache | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> EvalArtifact:
     """Run the evaluation and return its artifact (also written to ``out_dir/eval.json`` when given).
 
@@ -213,7 +212,7 @@ def _run_eval(
     *,
     backend: Any = None,
     cache: ResponseCache | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> EvalArtifact:
     run = RunInfo(seed=spec.seed, config_hash=spec.config_hash(),
                   spec_path=str(spec.source) if spec.source else None, packages=package_versions())
@@ -283,10 +282,10 @@ def _run_eval(
                         "scores": rec.scores, "unscored": unscored or None, "cost": round(cost, 8), **extra})
         records.append(rec)
         if progress:
-            progress(len(records), len(items))
+            progress("items", len(records), len(items))
 
     if progress:
-        progress(0, len(items))  # the total is known before the first answer: the bar shows 0/N, not "starting"
+        progress("items", 0, len(items))  # the total is known before the first answer: bars read 0/N, not "starting"
     try:
         prompts = [template.render(spec, ex) for ex in items]
         if method == "generate":

@@ -21,9 +21,10 @@ import numpy as np
 from tunegate.artifacts import RunInfo, now_iso, package_versions, write_json_atomic
 from tunegate.errors import TunegateError
 from tunegate.evals.compare import load_run
-from tunegate.evals.runner import EvalOptions, ProgressFn, run_eval
+from tunegate.evals.runner import EvalOptions, run_eval
 from tunegate.evals.significance import paired_test
 from tunegate.evals.stats import holm_correction, paired_comparison
+from tunegate.progress import Progress
 from tunegate.spec import Spec
 
 REGRESSION_SCHEMA_VERSION = 1
@@ -119,7 +120,7 @@ def run_regression(
     new_model: str,
     *,
     out_dir: str | Path | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
     backend_factory: Callable[[str], Any] | None = None,
     cache: Any = None,
     split: str = "test",
@@ -150,9 +151,9 @@ def run_regression(
         rows: dict[str, dict[str, dict]] = {}
         offset = [0]
 
-        def step(done: int, total: int) -> None:
-            if progress:
-                progress(offset[0] + done, 2 * total)
+        def step(what: str, done: int | None = None, total: int | None = None) -> None:
+            if progress:  # both sides' items on one count: old first, then new
+                progress(what, None if done is None else offset[0] + done, None if total is None else 2 * total)
 
         for side, model, params in (("old", old_model, old_params), ("new", new_model, new_params)):
             backend = backend_factory(model) if backend_factory else None

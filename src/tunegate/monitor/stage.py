@@ -35,8 +35,8 @@ from tunegate.monitor.test_base import configure_tests
 from tunegate.monitor.explain import messages
 from tunegate.monitor.logs import ReadStats, Record, read_log_tables
 from tunegate.monitor.windows import Window, cut_table_windows, whole_file_window
+from tunegate.progress import Progress
 
-ProgressFn = Callable[[str], None]
 EXIT_CODES = {"ok": 0, "alert": 3}
 
 
@@ -201,7 +201,7 @@ def _training_reference(spec: Any, skip_invalid: bool) -> Window:
 
 def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Path | None = None,
                   skip_invalid: bool = False, embeddings: bool | None = None, webhook: bool = True,
-                  progress: ProgressFn | None = None, model_name: str | None = None,
+                  progress: Progress | None = None, model_name: str | None = None,
                   executor: Any = None) -> dict[str, Any]:
     """`tunegate monitor CONFIG --log FILE`: the spec's monitor section applied to one log. ``executor``
     (tunegate.executors) reads a Parquet log's row groups and embeds texts on its workers."""
@@ -242,7 +242,7 @@ def monitor_stage(spec: Any, log: str | Path | None = None, *, out_dir: str | Pa
 def monitor_files(reference: str | Path, current: str | Path, *, columns: LogColumns | None = None,
                   cfg: MonitorSpec | None = None, labels: list[str] | None = None,
                   out_dir: str | Path | None = None, skip_invalid: bool = False, embedding_model: str = "local:minilm",
-                  webhook_env: str | None = None, progress: ProgressFn | None = None,
+                  webhook_env: str | None = None, progress: Progress | None = None,
                   seed: int = 0, executor: Any = None) -> dict[str, Any]:
     """The stand-alone form: one whole file is the reference window, another the current one."""
     cfg = cfg or MonitorSpec()

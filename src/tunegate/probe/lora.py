@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from tunegate.data.examples import Example
 from tunegate.errors import InputError, SpecError, TunegateError
 from tunegate.evals.prompts import PromptTemplate
 from tunegate.models.base import Message
+from tunegate.progress import Progress
 from tunegate.spec import Spec
 
 PROMPT_FORMAT_VERSION = 1  # bump when COMPACT_TEMPLATES or the answer encoding changes
@@ -43,7 +44,6 @@ COMPACT_TEMPLATES = {
     "extraction": "{{instruction}}\n\nInput: {{input}}\n\nAnswer with a JSON object only.",
     "generation": "{{instruction}}\n\n{{input}}",
 }
-ProgressFn = Callable[[int, int], None]  # (steps done, total steps)
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def train_lora(
     base_model_id: str = "local:smollm2",
     out_dir: Path,
     config: LoraConfigSpec = LoraConfigSpec(),  # noqa: B008 - frozen, so a shared default is safe
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> LoraResult:
     """Train a LoRA adapter on ``train`` (early stopping on ``dev`` loss), save it to ``out_dir``, report cost."""
     t_start = time.perf_counter()
@@ -377,7 +377,7 @@ def train_lora(
 
 
 def _fit(model: Any, train_seqs: list[_Seq], dev_seqs: list[_Seq], config: LoraConfigSpec, pad: int, device: str,
-         progress: ProgressFn | None) -> dict[str, Any]:
+         progress: Progress | None) -> dict[str, Any]:
     """The training loop: AdamW, linear warmup (10%) and decay, per-epoch dev loss, the best epoch restored."""
     import torch
 
@@ -410,7 +410,7 @@ def _fit(model: Any, train_seqs: list[_Seq], dev_seqs: list[_Seq], config: LoraC
             step_s += time.perf_counter() - t0
             tokens += int(mask.sum())
             if progress:
-                progress(len(losses), total)
+                progress("steps", len(losses), total)
         if not dev_seqs:
             best = (math.inf, epoch, {})
             continue

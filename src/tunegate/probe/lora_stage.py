@@ -7,17 +7,17 @@ The adapter lives in the run directory and stays usable as a backend afterwards:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tunegate.data.examples import Example
+from tunegate.progress import Progress
 from tunegate.spec import Spec
 
 
 def lora_probe(
     spec: Spec, train: list[Example], dev: list[Example], run_dir: Path, *,
-    progress: Callable[[str], None] | None = None, config: Any = None,
+    progress: Progress | None = None, config: Any = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     from tunegate.evals.runner import EvalOptions, run_eval
     from tunegate.probe.lora import COMPACT_TEMPLATES, LoraConfigSpec, train_lora
@@ -29,7 +29,12 @@ def lora_probe(
     adapter_dir = run_dir / "adapter"
     last = {"pct": -1}
 
-    def step(done: int, total: int) -> None:
+    def step(what: str, done: int | None = None, total: int | None = None) -> None:
+        if done is None:  # a note from training passes through; its step counts become a note per quarter
+            if progress:
+                progress(what)
+            return
+        total = total or done
         pct = int(100 * done / max(total, 1))
         if progress and pct // 25 != last["pct"] // 25:
             last["pct"] = pct

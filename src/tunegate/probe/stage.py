@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,10 @@ from tunegate.errors import TunegateError
 from tunegate.evals.metrics import macro_f1_ci, mean_ci
 from tunegate.evals.stats import paired_comparison
 from tunegate.probe.embedding_head import fit_head, stratified_subset
+from tunegate.progress import Progress
 from tunegate.spec import Spec
 
 KINDS = ("embedding_head", "lora")
-ProgressFn = Callable[[str], None]
 
 
 def _r(x: Any) -> Any:
@@ -126,7 +125,7 @@ def _score(preds: list[str], test: list[Example], labels: list[str], spec: Spec)
 
 def embedding_head_probe(
     spec: Spec, train: list[Example], dev: list[Example], test: list[Example], *, vectors: dict[str, np.ndarray],
-    curve: bool, progress: ProgressFn | None, executor: Any = None,
+    curve: bool, progress: Progress | None, executor: Any = None,
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any] | None]:
     labels = spec.task.label_names
     X = lambda exs: np.stack([vectors[e.id] for e in exs])  # noqa: E731
@@ -153,7 +152,8 @@ def _fit_point(Xtr: np.ndarray, y_train: list[str], Xdev: np.ndarray | None, y_d
     return float(1.0 - (np.asarray(head.predict(Xte)) == y_test).mean())
 
 
-def _learning_curve(spec, train, dev, test, X, labels, progress, executor=None) -> dict[str, Any]:
+def _learning_curve(spec, train, dev, test, X, labels, progress: Progress | None,
+                    executor=None) -> dict[str, Any]:
     from tunegate.executors import LocalExecutor
     from tunegate.probe.curve import MIN_SIZES, CurvePoint, analyze_curve, plan_sizes, seeds_for
 
@@ -209,7 +209,7 @@ def external_probe(spec: Spec, model_id: str, run_dir: Path) -> tuple[dict[str, 
 
 def probe_stage(
     spec: Spec, run_dir: str | Path, *, kinds: tuple[str, ...] = ("embedding_head",), curve: bool = True,
-    progress: ProgressFn | None = None, lora_config: Any = None, external: tuple[str, ...] = (),
+    progress: Progress | None = None, lora_config: Any = None, external: tuple[str, ...] = (),
     executor: Any = None,
 ) -> dict[str, Any]:
     """Run the requested probes; write ``probe.json`` into the run directory. ``executor`` (tunegate.executors)

@@ -33,6 +33,7 @@ from tunegate.models.base import GenerationRequest
 from tunegate.models.cache import ResponseCache
 from tunegate.models.registry import create_backend, create_embedder, price_for
 from tunegate.models.usage import UsageTracker
+from tunegate.progress import Progress
 from tunegate.spec import Spec
 from tunegate.sprint.candidates import Candidate, Instruction, build_candidates
 from tunegate.sprint.evaluate import ItemOutcome, SprintContext, run_candidate
@@ -40,7 +41,6 @@ from tunegate.sprint.racing import full_grid as run_full_grid
 from tunegate.sprint.racing import race as run_race
 from tunegate.sprint.results import compare, gap_and_gate, holm, selection_certainty, summarize_candidate
 
-ProgressFn = Callable[[str, int, "int | None"], None]  # (what: "rounds" | "calls", done, total)
 _PARAPHRASE = ("Rewrite the following instruction for a text classifier in different words. Keep every rule and "
                "its meaning. Reply with the rewritten instruction only.\n\nInstruction:\n{text}")
 
@@ -98,7 +98,7 @@ def sprint_stage(
     full_grid: bool = False,
     backend_factory: Callable[[str], Any] | None = None,
     cache: ResponseCache | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
     embedder_factory: Callable[[], Any] | None = None,
     executor: Any = None,
 ) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def sprint_stage(
 
 
 def _run(spec: Spec, ctx: SprintContext, cands: list[Candidate], dev: list[Example], test: list[Example], *,
-         seed: int, budget: int | None, full_grid: bool, progress: ProgressFn | None) -> dict[str, Any]:
+         seed: int, budget: int | None, full_grid: bool, progress: Progress | None) -> dict[str, Any]:
     rc = spec.sprint.racing
     ctx.knn_items = dev + test  # kNN few-shot embeds these once, in one batch, when a candidate needs them
     for c in cands:

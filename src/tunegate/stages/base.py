@@ -10,15 +10,15 @@ run time, so a plug-in can import it before (or without) the built-ins.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tunegate.progress import Progress
     from tunegate.spec import Spec
 
-ProgressFn = Callable[[str], None]
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -47,9 +47,7 @@ class StageContext:
     profile: Profile
     model: str
     limit: int | None = None
-    progress: ProgressFn | None = None
-    eval_progress: Callable[[int, int], None] | None = None
-    sprint_progress: Any = None
+    progress: Progress | None = None  # notes and every stage's counts ("items", "calls", "rounds", ...)
 
 
 class Stage:

@@ -79,7 +79,7 @@ class EvalStage(Stage):
         eval_limit = min(x for x in (ctx.profile.eval_limit, ctx.limit, 10**12) if x)
         opts = EvalOptions(model=ctx.model, split="test", limit=eval_limit if eval_limit < 10**12 else None,
                            out_dir=ctx.run_dir / "eval-test")
-        return run_eval(ctx.spec, opts, progress=ctx.eval_progress)
+        return run_eval(ctx.spec, opts, progress=ctx.progress)
 
     def summary(self, art: Any) -> dict[str, Any]:
         return {"value": art.value, "ci_low": art.ci_low, "ci_high": art.ci_high, "usage": art.usage}
@@ -95,7 +95,7 @@ class SprintStage(Stage):
     def run(self, ctx: StageContext) -> Any:
         from tunegate.sprint.stage import sprint_stage
 
-        return sprint_stage(ctx.spec, ctx.run_dir, progress=ctx.sprint_progress)
+        return sprint_stage(ctx.spec, ctx.run_dir, progress=ctx.progress)
 
     def summary(self, art: Any) -> dict[str, Any]:
         best = art.get("best") or {}
