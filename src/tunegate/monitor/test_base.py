@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from tunegate.config.monitor import MonitorSpec
 from tunegate.errors import SpecError
 from tunegate.plugins import NoOptions, load_entry_points, locate, record, validate_options
+from tunegate.progress import Progress
 from tunegate.monitor.windows import Window
 
 
@@ -66,7 +67,7 @@ class Context:
     labels: list[str] | None = None
     seed: int = 0
     embedder: Callable[[], Any] | None = None
-    progress: Callable[[str], None] | None = None
+    progress: Progress | None = None
     spec_path: str | None = None
     not_run: list[dict[str, str]] = field(default_factory=list)
     # registered test name -> permutations / simulations to use instead of its default (set by the stage when a
