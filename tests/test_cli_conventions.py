@@ -200,3 +200,16 @@ def test_demo_finds_the_example_task_from_any_working_directory(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     found = _find_example()
     assert found.name == "tunegate.yaml" and found.parent.name == "support-triage" and found.is_file()
+
+
+def test_validate_checks_drift_test_options_with_the_spec_line(tmp_path):
+    """`tunegate validate` refuses a misspelt drift-test option as `tunegate monitor` would, naming file and line."""
+    spec = make_task(tmp_path, sprint="monitor:\n  tests:\n    - type: numeric\n      min_ks_dd: 0.1\n")
+    res = CliRunner().invoke(app, ["validate", str(spec)])
+    assert res.exit_code == 2, res.output
+    line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if "min_ks_dd" in t)
+    assert f"tunegate.yaml:{line}: monitor.tests.0.min_ks_dd" in res.output, res.output
+    (tmp_path / "ok").mkdir()
+    ok = make_task(tmp_path / "ok", sprint="monitor:\n  tests: [numeric, categorical]\n")
+    res = CliRunner().invoke(app, ["validate", str(ok)])
+    assert "monitor" not in res.output, res.output  # (make_task's fake model is refused later, by preflight)

@@ -52,6 +52,12 @@ def validate_cmd(
     from tunegate.spec import load_spec
 
     spec = load_spec(config)
+    if spec.monitor is not None and spec.monitor.tests:  # drift tests' options, as `tunegate monitor` checks them
+        from tunegate.monitor.drift import registered_tests
+        from tunegate.monitor.test_base import configure_tests
+
+        configure_tests(spec.monitor.tests, registry=registered_tests(), source=spec.source,
+                        line_of=getattr(spec, "line_of", None))
     spec.require_data()
     checked = preflight(spec, skip_invalid=skip_invalid)  # what eval would refuse later, refused now
     ds, ann = checked.dataset, checked.annotations
