@@ -86,6 +86,11 @@ class MiniLMEmbedder:
             self._model = _load(self.path, self.device)
         return self._model
 
+    def load(self) -> MiniLMEmbedder:
+        """Load the model now (imports included), so a caller can time loading apart from encoding."""
+        _ = self.model
+        return self
+
     @property
     def dim(self) -> int:
         get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension

@@ -10,6 +10,7 @@ Two tests on a seeded sample of each window's inputs, each with a permutation p-
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,12 @@ def _weights(n: int, m: int) -> np.ndarray:
     return np.concatenate([np.full(n, 1.0 / n), np.full(m, -1.0 / m)])
 
 
-def mmd_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Biased MMD^2 of x vs y, its permutation p-value, and the witness value of each y item."""
+def mmd_test(x: np.ndarray, y: np.ndarray, *, permutations: int = 1000, seed: int = 0,
+             kernel: tuple[np.ndarray, float] | None = None) -> dict[str, Any]:
+    """Biased MMD^2 of x vs y, its permutation p-value, and the witness value of each y item. ``kernel`` is
+    ``rbf_kernel(vstack([x, y]))`` when the caller already built it (a re-run at more permutations reuses it)."""
     n, m = len(x), len(y)
-    k, bandwidth = rbf_kernel(np.vstack([x, y]))
+    k, bandwidth = kernel if kernel is not None else rbf_kernel(np.vstack([x, y]))
     w = _weights(n, m).astype(np.float32)
     observed = float(w @ (k @ w))
     rng = np.random.default_rng(seed)
@@ -106,6 +109,25 @@ def _sample(win: Window, k: int, rng: np.random.Generator) -> list[int]:
     return idx.tolist()
 
 
+def _embed(ctx: Context, texts: list[str]) -> tuple[str, np.ndarray]:
+    """Embed the sampled texts, timing the model load and the encoding apart in monitor.json's ``seconds``
+    (together they are most of a run's wall time, and a test timer alone hid which one)."""
+    timings = ctx.summary.setdefault("seconds", {})
+    t0 = time.perf_counter()
+    emb = ctx.embedder()
+    model_id = getattr(emb, "model_id", "embedder")
+    load = getattr(emb, "load", None)  # local models load lazily; load here so encoding is timed alone
+    if load is not None:
+        ctx.note(f"loading {model_id}")
+        load()
+    t1 = time.perf_counter()
+    ctx.note(f"embedding {len(texts)} texts with {model_id}")
+    vecs = np.asarray(emb.embed(texts), dtype=np.float64)
+    timings["embedding: model load"] = round(t1 - t0, 3)
+    timings["embedding: encode"] = round(time.perf_counter() - t1, 3)
+    return model_id, vecs
+
+
 @register_test("embedding")
 class EmbeddingDrift:
     """MMD or domain-classifier AUC on embeddings of a sample of inputs."""
@@ -119,18 +141,16 @@ class EmbeddingDrift:
         rng = np.random.default_rng(ctx.seed)
         ri, ci = _sample(reference, cfg.max_items, rng), _sample(current, cfg.max_items, rng)
         if "embedding" not in ctx.memo:  # a re-run with more permutations reuses the vectors
-            emb = ctx.embedder()
-            model_id = getattr(emb, "model_id", "embedder")
-            ctx.note(f"embedding {len(ri) + len(ci)} texts with {model_id}")
-            ctx.memo["embedding"] = (model_id, np.asarray(emb.embed([reference.records[i].text for i in ri] +
-                                                                    [current.records[i].text for i in ci]),
-                                                          dtype=np.float64))
+            ctx.memo["embedding"] = _embed(ctx, [reference.records[i].text for i in ri] +
+                                           [current.records[i].text for i in ci])
         model_id, vecs = ctx.memo["embedding"]
         x, y = vecs[: len(ri)], vecs[len(ri):]
         b = ctx.resolution.get("embedding", cfg.permutations)
         ctx.note(f"embedding drift: {cfg.method} with {b} permutations")
         if cfg.method == "mmd":
-            res = mmd_test(x, y, permutations=b, seed=ctx.seed)
+            if "embedding_kernel" not in ctx.memo:  # the same pooled sample on a re-run: build the kernel once
+                ctx.memo["embedding_kernel"] = rbf_kernel(np.vstack([x, y]))
+            res = mmd_test(x, y, permutations=b, seed=ctx.seed, kernel=ctx.memo["embedding_kernel"])
             name, detail = "mmd:embedding", (f"MMD^2 (RBF, median bandwidth {res['bandwidth']:.3g}), "
                                              f"{b} permutations; {model_id}")
             extra = {"permutations": b}
