@@ -5,14 +5,20 @@
 2. embedding drift on a 20,000-row log (windows of 10,000 rows), MiniLM on a seeded sample of
    ``--embed-items`` texts per window (the MMD kernel matrix is (2k)^2, so drift is measured on a sample).
 
+Each line reports the stage's wall and the process CPU, the sum of monitor.json's timers (``seconds``: "read log",
+each test; "embedding: model load" / "embedding: encode" are parts of "embedding") and the wall they leave
+untimed, and the 1-minute load average (on a shared machine, wall follows the load, CPU does not).
+
 Each measurement runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own. Run:
     .venv/bin/python bench/monitor_scale.py [--sizes 250000 1000000] [--embed-rows 20000] [--embed-items 2000]
+(``--sizes 0`` runs the embedding measurement alone; ``--embed-rows 0`` skips it)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -57,17 +63,25 @@ def write_log(path: Path, n: int, seed: int = 0) -> None:
 
 
 def child(spec_path: str, log: str) -> None:
+    t_imports = time.perf_counter()
     from tunegate.monitor.stage import monitor_stage
     from tunegate.spec import load_spec
 
     t = time.perf_counter()
     doc = monitor_stage(load_spec(spec_path), log, webhook=False)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": round(wall, 2), "peak_rss_mib": round(peak, 1), "status": doc["status"],
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    peak = ru.ru_maxrss / 1024
+    seconds = doc["seconds"]
+    # "embedding: model load" / "embedding: encode" are parts of the "embedding" timer, not extra time
+    timed = sum(v for k, v in seconds.items() if ":" not in k)
+    print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+                      "import_s": round(t - t_imports, 2), "timed_s": round(timed, 2),
+                      "untimed_s": round(wall - timed, 2), "load_avg_1m": round(os.getloadavg()[0], 2),
+                      "peak_rss_mib": round(peak, 1), "status": doc["status"],
                       "n_tests": len(doc["tests"]), "alerts": doc["alerts"],
                       "rows_read": doc["inputs"][0]["n_rows"],
-                      "seconds_by_test": {k: v for k, v in doc["seconds"].items() if v >= 0.05}}))
+                      "seconds_by_test": {k: v for k, v in seconds.items() if v >= 0.05}}))
 
 
 def measure(tmp: Path, rows: int, ref: int, cur: int, emb: bool, items: int) -> dict:
@@ -80,7 +94,9 @@ def measure(tmp: Path, rows: int, ref: int, cur: int, emb: bool, items: int) -> 
     spec = tmp / f"spec_{rows}_{emb}.yaml"
     spec.write_text(SPEC.format(ref=ref, cur=cur, emb=str(emb).lower(), items=items))
     res = subprocess.run([sys.executable, __file__, "--child", str(spec), str(log)], capture_output=True,
-                         text=True, check=True)
+                         text=True)
+    if res.returncode:
+        sys.exit(f"child run on {log} failed ({res.returncode}):\n{res.stderr[-4000:]}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
     out.update(rows=rows, file_mib=round(log.stat().st_size / 2**20, 1), windows=[ref, cur], embeddings=emb)
     return out
@@ -100,7 +116,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tunegate-bench-") as d:
         tmp = Path(d)
         results = []
-        for n in args.sizes:
+        for n in (n for n in args.sizes if n > 0):  # --sizes 0: the embedding run alone
             results.append(measure(tmp, n, args.window, args.window, False, 300))
             print(json.dumps(results[-1]))
         if args.embed_rows:
