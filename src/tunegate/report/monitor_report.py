@@ -322,7 +322,7 @@ def inputs_section(doc: MonitorArtifact) -> list:
                                              for k, v in run.items() if k != "packages"], compact=True,
                          caption="Run"))
     if doc.seconds:
-        out.append(Para(["Seconds per test: " + ", ".join(f"{k} {fmt_num(v)}" for k, v in doc.seconds.items())],
+        out.append(Para(["Seconds (log reading, each test; embedding parts): " + ", ".join(f"{k} {fmt_num(v)}" for k, v in doc.seconds.items())],
                         kind="note"))
     return out
 
