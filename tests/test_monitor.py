@@ -300,9 +300,9 @@ class _Vectors:
                          for t in texts])
 
 
-def test_a_resampling_p_value_at_its_floor_is_rerun_so_a_real_shift_still_alerts_in_a_large_family():
-    """100 permutations give p >= 1/101; with 12 tests in the Holm family that floor alone would adjust to
-    ~0.12 > alpha 0.01, so a total shift would read 'ok'. The stage re-runs such a test with >= 2m/alpha."""
+def floor_rerun_case(embedder):
+    """12 p-value tests (11 numeric columns + the embedding) with 100 permutations, 'a…' texts against 'b…' texts:
+    the embedding test sits at its p-value floor, so the stage re-runs it. Returns (reference, current, ctx)."""
     cols = LogColumns(input="input", numeric=[f"x{k}" for k in range(11)])
     cfg = MonitorSpec.model_validate({"columns": cols.model_dump(), "tests": ["numeric", "embedding"],
                                       "embedding": {"enabled": True, "permutations": 100, "max_items": 60}})
@@ -314,8 +314,14 @@ def test_a_resampling_p_value_at_its_floor_is_rerun_so_a_real_shift_still_alerts
                 for i in range(60)]
         return Window(name, name, recs)
 
-    ctx = Context(cfg=cfg, embedder=lambda: _Vectors())
-    results = run_tests(window("reference", "a"), window("current", "b"), ctx)
+    return window("reference", "a"), window("current", "b"), Context(cfg=cfg, embedder=lambda: embedder)
+
+
+def test_a_resampling_p_value_at_its_floor_is_rerun_so_a_real_shift_still_alerts_in_a_large_family():
+    """100 permutations give p >= 1/101; with 12 tests in the Holm family that floor alone would adjust to
+    ~0.12 > alpha 0.01, so a total shift would read 'ok'. The stage re-runs such a test with >= 2m/alpha."""
+    reference, current, ctx = floor_rerun_case(_Vectors())
+    results = run_tests(reference, current, ctx)
     (mmd,) = [r for r in results if r.name == "mmd:embedding"]
     m = sum(1 for r in results if r.p_value is not None)
     assert m == 12 and ctx.resolution["embedding"] == math.ceil(2 * m / 0.01)

@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunegate.config.monitor import LogColumns, MonitorSpec
-from tunegate.monitor.drift import Context
 from tunegate.monitor.embedding_drift import mmd_test, rbf_kernel
-from tunegate.monitor.logs import Record
 from tunegate.monitor.stage import monitor_stage, run_tests
-from tunegate.monitor.windows import Window
 from tunegate.spec import load_spec
+
+from test_monitor import floor_rerun_case
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support-triage"
 LOAD_S, ENCODE_S = 0.2, 0.3
@@ -46,21 +44,10 @@ class _SlowVectors:
 
 
 def _rerun_case():
-    """12 p-value tests with 100 permutations: the embedding test sits at its floor and is re-run with 2400."""
-    cols = LogColumns(input="input", numeric=[f"x{k}" for k in range(11)])
-    cfg = MonitorSpec.model_validate({"columns": cols.model_dump(), "tests": ["numeric", "embedding"],
-                                      "embedding": {"enabled": True, "permutations": 100, "max_items": 60}})
-    rng = np.random.default_rng(1)
-
-    def window(name, lead):
-        recs = [Record(line=i + 1, ts=None, text=f"{lead} message {i}", output=None, version=None, label=None,
-                       feedback=None, confidence=None, numeric=tuple(float(v) for v in rng.normal(size=11)))
-                for i in range(60)]
-        return Window(name, name, recs)
-
+    """test_monitor's floor case (the embedding test re-run at more permutations) with the slow embedder."""
     emb = _SlowVectors()
-    ctx = Context(cfg=cfg, embedder=lambda: emb)
-    results = run_tests(window("reference", "a"), window("current", "b"), ctx)
+    reference, current, ctx = floor_rerun_case(emb)
+    results = run_tests(reference, current, ctx)
     return emb, ctx, results
 
 

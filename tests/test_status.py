@@ -32,9 +32,8 @@ def test_members_serialise_as_their_words():
 def test_the_stages_vocabularies_are_the_enums():
     """The data gate's and the verdict's constants are Status members, not private copies of the words."""
     from tunegate.data import audit
-    from tunegate.pipeline import GATE_EXIT_CODES
     from tunegate.verdict import conditions
 
     assert {audit.PASS, audit.FAIL, audit.WARN, audit.UNKNOWN, audit.INFO, audit.NOT_APPLICABLE} <= set(Status)
     assert {conditions.HELD, conditions.NOT_HELD, conditions.UNKNOWN} <= set(Status)
-    assert GATE_EXIT_CODES == {"pass": 0, "fail": 3, "unknown": 4}
+    assert {s.value: code for s, code in EXIT_CODES.items()} == {"pass": 0, "fail": 3, "unknown": 4}

@@ -19,11 +19,9 @@ from tunegate.audit_stage import audit_stage, build_audit  # noqa: F401  (re-exp
 from tunegate.decision_stages import collect_artifacts, cost_stage, decide_stage, spec_thresholds  # noqa: F401
 from tunegate.progress import Progress, routed
 from tunegate.spec import Spec
-from tunegate.status import EXIT_CODES
 from tunegate.stages.base import PROFILES, STAGE_REGISTRY, Profile, Stage, StageContext  # noqa: F401
 from tunegate.stages.builtin import report_stage  # noqa: F401  (re-exported: `tunegate report`, the API)
 
-GATE_EXIT_CODES = {s.value: code for s, code in EXIT_CODES.items()}  # tunegate.status: 0 pass, 3 fail, 4 unknown
 
 
 def __getattr__(name: str) -> Any:

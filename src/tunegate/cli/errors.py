@@ -17,17 +17,12 @@ import typer
 
 from tunegate.cli.output import err, escape, warn
 from tunegate.errors import TunegateError
-from tunegate.status import EXIT_CODES, GATE_OUTCOME, exit_code
+from tunegate.status import exit_code
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-EXIT_GATE_FAILED = 3
-EXIT_GATE_UNKNOWN = 4
+EXIT_BAD_INPUT = 2  # gates exit 0 / 3 / 4: tunegate.status.EXIT_CODES
 EXIT_FAILED_CALLS = 5  # the run finished, but too many model calls failed for its numbers to stand
 EXIT_INTERRUPTED = 130
 
-# every gate word the stages write, onto the one exit convention (0 pass / 3 fail / 4 unknown): tunegate.status
-GATE_EXIT_CODES = {s.value: EXIT_CODES[outcome] for s, outcome in GATE_OUTCOME.items()}
 INTERRUPTED = "interrupted. Finished model calls are cached: run the same command again to resume."
 
 F = TypeVar("F", bound=Callable[..., Any])
